@@ -1,0 +1,114 @@
+// XLA FFI handlers (CPU) for the mutual-information recursion:
+//   xla_rnnt_mi_forward:          (px, py, boundary) -> (scores, p)
+//   xla_rnnt_mi_forward_backward: (px, py, boundary) -> (scores, px_grad,
+//                                  py_grad, p, g)
+// p and g are workspace results ([B, S+1, T+1]); callers ignore them.
+#include <string>
+
+#include "ffi_checks.h"
+#include "handlers.h"
+#include "mutual_information.h"
+
+namespace xla_rnnt {
+namespace {
+
+// On the host the boundary can be read without a sync, so bad rows are an
+// error here (the CUDA handler documents its own behaviour instead).
+ffi::Error CheckBoundaryRows(const int32_t* boundary, const MiSizes& sz) {
+  for (int64_t b = 0; b < sz.B; ++b) {
+    const int32_t* row = boundary + 4 * b;
+    if (!BoundaryValid(row, sz.S, sz.T))
+      return InvalidArgument(
+          "boundary[" + std::to_string(b) + "] = (" + std::to_string(row[0]) +
+          ", " + std::to_string(row[1]) + ", " + std::to_string(row[2]) +
+          ", " + std::to_string(row[3]) +
+          ") must satisfy 0 <= s_begin <= s_end <= S = " +
+          std::to_string(sz.S) + " and 0 <= t_begin <= t_end <= T = " +
+          std::to_string(sz.T));
+  }
+  return ffi::Error::Success();
+}
+
+ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
+                         ffi::AnyBuffer boundary,
+                         ffi::Result<ffi::AnyBuffer> scores,
+                         ffi::Result<ffi::AnyBuffer> p) {
+  auto sizes = MiCheckOperands(px, py, boundary);
+  if (sizes.has_error()) return sizes.error();
+  const MiSizes sz = sizes.value();
+  if (auto e = ExpectCount("scores", *scores, sz.B, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("p", *p, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  const int32_t* rows = boundary.typed_data<int32_t>();
+  if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
+  if (px.element_type() == ffi::DataType::F32) {
+    MiForwardCpu<float>(px.typed_data<float>(), py.typed_data<float>(), rows, sz,
+                        p->typed_data<float>(), scores->typed_data<float>());
+  } else {
+    MiForwardCpu<double>(px.typed_data<double>(), py.typed_data<double>(), rows,
+                         sz, p->typed_data<double>(),
+                         scores->typed_data<double>());
+  }
+  return ffi::Error::Success();
+}
+
+template <typename Real>
+void ForwardBackward(ffi::AnyBuffer px, ffi::AnyBuffer py, const int32_t* rows,
+                     const MiSizes& sz, ffi::AnyBuffer scores,
+                     ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad,
+                     ffi::AnyBuffer p, ffi::AnyBuffer g) {
+  MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                     p.typed_data<Real>(), scores.typed_data<Real>());
+  MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                      p.typed_data<Real>(), g.typed_data<Real>(),
+                      px_grad.typed_data<Real>(), py_grad.typed_data<Real>());
+}
+
+ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
+                                 ffi::AnyBuffer boundary,
+                                 ffi::Result<ffi::AnyBuffer> scores,
+                                 ffi::Result<ffi::AnyBuffer> px_grad,
+                                 ffi::Result<ffi::AnyBuffer> py_grad,
+                                 ffi::Result<ffi::AnyBuffer> p,
+                                 ffi::Result<ffi::AnyBuffer> g) {
+  auto sizes = MiCheckOperands(px, py, boundary);
+  if (sizes.has_error()) return sizes.error();
+  const MiSizes sz = sizes.value();
+  if (auto e = ExpectCount("scores", *scores, sz.B, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("p", *p, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("g", *g, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  const int32_t* rows = boundary.typed_data<int32_t>();
+  if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
+  if (px.element_type() == ffi::DataType::F32) {
+    ForwardBackward<float>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p, *g);
+  } else {
+    ForwardBackward<double>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p, *g);
+  }
+  return ffi::Error::Success();
+}
+
+}  // namespace
+}  // namespace xla_rnnt
+
+namespace ffi = ::xla::ffi;
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardCpu, xla_rnnt::MiForwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()   // px
+                                  .Arg<ffi::AnyBuffer>()   // py
+                                  .Arg<ffi::AnyBuffer>()   // boundary
+                                  .Ret<ffi::AnyBuffer>()   // scores
+                                  .Ret<ffi::AnyBuffer>());  // p
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCpu,
+                              xla_rnnt::MiForwardBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()   // px
+                                  .Arg<ffi::AnyBuffer>()   // py
+                                  .Arg<ffi::AnyBuffer>()   // boundary
+                                  .Ret<ffi::AnyBuffer>()   // scores
+                                  .Ret<ffi::AnyBuffer>()   // px_grad
+                                  .Ret<ffi::AnyBuffer>()   // py_grad
+                                  .Ret<ffi::AnyBuffer>()   // p
+                                  .Ret<ffi::AnyBuffer>());  // g

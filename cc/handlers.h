@@ -1,0 +1,15 @@
+// The FFI handler symbols of libxla_rnnt, one per (algorithm, device kind).
+#ifndef XLA_RNNT_CC_HANDLERS_H_
+#define XLA_RNNT_CC_HANDLERS_H_
+
+#include "xla/ffi/api/api.h"
+
+XLA_FFI_DECLARE_HANDLER_SYMBOL(XlaRnntMiForwardCpu);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCpu);
+
+#ifdef XLA_RNNT_WITH_CUDA
+XLA_FFI_DECLARE_HANDLER_SYMBOL(XlaRnntMiForwardCuda);
+XLA_FFI_DECLARE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCuda);
+#endif
+
+#endif  // XLA_RNNT_CC_HANDLERS_H_

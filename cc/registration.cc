@@ -1,0 +1,69 @@
+// The table of handlers this library exports, read by xla_rnnt/_native.py:
+// JAX registers each entry through jax.ffi; TensorFlow has no Python API for
+// that, so xla_rnnt_register_with() registers them into the FFI registry
+// whose XLA_FFI_Api* TF's framework library hands out (XLA_FFI_GetApi).
+#include <string>
+
+#include "handlers.h"
+#include "xla/ffi/api/c_api.h"
+
+namespace {
+
+struct HandlerEntry {
+  const char* name;      // custom-call target name
+  const char* platform;  // "Host" (CPU) or "CUDA", as XLA spells them
+  XLA_FFI_Handler* handler;
+};
+
+constexpr HandlerEntry kHandlers[] = {
+    {"xla_rnnt_mi_forward", "Host", XlaRnntMiForwardCpu},
+    {"xla_rnnt_mi_forward_backward", "Host", XlaRnntMiForwardBackwardCpu},
+#ifdef XLA_RNNT_WITH_CUDA
+    {"xla_rnnt_mi_forward", "CUDA", XlaRnntMiForwardCuda},
+    {"xla_rnnt_mi_forward_backward", "CUDA", XlaRnntMiForwardBackwardCuda},
+#endif
+};
+constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);
+
+std::string last_error;  // guarded by the Python caller (import lock)
+
+}  // namespace
+
+extern "C" {
+
+int xla_rnnt_num_handlers() { return kNumHandlers; }
+const char* xla_rnnt_handler_name(int i) { return kHandlers[i].name; }
+const char* xla_rnnt_handler_platform(int i) { return kHandlers[i].platform; }
+void* xla_rnnt_handler(int i) { return reinterpret_cast<void*>(kHandlers[i].handler); }
+int xla_rnnt_ffi_api_version() { return XLA_FFI_API_MAJOR * 1000 + XLA_FFI_API_MINOR; }
+
+// Registers every handler into `api`'s registry. Returns nullptr on success,
+// else the runtime's message for the first handler it refused.
+const char* xla_rnnt_register_with(const XLA_FFI_Api* api) {
+  for (const HandlerEntry& h : kHandlers) {
+    XLA_FFI_Handler_Register_Args args;
+    args.struct_size = XLA_FFI_Handler_Register_Args_STRUCT_SIZE;
+    args.extension_start = nullptr;
+    args.name = XLA_FFI_ByteSpan{h.name, std::char_traits<char>::length(h.name)};
+    args.platform = XLA_FFI_ByteSpan{h.platform, std::char_traits<char>::length(h.platform)};
+    args.bundle = XLA_FFI_Handler_Bundle{nullptr, nullptr, nullptr, h.handler};
+    args.traits = 0;
+    if (XLA_FFI_Error* error = api->XLA_FFI_Handler_Register(&args)) {
+      XLA_FFI_Error_GetMessage_Args msg;
+      msg.struct_size = XLA_FFI_Error_GetMessage_Args_STRUCT_SIZE;
+      msg.extension_start = nullptr;
+      msg.error = error;
+      api->XLA_FFI_Error_GetMessage(&msg);
+      last_error = std::string(h.name) + " on " + h.platform + ": " + msg.message;
+      XLA_FFI_Error_Destroy_Args destroy;
+      destroy.struct_size = XLA_FFI_Error_Destroy_Args_STRUCT_SIZE;
+      destroy.extension_start = nullptr;
+      destroy.error = error;
+      api->XLA_FFI_Error_Destroy(&destroy);
+      return last_error.c_str();
+    }
+  }
+  return nullptr;
+}
+
+}  // extern "C"

@@ -1,0 +1,30 @@
+// CUDA launchers for the recursion of cc/mutual_information.h.
+#ifndef XLA_RNNT_CUDA_MUTUAL_INFORMATION_CUDA_H_
+#define XLA_RNNT_CUDA_MUTUAL_INFORMATION_CUDA_H_
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "../cc/mutual_information.h"
+
+namespace xla_rnnt {
+
+// Forward: fills p inside each item's box and scores. Items whose boundary
+// row is invalid get a NaN score (checking on the host would need a sync).
+template <typename Real>
+cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
+                            const int32_t* boundary, MiSizes sizes, Real* p,
+                            Real* scores);
+
+// Forward, then the occupations px_grad/py_grad (zero outside each box and
+// for items with an invalid boundary row); g is workspace of p's shape.
+template <typename Real>
+cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
+                                    const Real* py, const int32_t* boundary,
+                                    MiSizes sizes, Real* scores, Real* px_grad,
+                                    Real* py_grad, Real* p, Real* g);
+
+}  // namespace xla_rnnt
+
+#endif  // XLA_RNNT_CUDA_MUTUAL_INFORMATION_CUDA_H_

@@ -1,0 +1,92 @@
+"""Builds libxla_rnnt with CMake and ships it inside the xla_rnnt package.
+
+Environment variables (all optional):
+  XLA_RNNT_CUDA            auto (default: on when nvcc is found) | 1/on | 0/off
+  XLA_RNNT_CUDA_ARCHS      CMAKE_CUDA_ARCHITECTURES, default "80-real;90"
+  XLA_RNNT_MAKE_ARGS       extra arguments for the build tool, e.g. "-j8"
+  XLA_RNNT_FFI_INCLUDE_DIR directory holding xla/ffi/api/ffi.h; default: the
+                           installed TensorFlow's headers, else jaxlib's
+"""
+import importlib.util
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _package_dir(name):
+    # find_spec locates a package without importing it (TF's import is slow).
+    spec = importlib.util.find_spec(name)
+    return Path(spec.origin).parent if spec and spec.origin else None
+
+
+def ffi_include_dir():
+    explicit = os.environ.get("XLA_RNNT_FFI_INCLUDE_DIR")
+    if explicit:
+        return Path(explicit)
+    # TensorFlow first: its FFI API is the oldest of the supported runtimes,
+    # and handlers built against it load into newer jaxlibs too.
+    for package in ("tensorflow", "jaxlib"):
+        root = _package_dir(package)
+        if root and (root / "include/xla/ffi/api/ffi.h").exists():
+            if package == "jaxlib":
+                print("xla_rnnt: TensorFlow not found; building against jaxlib's FFI "
+                      "headers, so TensorFlow will not be able to load the handlers",
+                      file=sys.stderr)
+            return root / "include"
+    raise RuntimeError(
+        "xla_rnnt: no XLA FFI headers found. Install tensorflow (or jax) into this "
+        "environment first and build with `pip install --no-build-isolation .`, or set "
+        "XLA_RNNT_FFI_INCLUDE_DIR to a directory containing xla/ffi/api/ffi.h.")
+
+
+def cuda_enabled():
+    flag = os.environ.get("XLA_RNNT_CUDA", "auto").strip().lower()
+    if flag in ("1", "on", "yes", "true"):
+        return True
+    if flag in ("0", "off", "no", "false"):
+        return False
+    if flag != "auto":
+        raise RuntimeError(f"XLA_RNNT_CUDA must be auto, on or off, got {flag!r}")
+    return shutil.which("nvcc") is not None
+
+
+class CMakeBuild(build_ext):
+    def build_extension(self, ext):
+        target = Path(self.get_ext_fullpath(ext.name)).resolve()
+        build_dir = Path(self.build_temp).resolve() / "cmake"
+        build_dir.mkdir(parents=True, exist_ok=True)
+        args = [
+            f"-DXLA_FFI_INCLUDE_DIR={ffi_include_dir()}",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ]
+        if cuda_enabled():
+            nvcc = shutil.which("nvcc")
+            args += ["-DXLA_RNNT_WITH_CUDA=ON",
+                     "-DCMAKE_CUDA_ARCHITECTURES=" +
+                     os.environ.get("XLA_RNNT_CUDA_ARCHS", "80-real;90")]
+            if nvcc:
+                args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
+        if shutil.which("ninja"):
+            args.append("-GNinja")
+        subprocess.run(["cmake", "-S", str(ROOT), "-B", str(build_dir), *args], check=True)
+        tool_args = shlex.split(os.environ.get("XLA_RNNT_MAKE_ARGS", f"-j{os.cpu_count() or 1}"))
+        subprocess.run(["cmake", "--build", str(build_dir), "--", *tool_args], check=True)
+        # setuptools expects the extension at its own file name; _native.py
+        # globs for libxla_rnnt*.so.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(build_dir / "libxla_rnnt.so", target)
+
+
+setup(
+    # A plain shared library (no Python module inside), loaded with ctypes.
+    ext_modules=[Extension("xla_rnnt.libxla_rnnt", sources=[])],
+    cmdclass={"build_ext": CMakeBuild},
+)

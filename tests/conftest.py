@@ -1,0 +1,29 @@
+import os
+import random
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    """A fresh generator per test; its seed is printed so a failure can be replayed
+    with XLA_RNNT_TEST_SEED=<seed>."""
+    seed = int(os.environ.get("XLA_RNNT_TEST_SEED", random.SystemRandom().randrange(2**32)))
+    print(f"XLA_RNNT_TEST_SEED={seed}")
+    return np.random.default_rng(seed)
+
+
+def random_shape(rng, max_b=4, max_s=5, max_t=6, min_t=1):
+    return (int(rng.integers(1, max_b + 1)), int(rng.integers(0, max_s + 1)),
+            int(rng.integers(min_t, max_t + 1)))
+
+
+def relative_error(actual, expected):
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    finite = np.isfinite(expected)
+    assert np.array_equal(finite, np.isfinite(actual)), (actual, expected)
+    if not finite.any():
+        return 0.0
+    diff = np.linalg.norm(actual[finite] - expected[finite])
+    return diff / max(np.linalg.norm(expected[finite]), 1e-30)

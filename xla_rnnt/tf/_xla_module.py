@@ -1,0 +1,406 @@
+"""Call a typed XLA FFI custom call (api_version 4) from TensorFlow.
+
+TensorFlow has no Python API for typed FFI custom calls. The one door that takes
+them is the ``XlaCallModule`` op (the op jax2tf uses): it receives a StableHLO
+module, and XLA runs whatever handler is registered under the custom call's
+target name. This module writes that StableHLO by hand (plain strings, no JAX,
+no MLIR bindings) and calls the op.
+
+Handlers are registered into TF's own FFI registry (separate from JAX's) with
+``XLA_FFI_Handler_Register`` on the ``XLA_FFI_Api`` that :func:`tf_ffi_api`
+returns, for platform "Host" (CPU) and "CUDA".
+
+Unknown dimensions: the module is emitted with dynamic (``?``) dimensions and
+``jax.uses_shape_polymorphism = true``. ``XlaCallModule`` then refines it to the
+runtime shapes each time XLA compiles it, so one TF trace serves every size.
+Result dimensions that depend on operand dimensions (:class:`Dim`) are computed
+in the module with ``stablehlo.get_dimension_size`` and handed to the custom call
+as shape operands listed in ``indices_of_shape_operands`` (jax.export's
+convention); shape refinement folds them to constants and drops them, so the
+handler never sees them.
+
+Errors you may meet (they are raised where XLA compiles the module: at the call
+when eager, when the ``tf.function`` first runs otherwise, never at trace time):
+
+* ``NotFoundError: ... No FFI handler registered for <target> on a platform Host``
+  (or ``CUDA``): the library has not registered its handler into TF's registry
+  in this process (e.g. after loading a SavedModel in a fresh process).
+* ``... handler's API version (0.x) is incompatible with the framework's API
+  version (0.2)``: the handler was compiled against newer FFI headers than
+  TF's own ``tensorflow/include/xla/ffi/api``; it is raised by registration.
+* ``InvalidArgumentError: ... Wrong number of arguments/attributes`` or a wrong
+  buffer dtype: the module's operands, results or attributes do not match the
+  handler's binding (``Ffi::Bind()``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import re
+import struct
+from typing import Mapping, NamedTuple, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.compiler.tf2xla.python import xla as _tfxla
+
+__all__ = ["Dim", "ffi_call", "module_text", "tf_ffi_api"]
+
+# XlaCallModule version 10 is what jax2tf emits today and the highest TF 2.21
+# accepts (>= 9 honours `jax.uses_shape_polymorphism`; >= 5 takes `platforms`).
+_CALL_MODULE_VERSION = min(10, _tfxla.call_module_maximum_supported_version())
+
+
+class Dim(NamedTuple):
+  """A result dimension equal to ``operands[operand].shape[axis] + offset``.
+
+  Resolved at trace time when that operand dimension is static, otherwise
+  computed in the module from the runtime shape.
+  """
+
+  operand: int
+  axis: int
+  offset: int = 0
+
+
+ResultSpec = tuple[Sequence[Union[int, Dim]], tf.DType]
+AttrValue = Union[bool, int, float, str, np.generic]
+
+# StableHLO element types. Signed integers are signless in StableHLO (i32);
+# unsigned ones are spelled ui32.
+_MLIR_DTYPES = {
+    tf.bool: "i1",
+    tf.int8: "i8",
+    tf.int16: "i16",
+    tf.int32: "i32",
+    tf.int64: "i64",
+    tf.uint8: "ui8",
+    tf.uint16: "ui16",
+    tf.uint32: "ui32",
+    tf.uint64: "ui64",
+    tf.float16: "f16",
+    tf.bfloat16: "bf16",
+    tf.float32: "f32",
+    tf.float64: "f64",
+    tf.complex64: "complex<f32>",
+    tf.complex128: "complex<f64>",
+}
+
+# The module goes to XlaCallModule as portable StableHLO bytecode (VHLO), the
+# form with a compatibility guarantee: a SavedModel holding it stays loadable by
+# later TF releases, whose StableHLO text syntax may change. 1.3.0 is the first
+# VHLO version with a dictionary `backend_config` (typed FFI attributes); a
+# SavedModel written with it loads in any TF from then on. Without TF's
+# StableHLO bindings the text is passed instead (XlaCallModule parses either).
+_VHLO_FLOOR = "1.3.0"
+try:
+  from tensorflow.compiler.mlir.stablehlo import stablehlo as _stablehlo
+except ImportError:  # not in every TF build
+  _stablehlo = None
+
+
+def _serialize(text: str) -> str | bytes:
+  if _stablehlo is None:
+    return text
+  # Old targets leave the VHLO window after some years; never go below it.
+  lower = _stablehlo.get_minimum_version()
+  target = _VHLO_FLOOR if _stablehlo.get_smaller_version(lower, _VHLO_FLOOR) == lower else lower
+  return _stablehlo.serialize_portable_artifact_str(text, target)
+
+
+# XlaCallModule's platform names -> what `platforms` may contain. FFI
+# registration uses other names ("Host", "CUDA"); see tf_ffi_api().
+_PLATFORMS = ("CPU", "CUDA", "ROCM", "TPU")
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*\Z")
+
+# A shape is a tuple of ints, None for a dimension unknown at trace time.
+_Shape = tuple[Union[int, None], ...]
+
+
+def _tensor_type(shape: Sequence[int | None], dtype: str) -> str:
+  dims = "".join(("?" if d is None else str(d)) + "x" for d in shape)
+  return f"tensor<{dims}{dtype}>"
+
+
+def _layout(rank: int) -> str:
+  # Row-major ("{rank-1, ..., 0}") is what handlers assume; spelled out so
+  # layout assignment cannot pick another one for the custom call.
+  if rank == 0:
+    return "dense<> : tensor<0xindex>"
+  minor_to_major = ", ".join(str(i) for i in reversed(range(rank)))
+  return f"dense<[{minor_to_major}]> : tensor<{rank}xindex>"
+
+
+def _attr(name: str, value: AttrValue) -> str:
+  """One entry of the FFI attribute dictionary (``backend_config``)."""
+  if not _IDENT.match(name):
+    raise ValueError(f"attribute name {name!r} is not a bare MLIR identifier")
+  # bool before int: bool is an int subclass.
+  if isinstance(value, (bool, np.bool_)):
+    return f"{name} = {'true' if value else 'false'}"
+  if isinstance(value, np.generic):
+    dtype = tf.as_dtype(value.dtype)
+    if dtype.is_floating:
+      return _float_attr(name, float(value), _MLIR_DTYPES[dtype])
+    if dtype.is_integer:
+      return f"{name} = {int(value)} : {_MLIR_DTYPES[dtype]}"
+  elif isinstance(value, int):
+    return f"{name} = {value} : i64"
+  elif isinstance(value, float):
+    return _float_attr(name, value, "f32")
+  elif isinstance(value, str):
+    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\{ord(c):02X}"
+                      for c in value)
+    if any(ord(c) > 0xFF for c in value):
+      raise ValueError(f"attribute {name!r}: only Latin-1 strings are supported")
+    return f'{name} = "{escaped}"'
+  raise TypeError(f"attribute {name!r}: unsupported value {value!r} "
+                  f"({type(value).__name__}); use bool, int, float, str or a numpy scalar")
+
+
+def _float_attr(name: str, value: float, mlir_type: str) -> str:
+  # Hexadecimal bit patterns are exact, decimal text may round or be refused.
+  fmt = {"f16": "<e", "f32": "<f", "f64": "<d"}.get(mlir_type)
+  if fmt is None:  # bf16: its bits are the top half of the f32 bits
+    bits = struct.unpack("<I", struct.pack("<f", value))[0] >> 16
+    return f"{name} = 0x{bits:04X} : {mlir_type}"
+  raw = struct.pack(fmt, value)
+  return f"{name} = 0x{int.from_bytes(raw, 'little'):0{2 * len(raw)}X} : {mlir_type}"
+
+
+def _canon_results(results: Sequence[ResultSpec]) -> tuple[tuple[tuple[int | Dim, ...], tf.DType], ...]:
+  out = []
+  for dims, dtype in results:
+    canon = []
+    for d in dims:
+      if isinstance(d, Dim):
+        canon.append(Dim(int(d.operand), int(d.axis), int(d.offset)))
+      elif isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
+        canon.append(int(d))
+      else:
+        raise TypeError(f"result dimension {d!r}: expected a non-negative int or Dim")
+    out.append((tuple(canon), tf.as_dtype(dtype)))
+  return tuple(out)
+
+
+@functools.lru_cache(maxsize=1024)
+def _serialized(*key) -> tuple[str | bytes, tuple[tf.TensorShape, ...]]:
+  text, shapes = _build(*key)
+  return _serialize(text), shapes
+
+
+def _build(target: str, operands: tuple[tuple[_Shape, tf.DType], ...],
+           results: tuple[tuple[tuple[int | Dim, ...], tf.DType], ...],
+           attributes: tuple[tuple[str, str], ...],
+           platforms: tuple[str, ...]) -> tuple[str, tuple[tf.TensorShape, ...]]:
+  """Returns (module text, static result shapes)."""
+  lines: list[str] = []
+  ops_types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
+  polymorphic = any(d is None for s, _ in operands for d in s)
+
+  # Resolve result dims: an int is static; a Dim is static if its operand
+  # axis is, else it names an SSA value computed below.
+  dim_values: dict[tuple[int, int], str] = {}  # (operand, axis) -> %value
+  counter = iter(range(1 << 30))
+
+  def fresh() -> str:
+    return f"%{next(counter)}"
+
+  def arg(i: int) -> str:
+    return f"%arg{i + (1 if len(platforms) > 1 else 0)}"
+
+  res_shapes: list[list[int | None]] = []
+  res_dims: list[list[int | Dim]] = []
+  for dims, dtype in results:
+    if dtype not in _MLIR_DTYPES:
+      raise TypeError(f"unsupported result dtype {dtype!r}")
+    shape: list[int | None] = []
+    resolved: list[int | Dim] = []
+    for d in dims:
+      if isinstance(d, Dim):
+        if not 0 <= d.operand < len(operands):
+          raise ValueError(f"{d}: no operand {d.operand}")
+        rank = len(operands[d.operand][0])
+        axis = d.axis + rank if d.axis < 0 else d.axis
+        if not 0 <= axis < rank:
+          raise ValueError(f"{d}: operand {d.operand} has rank {rank}")
+        size = operands[d.operand][0][axis]
+        if size is not None:
+          d = size + d.offset
+          if d < 0:
+            raise ValueError(f"result dimension {d} < 0")
+        else:
+          d = Dim(d.operand, axis, d.offset)
+      shape.append(None if isinstance(d, Dim) else d)
+      resolved.append(d)
+    res_shapes.append(shape)
+    res_dims.append(resolved)
+  res_types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, (_, t) in zip(res_shapes, results)]
+
+  # Shape operands: jax's convention is one 1-D i32 shape tensor per result,
+  # for every result as soon as any result has a dynamic dimension.
+  call_operands = [arg(i) for i in range(len(operands))]
+  call_types = list(ops_types)
+  call_layouts = [_layout(len(s)) for s, _ in operands]
+  shape_indices: list[int] = []
+  if any(d is None for s in res_shapes for d in s):
+    for dims in res_dims:
+      pieces = []
+      for d in dims:
+        if isinstance(d, Dim):
+          key = (d.operand, d.axis)
+          if key not in dim_values:
+            dim_values[key] = fresh()
+            lines.append(f"{dim_values[key]} = stablehlo.get_dimension_size {arg(d.operand)}, "
+                         f"dim = {d.axis} : ({ops_types[d.operand]}) -> tensor<i32>")
+          size = dim_values[key]
+          if d.offset:
+            c, size = fresh(), fresh()
+            lines.append(f"{c} = stablehlo.constant dense<{d.offset}> : tensor<i32>")
+            lines.append(f"{size} = stablehlo.add {dim_values[key]}, {c} : tensor<i32>")
+          v = fresh()
+          lines.append(f"{v} = stablehlo.reshape {size} : (tensor<i32>) -> tensor<1xi32>")
+        else:
+          v = fresh()
+          lines.append(f"{v} = stablehlo.constant dense<{d}> : tensor<1xi32>")
+        pieces.append(v)
+      if not pieces:
+        v = fresh()
+        lines.append(f"{v} = stablehlo.constant dense<> : tensor<0xi32>")
+      elif len(pieces) == 1:
+        v = pieces[0]
+      else:
+        v = fresh()
+        lines.append(f"{v} = stablehlo.concatenate {', '.join(pieces)}, dim = 0 : "
+                     f"({', '.join(['tensor<1xi32>'] * len(pieces))}) -> tensor<{len(pieces)}xi32>")
+      shape_indices.append(len(call_operands))
+      call_operands.append(v)
+      call_types.append(f"tensor<{len(dims)}xi32>")
+      call_layouts.append(_layout(1))
+
+  config = ", ".join(entry for _, entry in attributes)
+  call_attrs = [
+      "api_version = 4 : i32",
+      f"backend_config = {{{config}}}",
+  ]
+  if shape_indices:
+    call_attrs.append(f"indices_of_shape_operands = dense<[{', '.join(map(str, shape_indices))}]> "
+                      f": tensor<{len(shape_indices)}xi64>")
+  call_attrs.append(f"operand_layouts = [{', '.join(call_layouts)}]")
+  call_attrs.append(f"result_layouts = [{', '.join(_layout(len(s)) for s in res_shapes)}]")
+
+  n = len(results)
+  out = fresh()
+  lines.append(f"{out}{':' + str(n) if n > 1 else ''} = stablehlo.custom_call @{target}"
+               f"({', '.join(call_operands)}) {{{', '.join(call_attrs)}}} : "
+               f"({', '.join(call_types)}) -> ({', '.join(res_types)})")
+  outs = [f"{out}#{i}" for i in range(n)] if n > 1 else [out]
+  lines.append(f"return {', '.join(outs)} : {', '.join(res_types)}")
+
+  # With several platforms XlaCallModule passes the platform index first.
+  # The handler name is the same on every platform, so it goes unused.
+  args = [f"%arg{i + (1 if len(platforms) > 1 else 0)}: {t}" for i, t in enumerate(ops_types)]
+  if len(platforms) > 1:
+    args.insert(0, '%arg0: tensor<i32> {jax.global_constant = "_platform_index"}')
+  module_attrs = ["mhlo.num_partitions = 1 : i32", "mhlo.num_replicas = 1 : i32"]
+  if polymorphic:
+    module_attrs.insert(0, "jax.uses_shape_polymorphism = true")
+  text = "\n".join(
+      [f"module @{_module_name(target)} attributes {{{', '.join(module_attrs)}}} {{",
+       f"  func.func public @main({', '.join(args)}) -> ({', '.join(res_types)}) {{"]
+      + [f"    {l}" for l in lines] + ["  }", "}", ""])
+  return text, tuple(tf.TensorShape(s) for s in res_shapes)
+
+
+def _module_name(target: str) -> str:
+  return "ffi_" + re.sub(r"[^A-Za-z0-9_]", "_", target)
+
+
+def _canon_call(target: str, operands: Sequence[tf.Tensor], results: Sequence[ResultSpec],
+                attributes: Mapping[str, AttrValue], platforms: Sequence[str]):
+  if not _IDENT.match(target):
+    raise ValueError(f"target {target!r} is not a bare MLIR symbol name")
+  platforms = tuple(p.upper() for p in platforms)
+  for p in platforms:
+    if p not in _PLATFORMS:
+      raise ValueError(f"platform {p!r} is not one of {_PLATFORMS}")
+  if not platforms:
+    raise ValueError("need at least one platform")
+  if not results:
+    raise ValueError("need at least one result")
+  sig = []
+  for i, x in enumerate(operands):
+    if x.shape.rank is None:
+      raise ValueError(f"operand {i} has unknown rank; XlaCallModule needs the rank")
+    if x.dtype not in _MLIR_DTYPES:
+      raise TypeError(f"operand {i}: unsupported dtype {x.dtype!r}")
+    sig.append((tuple(x.shape.as_list()), x.dtype))
+  attrs = tuple(sorted((k, _attr(k, v)) for k, v in attributes.items()))
+  return target, tuple(sig), _canon_results(results), attrs, platforms
+
+
+def module_text(target: str, operands: Sequence[tf.Tensor | tf.TensorSpec],
+                results: Sequence[ResultSpec], attributes: Mapping[str, AttrValue] = {},
+                platforms: Sequence[str] = ("CPU", "CUDA")) -> str:
+  """The StableHLO text :func:`ffi_call` would emit (for debugging and tests)."""
+  return _build(*_canon_call(target, operands, results, attributes, platforms))[0]
+
+
+def ffi_call(target: str, operands: Sequence[tf.Tensor], results: Sequence[ResultSpec],
+             attributes: Mapping[str, AttrValue] = {},
+             platforms: Sequence[str] = ("CPU", "CUDA")) -> list[tf.Tensor]:
+  """Calls the FFI handler registered as ``target`` in TF's registry.
+
+  Args:
+    target: handler name, as registered with ``XLA_FFI_Handler_Register``.
+    operands: tensors of known rank; any dimension may be unknown.
+    results: ``(dims, dtype)`` per result; each dim is an int or a :class:`Dim`.
+    attributes: FFI attributes: bool -> ``i1`` (``Attr<bool>``), int -> ``i64``,
+      float -> ``f32``, str -> string; a numpy scalar keeps its own type
+      (``np.float64(x)`` -> ``f64``, ``np.int32(x)`` -> ``i32``).
+    platforms: XlaCallModule platforms the module may run on ("CPU", "CUDA").
+      The device TF places the op on must be among them.
+
+  Works eagerly, in ``tf.function`` and under ``jit_compile=True``. It has no
+  gradient: wrap it in ``tf.custom_gradient``. See the module docstring for the
+  errors a missing handler gives.
+  """
+  operands = [tf.convert_to_tensor(x) for x in operands]
+  key = _canon_call(target, operands, results, attributes, platforms)
+  # Cached per (target, operand signature, results, attributes, platforms), so
+  # a retrace costs a dictionary lookup.
+  module, shapes = _serialized(*key)
+  return list(_tfxla.call_module(
+      operands,
+      version=_CALL_MODULE_VERSION,
+      module=module,
+      Tout=[t for _, t in key[2]],
+      Sout=list(shapes),
+      platforms=list(key[4]),
+  ))
+
+
+def tf_ffi_api() -> int:
+  """Address of TF's ``const XLA_FFI_Api*``, for ``XLA_FFI_Handler_Register``.
+
+  TF does not export the C symbol ``XLA_FFI_GetApi`` in every build (the
+  tensorflow-cpu 2.21 wheel exports only the C++ ``xla::ffi::GetXlaFfiApi()``,
+  from libtensorflow_cc.so.2), so both are looked up in the libraries TF has
+  already loaded. The registry behind it serves XLA:CPU ("Host") and XLA:GPU
+  ("CUDA") inside TF; JAX has its own.
+  """
+  tf_dir = os.path.dirname(tf.__file__)
+  for lib in ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2"):
+    try:  # RTLD_NOLOAD: only a library TF already loaded (importing tf did).
+      handle = ctypes.CDLL(os.path.join(tf_dir, lib), mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+    except OSError:
+      continue
+    for sym in ("XLA_FFI_GetApi", "_ZN3xla3ffi12GetXlaFfiApiEv"):
+      fn = getattr(handle, sym, None)
+      if fn is not None:
+        fn.restype, fn.argtypes = ctypes.c_void_p, []
+        return fn()
+  raise RuntimeError("this TensorFlow exports no XLA FFI API (XLA_FFI_GetApi)")
