@@ -19,18 +19,26 @@ as shape operands listed in ``indices_of_shape_operands`` (jax.export's
 convention); shape refinement folds them to constants and drops them, so the
 handler never sees them.
 
-Errors you may meet (they are raised where XLA compiles the module: at the call
-when eager, when the ``tf.function`` first runs otherwise, never at trace time):
+Errors you may meet. They come when XLA compiles or runs the module: at the call
+when eager, at the first run of a ``tf.function``, never at trace time (the FFI
+C API has no lookup, so a missing handler cannot be detected earlier):
 
-* ``NotFoundError: ... No FFI handler registered for <target> on a platform Host``
-  (or ``CUDA``): the library has not registered its handler into TF's registry
-  in this process (e.g. after loading a SavedModel in a fresh process).
-* ``... handler's API version (0.x) is incompatible with the framework's API
-  version (0.2)``: the handler was compiled against newer FFI headers than
-  TF's own ``tensorflow/include/xla/ffi/api``; it is raised by registration.
-* ``InvalidArgumentError: ... Wrong number of arguments/attributes`` or a wrong
-  buffer dtype: the module's operands, results or attributes do not match the
-  handler's binding (``Ffi::Bind()``).
+* ``NotFoundError: No FFI handler registered for <target> on a platform Host
+  (canonical host)`` (or CUDA): nothing registered ``<target>`` into TF's
+  registry in this process, e.g. after loading a SavedModel in a fresh process.
+  Register, then call again; no reload or retrace is needed.
+* ``InvalidArgumentError: [execute] Wrong number of arguments: expected 1 but
+  got 2``, ``... Wrong number of attributes: expected 3 but got 2 with name(s):
+  offset, scale``, ``... Failed to decode all FFI handler operands (bad operands
+  at: 0) Diagnostics: Wrong buffer dtype: expected F32 but got F64`` (also
+  ``Wrong scalar data type`` for an attribute; positions count the binding
+  order): the call does not match the handler's ``Ffi::Bind()``.
+* ``NotFoundError: The current platform CPU is not among the platforms required
+  by the module: [CUDA]``: TF placed the op on a device missing from
+  ``platforms``.
+* At registration, not here: ``handler's API version (0.5) is incompatible with
+  the framework's API version (0.2)``: build handlers against TF's own headers
+  (``tensorflow/include/xla/ffi/api``, FFI 0.2 in TF 2.21).
 """
 
 from __future__ import annotations
@@ -39,7 +47,6 @@ import ctypes
 import functools
 import os
 import re
-import struct
 from typing import Mapping, NamedTuple, Sequence, Union
 
 import numpy as np
@@ -144,31 +151,26 @@ def _attr(name: str, value: AttrValue) -> str:
   if isinstance(value, np.generic):
     dtype = tf.as_dtype(value.dtype)
     if dtype.is_floating:
-      return _float_attr(name, float(value), _MLIR_DTYPES[dtype])
+      return _float_attr(name, value)
     if dtype.is_integer:
       return f"{name} = {int(value)} : {_MLIR_DTYPES[dtype]}"
   elif isinstance(value, int):
     return f"{name} = {value} : i64"
   elif isinstance(value, float):
-    return _float_attr(name, value, "f32")
+    return _float_attr(name, np.float32(value))
   elif isinstance(value, str):
-    escaped = "".join(c if c.isprintable() and c not in '"\\' else f"\\{ord(c):02X}"
-                      for c in value)
-    if any(ord(c) > 0xFF for c in value):
-      raise ValueError(f"attribute {name!r}: only Latin-1 strings are supported")
+    # MLIR strings are bytes; escape all but printable ASCII as \XX.
+    escaped = "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\{b:02X}"
+                      for b in value.encode())
     return f'{name} = "{escaped}"'
   raise TypeError(f"attribute {name!r}: unsupported value {value!r} "
                   f"({type(value).__name__}); use bool, int, float, str or a numpy scalar")
 
 
-def _float_attr(name: str, value: float, mlir_type: str) -> str:
-  # Hexadecimal bit patterns are exact, decimal text may round or be refused.
-  fmt = {"f16": "<e", "f32": "<f", "f64": "<d"}.get(mlir_type)
-  if fmt is None:  # bf16: its bits are the top half of the f32 bits
-    bits = struct.unpack("<I", struct.pack("<f", value))[0] >> 16
-    return f"{name} = 0x{bits:04X} : {mlir_type}"
-  raw = struct.pack(fmt, value)
-  return f"{name} = 0x{int.from_bytes(raw, 'little'):0{2 * len(raw)}X} : {mlir_type}"
+def _float_attr(name: str, value: np.generic) -> str:
+  # The hexadecimal bit pattern is exact; decimal text may round.
+  bits = np.asarray(value).view(f"u{value.itemsize}").item()
+  return f"{name} = 0x{bits:0{2 * value.itemsize}X} : {_MLIR_DTYPES[tf.as_dtype(value.dtype)]}"
 
 
 def _canon_results(results: Sequence[ResultSpec]) -> tuple[tuple[tuple[int | Dim, ...], tf.DType], ...]:
@@ -229,9 +231,9 @@ def _build(target: str, operands: tuple[tuple[_Shape, tf.DType], ...],
           raise ValueError(f"{d}: operand {d.operand} has rank {rank}")
         size = operands[d.operand][0][axis]
         if size is not None:
+          if size + d.offset < 0:
+            raise ValueError(f"{d} is {size + d.offset} < 0")
           d = size + d.offset
-          if d < 0:
-            raise ValueError(f"result dimension {d} < 0")
         else:
           d = Dim(d.operand, axis, d.offset)
       shape.append(None if isinstance(d, Dim) else d)
@@ -302,7 +304,7 @@ def _build(target: str, operands: tuple[tuple[_Shape, tf.DType], ...],
 
   # With several platforms XlaCallModule passes the platform index first.
   # The handler name is the same on every platform, so it goes unused.
-  args = [f"%arg{i + (1 if len(platforms) > 1 else 0)}: {t}" for i, t in enumerate(ops_types)]
+  args = [f"{arg(i)}: {t}" for i, t in enumerate(ops_types)]
   if len(platforms) > 1:
     args.insert(0, '%arg0: tensor<i32> {jax.global_constant = "_platform_index"}')
   module_attrs = ["mhlo.num_partitions = 1 : i32", "mhlo.num_replicas = 1 : i32"]

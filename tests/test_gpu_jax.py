@@ -1,0 +1,77 @@
+"""The CUDA handlers through JAX: CUDA == CPU == float64 oracle.
+
+Skipped cleanly where JAX sees no CUDA device or the library has no CUDA
+handlers; run on the GPU machine by tools/gpu_check.sh.
+"""
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+
+import reference  # noqa: E402
+import xla_rnnt.jax as xj  # noqa: E402
+from xla_rnnt import _native  # noqa: E402
+from conftest import relative_error  # noqa: E402
+
+
+def _cuda_devices():
+    try:
+        return jax.devices("cuda")
+    except RuntimeError:
+        return []
+
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not _cuda_devices(), reason="JAX sees no CUDA device"),
+    pytest.mark.skipif(not _native.has_cuda(), reason="libxla_rnnt built without CUDA"),
+]
+
+
+def _run(device, px, py, boundary, weights):
+    args = jax.device_put((px, py, boundary, weights), device)
+
+    def loss(a, b, bd, w):
+        scores = xj.mutual_information_recursion(a, b, bd)
+        return jnp.sum(w * scores), scores
+
+    (_, scores), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(*args)
+    assert scores.devices() == {device}
+    return np.asarray(scores), [np.asarray(g) for g in grads]
+
+
+# Shapes span one thread per row (S < 256) and several rows per thread.
+SHAPES = [(3, 0, 7), (4, 5, 1), (5, 17, 40), (2, 300, 150), (8, 100, 500), (1, 600, 700)]
+
+
+@pytest.mark.parametrize("B,S,T", SHAPES)
+@pytest.mark.parametrize("modified", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_matches_cpu_and_reference(rng, B, S, T, modified, dtype):
+    px = rng.standard_normal((B, S, T if modified else T + 1)).astype(dtype)
+    py = rng.standard_normal((B, S + 1, T)).astype(dtype)
+    boundary = reference.random_boundary(rng, B, S, T, modified)
+    weights = rng.standard_normal(B).astype(dtype)
+    for bd in (None, boundary):
+        cuda = _run(_cuda_devices()[0], px, py, bd, weights)
+        cpu = _run(jax.devices("cpu")[0], px, py, bd, weights)
+        tol = 1e-5 if dtype == np.float32 else 1e-12
+        for got, want in zip([cuda[0], *cuda[1]], [cpu[0], *cpu[1]]):
+            assert relative_error(got, want) < tol
+        if S * T <= 20000:  # the Python oracle is slow
+            ref, ref_gx, ref_gy = reference.mutual_information(px, py, bd)
+            w = weights.astype(np.float64)[:, None, None]
+            assert relative_error(cuda[0], ref) < tol
+            assert relative_error(cuda[1][0], w * ref_gx) < tol
+            assert relative_error(cuda[1][1], w * ref_gy) < tol
+
+
+def test_cuda_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
+    px = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    py = rng.standard_normal((2, 4, 4)).astype(np.float32)
+    boundary = np.array([[0, 0, 3, 4], [0, 0, 3, 9]])
+    scores, (gx, gy) = _run(_cuda_devices()[0], px, py, boundary, np.ones(2, np.float32))
+    assert np.isfinite(scores[0]) and np.isnan(scores[1])
+    assert np.all(gx[1] == 0) and np.all(gy[1] == 0)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run on the GPU machine (device tool) from the repository root:
+#   builds libxla_rnnt with CUDA, runs the JAX test suite on the GPU (the
+#   default JAX device there) including tests/test_gpu_jax.py, then the
+#   recursion benchmark. The XLA FFI headers must be carried in
+#   .devcarry/ffi_include (copied from TensorFlow 2.21's wheel, FFI API 0.2:
+#   see README "GPU check"), since that machine has no TensorFlow.
+set -euo pipefail
+OUT=${OUT:-/tmp/xla_rnnt_out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/device.txt"
+python3 -c "import jax; print('jax', jax.__version__, jax.devices())" | tee -a "$OUT/device.txt"
+
+cmake -S . -B build/gpu -GNinja -DCMAKE_BUILD_TYPE=Release \
+  -DXLA_FFI_INCLUDE_DIR="$PWD/.devcarry/ffi_include" \
+  -DXLA_RNNT_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/build.log" 2>&1
+cmake --build build/gpu >> "$OUT/build.log" 2>&1
+export XLA_RNNT_LIBRARY="$PWD/build/gpu/libxla_rnnt.so"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+set +e
+python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_mutual_information_jax.py \
+  2>&1 | tee "$OUT/tests.log"
+tests_rc=${PIPESTATUS[0]}
+python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
+exit $tests_rc
