@@ -2,7 +2,10 @@
 //   xla_rnnt_mi_forward:          (px, py, boundary) -> (scores, p)
 //   xla_rnnt_mi_forward_backward: (px, py, boundary) -> (scores, px_grad,
 //                                  py_grad, p, g)
-// p and g are workspace results ([B, S+1, T+1]); callers ignore them.
+//   xla_rnnt_mi_backward:         (px, py, boundary, p) -> (px_grad, py_grad, g)
+// p ([B, S+1, T+1]) is workspace of the forward, kept by callers that run the
+// backward later (TF, which cannot know at forward time whether a gradient
+// will be asked for); g is workspace of the backward.
 #include <string>
 
 #include "ffi_checks.h"
@@ -88,6 +91,38 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   return ffi::Error::Success();
 }
 
+template <typename Real>
+void Backward(ffi::AnyBuffer px, ffi::AnyBuffer py, const int32_t* rows,
+              const MiSizes& sz, ffi::AnyBuffer p, ffi::AnyBuffer px_grad,
+              ffi::AnyBuffer py_grad, ffi::AnyBuffer g) {
+  MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                      p.typed_data<Real>(), g.typed_data<Real>(),
+                      px_grad.typed_data<Real>(), py_grad.typed_data<Real>());
+}
+
+ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
+                          ffi::AnyBuffer boundary, ffi::AnyBuffer p,
+                          ffi::Result<ffi::AnyBuffer> px_grad,
+                          ffi::Result<ffi::AnyBuffer> py_grad,
+                          ffi::Result<ffi::AnyBuffer> g) {
+  auto sizes = MiCheckOperands(px, py, boundary);
+  if (sizes.has_error()) return sizes.error();
+  const MiSizes sz = sizes.value();
+  const int64_t lattice = sz.B * (sz.S + 1) * (sz.T + 1);
+  if (auto e = ExpectCount("p", p, lattice, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("g", *g, lattice, px.element_type()); e.failure()) return e;
+  const int32_t* rows = boundary.typed_data<int32_t>();
+  if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
+  if (px.element_type() == ffi::DataType::F32) {
+    Backward<float>(px, py, rows, sz, p, *px_grad, *py_grad, *g);
+  } else {
+    Backward<double>(px, py, rows, sz, p, *px_grad, *py_grad, *g);
+  }
+  return ffi::Error::Success();
+}
+
 }  // namespace
 }  // namespace xla_rnnt
 
@@ -111,4 +146,14 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCpu,
                                   .Ret<ffi::AnyBuffer>()   // px_grad
                                   .Ret<ffi::AnyBuffer>()   // py_grad
                                   .Ret<ffi::AnyBuffer>()   // p
+                                  .Ret<ffi::AnyBuffer>());  // g
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiBackwardCpu, xla_rnnt::MiBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::AnyBuffer>()   // px
+                                  .Arg<ffi::AnyBuffer>()   // py
+                                  .Arg<ffi::AnyBuffer>()   // boundary
+                                  .Arg<ffi::AnyBuffer>()   // p
+                                  .Ret<ffi::AnyBuffer>()   // px_grad
+                                  .Ret<ffi::AnyBuffer>()   // py_grad
                                   .Ret<ffi::AnyBuffer>());  // g

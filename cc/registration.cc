@@ -1,7 +1,7 @@
 // The table of handlers this library exports, read by xla_rnnt/_native.py:
 // JAX registers each entry through jax.ffi; TensorFlow has no Python API for
 // that, so xla_rnnt_register_with() registers them into the FFI registry
-// whose XLA_FFI_Api* TF's framework library hands out (XLA_FFI_GetApi).
+// whose XLA_FFI_Api* TF's libraries hand out (see xla_rnnt/tf/_xla_module.py).
 #include <string>
 
 #include "handlers.h"
@@ -18,9 +18,11 @@ struct HandlerEntry {
 constexpr HandlerEntry kHandlers[] = {
     {"xla_rnnt_mi_forward", "Host", XlaRnntMiForwardCpu},
     {"xla_rnnt_mi_forward_backward", "Host", XlaRnntMiForwardBackwardCpu},
+    {"xla_rnnt_mi_backward", "Host", XlaRnntMiBackwardCpu},
 #ifdef XLA_RNNT_WITH_CUDA
     {"xla_rnnt_mi_forward", "CUDA", XlaRnntMiForwardCuda},
     {"xla_rnnt_mi_forward_backward", "CUDA", XlaRnntMiForwardBackwardCuda},
+    {"xla_rnnt_mi_backward", "CUDA", XlaRnntMiBackwardCuda},
 #endif
 };
 constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);

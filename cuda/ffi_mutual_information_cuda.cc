@@ -74,6 +74,34 @@ ffi::Error MiForwardBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
   return CudaStatus(err, "mutual-information forward-backward launch");
 }
 
+ffi::Error MiBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
+                          ffi::AnyBuffer py, ffi::AnyBuffer boundary,
+                          ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> px_grad,
+                          ffi::Result<ffi::AnyBuffer> py_grad,
+                          ffi::Result<ffi::AnyBuffer> g) {
+  auto sizes = MiCheckOperands(px, py, boundary);
+  if (sizes.has_error()) return sizes.error();
+  const MiSizes sz = sizes.value();
+  const int64_t lattice = sz.B * (sz.S + 1) * (sz.T + 1);
+  if (auto e = ExpectCount("p", p, lattice, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("g", *g, lattice, px.element_type()); e.failure()) return e;
+  const int32_t* rows = boundary.typed_data<int32_t>();
+  cudaError_t err;
+  if (px.element_type() == ffi::DataType::F32) {
+    err = LaunchMiBackward<float>(stream, px.typed_data<float>(), py.typed_data<float>(), rows,
+                                  sz, p.typed_data<float>(), px_grad->typed_data<float>(),
+                                  py_grad->typed_data<float>(), g->typed_data<float>());
+  } else {
+    err = LaunchMiBackward<double>(stream, px.typed_data<double>(), py.typed_data<double>(),
+                                   rows, sz, p.typed_data<double>(),
+                                   px_grad->typed_data<double>(),
+                                   py_grad->typed_data<double>(), g->typed_data<double>());
+  }
+  return CudaStatus(err, "mutual-information backward launch");
+}
+
 }  // namespace
 }  // namespace xla_rnnt
 
@@ -99,4 +127,15 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCuda,
                                   .Ret<ffi::AnyBuffer>()   // px_grad
                                   .Ret<ffi::AnyBuffer>()   // py_grad
                                   .Ret<ffi::AnyBuffer>()   // p
+                                  .Ret<ffi::AnyBuffer>());  // g
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiBackwardCuda, xla_rnnt::MiBackwardImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Arg<ffi::AnyBuffer>()   // px
+                                  .Arg<ffi::AnyBuffer>()   // py
+                                  .Arg<ffi::AnyBuffer>()   // boundary
+                                  .Arg<ffi::AnyBuffer>()   // p
+                                  .Ret<ffi::AnyBuffer>()   // px_grad
+                                  .Ret<ffi::AnyBuffer>()   // py_grad
                                   .Ret<ffi::AnyBuffer>());  // g

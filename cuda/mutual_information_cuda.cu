@@ -116,27 +116,40 @@ cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
 }
 
 template <typename Real>
-cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
-                                    const Real* py, const int32_t* boundary,
-                                    MiSizes sz, Real* scores, Real* px_grad,
-                                    Real* py_grad, Real* p, Real* g) {
+cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
+                             const int32_t* boundary, MiSizes sz, const Real* p,
+                             Real* px_grad, Real* py_grad, Real* g) {
   // Cells outside each box are never visited by the kernel: zero them first.
   cudaError_t err = cudaMemsetAsync(
       px_grad, 0, sizeof(Real) * sz.B * sz.S * sz.px_cols(), stream);
   if (err == cudaSuccess)
     err = cudaMemsetAsync(py_grad, 0, sizeof(Real) * sz.B * (sz.S + 1) * sz.T, stream);
   if (err != cudaSuccess || sz.B == 0) return err;
-  err = LaunchMiForward<Real>(stream, px, py, boundary, sz, p, scores);
-  if (err != cudaSuccess) return err;
   MiBackwardKernel<Real><<<sz.B, kThreads, 0, stream>>>(px, py, boundary, sz, p,
                                                         g, px_grad, py_grad);
   return cudaGetLastError();
+}
+
+template <typename Real>
+cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
+                                    const Real* py, const int32_t* boundary,
+                                    MiSizes sz, Real* scores, Real* px_grad,
+                                    Real* py_grad, Real* p, Real* g) {
+  cudaError_t err = LaunchMiForward<Real>(stream, px, py, boundary, sz, p, scores);
+  if (err != cudaSuccess) return err;
+  return LaunchMiBackward<Real>(stream, px, py, boundary, sz, p, px_grad, py_grad, g);
 }
 
 template cudaError_t LaunchMiForward<float>(cudaStream_t, const float*, const float*,
                                             const int32_t*, MiSizes, float*, float*);
 template cudaError_t LaunchMiForward<double>(cudaStream_t, const double*, const double*,
                                              const int32_t*, MiSizes, double*, double*);
+template cudaError_t LaunchMiBackward<float>(cudaStream_t, const float*, const float*,
+                                             const int32_t*, MiSizes, const float*,
+                                             float*, float*, float*);
+template cudaError_t LaunchMiBackward<double>(cudaStream_t, const double*, const double*,
+                                              const int32_t*, MiSizes, const double*,
+                                              double*, double*, double*);
 template cudaError_t LaunchMiForwardBackward<float>(cudaStream_t, const float*,
                                                     const float*, const int32_t*,
                                                     MiSizes, float*, float*, float*,

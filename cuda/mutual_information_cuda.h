@@ -25,6 +25,12 @@ cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
                                     MiSizes sizes, Real* scores, Real* px_grad,
                                     Real* py_grad, Real* p, Real* g);
 
+// The occupations alone, from p of an earlier LaunchMiForward.
+template <typename Real>
+cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
+                             const int32_t* boundary, MiSizes sizes, const Real* p,
+                             Real* px_grad, Real* py_grad, Real* g);
+
 }  // namespace xla_rnnt
 
 #endif  // XLA_RNNT_CUDA_MUTUAL_INFORMATION_CUDA_H_

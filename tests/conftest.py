@@ -4,6 +4,8 @@ import random
 import numpy as np
 import pytest
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's start-up chatter out of the logs
+
 
 @pytest.fixture
 def rng():

@@ -3,9 +3,9 @@
 The library is a plain shared object (no Python extension) that exports a
 table of (target name, platform, handler). JAX registers each handler via
 ``jax.ffi``; TensorFlow has no Python API for that, so the library registers
-them itself into the registry that TF's framework library exposes through the
-C symbol ``XLA_FFI_GetApi``. TF and JAX keep separate registries, so each
-runtime in use gets its own registration.
+them itself into the registry whose ``XLA_FFI_Api*`` TF's libraries hand out
+(see ``xla_rnnt.tf._xla_module.tf_ffi_api``). TF and JAX keep separate
+registries, so each runtime in use gets its own registration.
 """
 import ctypes
 import glob
@@ -102,15 +102,15 @@ def register_tf():
             return
     import tensorflow as tf
 
-    framework = os.path.join(os.path.dirname(tf.__file__), "libtensorflow_framework.so.2")
+    from .tf import _xla_module
+
     try:
-        get_api = ctypes.CDLL(framework).XLA_FFI_GetApi
-    except (OSError, AttributeError) as e:
+        api = _xla_module.tf_ffi_api()
+    except RuntimeError as e:
         raise NativeLibraryError(
-            f"xla_rnnt: TensorFlow {tf.__version__} at {framework} does not export "
-            "XLA_FFI_GetApi; xla_rnnt needs TensorFlow >= 2.21.") from e
-    get_api.restype = ctypes.c_void_p
-    error = library().xla_rnnt_register_with(get_api())
+            f"xla_rnnt: TensorFlow {tf.__version__} exposes no XLA FFI API; "
+            "xla_rnnt needs TensorFlow >= 2.21.") from e
+    error = library().xla_rnnt_register_with(api)
     if error:
         major, minor = ffi_api_version()
         raise NativeLibraryError(

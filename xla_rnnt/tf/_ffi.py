@@ -1,0 +1,47 @@
+"""The TF side of the custom calls: registration and typed wrappers.
+
+Result shapes are written in terms of operand dimensions (Dim), so an unknown
+batch size traces once and serves every batch size.
+"""
+import tensorflow as tf
+
+from .. import _native
+from ._xla_module import Dim, ffi_call
+
+_native.register_tf()
+
+# px, py, boundary are operands 0, 1, 2 of every call below.
+_B = Dim(0, 0)
+_LATTICE = (_B, Dim(1, 1), Dim(1, 2, 1))  # [B, S+1, T+1]
+
+
+def _like(operand, rank):
+    return tuple(Dim(operand, axis) for axis in range(rank))
+
+
+def mi_forward(px, py, boundary):
+    """(scores [B], p [B, S+1, T+1]) of the recursion (cc/mutual_information.h)."""
+    return ffi_call("xla_rnnt_mi_forward", [px, py, boundary],
+                    [((_B,), px.dtype), (_LATTICE, px.dtype)])
+
+
+def mi_forward_backward(px, py, boundary):
+    """(scores, px_grad, py_grad): scores and their gradient for a unit cotangent."""
+    scores, px_grad, py_grad, _p, _g = ffi_call(
+        "xla_rnnt_mi_forward_backward", [px, py, boundary],
+        [((_B,), px.dtype), (_like(0, 3), px.dtype), (_like(1, 3), px.dtype),
+         (_LATTICE, px.dtype), (_LATTICE, px.dtype)])
+    return scores, px_grad, py_grad
+
+
+def mi_backward(px, py, boundary, p):
+    """(px_grad, py_grad) for a unit cotangent, from p of mi_forward."""
+    px_grad, py_grad, _g = ffi_call(
+        "xla_rnnt_mi_backward", [px, py, boundary, p],
+        [(_like(0, 3), px.dtype), (_like(1, 3), px.dtype), (_LATTICE, px.dtype)])
+    return px_grad, py_grad
+
+
+def full_boundary(px, S, T):
+    """[B, 4] rows (0, 0, S, T) with B read from px at run time."""
+    return tf.tile(tf.constant([[0, 0, S, T]], tf.int32), tf.stack([tf.shape(px)[0], 1]))
