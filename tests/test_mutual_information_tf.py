@@ -145,7 +145,8 @@ def test_saved_model_reloads_in_a_fresh_process(tmp_path, rng):
         np.save({str(tmp_path / 'out1.npy')!r}, loaded(px[:1], py[:1]).numpy())
     """)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+    # cwd: not the source tree, whose xla_rnnt/ has no built library in it.
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, cwd=tmp_path,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "NO-ERROR-BEFORE-IMPORT" not in result.stdout
