@@ -1,0 +1,322 @@
+"""Side-by-side GPU benchmark: xla_rnnt (JAX) vs fast_rnnt and torchaudio (torch).
+
+For each (B, T, S, V) it times forward + backward (median after warm-up,
+synchronised) and records peak device memory of: the simple loss, the prune
+ranges, the pruned loss, the full-logits loss, and a whole pruned training
+step (encoder/decoder outputs of dim 512, joiner tanh(enc + dec) @ W). The two
+frameworks run in separate processes (`--part jax`, `--part torch`) on
+identical NumPy inputs; the driver merges them, prints a table and writes JSON.
+
+  python benchmarks/benchmark_losses.py --fast-rnnt-sdist .devcarry/fast_rnnt-1.3.tar.gz
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+CONFIGS = [(32, 500, 100, 500), (16, 1000, 200, 500), (64, 200, 50, 1024), (8, 2000, 400, 500)]
+S_RANGE = 5
+JOINER_DIM = 512
+CASES = ["simple", "ranges", "pruned", "full", "train_step_pruned", "train_step_full"]
+
+
+def make_inputs(B, T, S, V, seed=0):
+    """Identical NumPy inputs for both frameworks; lengths 70-100% of the max."""
+    rng = np.random.default_rng(seed)
+    t_len = rng.integers(int(0.7 * T), T + 1, B)
+    t_len[0] = T
+    s_len = np.minimum(rng.integers(int(0.7 * S), S + 1, B), t_len)
+    s_len[0] = S
+    boundary = np.stack([np.zeros(B), np.zeros(B), s_len, t_len], 1).astype(np.int64)
+    symbols = rng.integers(1, V, (B, S)).astype(np.int64)
+    return {
+        "am": rng.standard_normal((B, T, V)).astype(np.float32),
+        "lm": rng.standard_normal((B, S + 1, V)).astype(np.float32),
+        "symbols": symbols,
+        "boundary": boundary,
+        "enc": (0.1 * rng.standard_normal((B, T, JOINER_DIM))).astype(np.float32),
+        "dec": (0.1 * rng.standard_normal((B, S + 1, JOINER_DIM))).astype(np.float32),
+        "w_am": (rng.standard_normal((JOINER_DIM, V)) / np.sqrt(JOINER_DIM)).astype(np.float32),
+        "w_lm": (rng.standard_normal((JOINER_DIM, V)) / np.sqrt(JOINER_DIM)).astype(np.float32),
+        "w_out": (rng.standard_normal((JOINER_DIM, V)) / np.sqrt(JOINER_DIM)).astype(np.float32),
+    }
+
+
+# ----------------------------------------------------------------------------- JAX
+
+def run_jax(configs, reps, skip_full):
+    import jax
+    import jax.numpy as jnp
+
+    import xla_rnnt.jax as xj
+
+    def timed(fn, args):
+        compiled = jax.jit(fn).lower(*args).compile()
+        mem = compiled.memory_analysis()
+        peak = None
+        if mem is not None:
+            peak = (mem.temp_size_in_bytes + mem.argument_size_in_bytes
+                    + mem.output_size_in_bytes - mem.alias_size_in_bytes) / 2**20
+        for _ in range(3):
+            jax.block_until_ready(compiled(*args))
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            jax.block_until_ready(compiled(*args))
+            times.append(1e3 * (time.perf_counter() - start))
+        return {"ms": float(np.median(times)), "peak_mb": peak}
+
+    term = 0
+    out = {}
+    for B, T, S, V in configs:
+        x = {k: jnp.asarray(v) for k, v in make_inputs(B, T, S, V).items()}
+        res = {}
+
+        def simple(am, lm):
+            return xj.rnnt_loss_simple(lm=lm, am=am, symbols=x["symbols"], termination_symbol=term,
+                                       boundary=x["boundary"], reduction="sum")
+        res["simple"] = timed(jax.value_and_grad(simple, argnums=(0, 1)), (x["am"], x["lm"]))
+
+        _, (px_grad, py_grad) = xj.rnnt_loss_simple(
+            lm=x["lm"], am=x["am"], symbols=x["symbols"], termination_symbol=term,
+            boundary=x["boundary"], reduction="sum", return_grad=True)
+        res["ranges"] = timed(lambda gx, gy: xj.get_rnnt_prune_ranges(
+            px_grad=gx, py_grad=gy, boundary=x["boundary"], s_range=S_RANGE), (px_grad, py_grad))
+        ranges = xj.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
+                                          boundary=x["boundary"], s_range=S_RANGE)
+        am_p, lm_p = xj.do_rnnt_pruning(am=x["am"], lm=x["lm"], ranges=ranges)
+        logits = am_p + lm_p  # [B, T, s_range, V]
+
+        def pruned(lg):
+            return xj.rnnt_loss_pruned(logits=lg, symbols=x["symbols"], ranges=ranges,
+                                       termination_symbol=term, boundary=x["boundary"],
+                                       reduction="sum")
+        res["pruned"] = timed(jax.value_and_grad(pruned), (logits,))
+        res["pruned"]["logits_mb"] = logits.size * 4 / 2**20
+
+        def train_step_pruned(enc, dec, w_am, w_lm, w_out):
+            def loss(enc, dec, w_am, w_lm, w_out):
+                simple_loss, (gx, gy) = xj.rnnt_loss_simple(
+                    lm=dec @ w_lm, am=enc @ w_am, symbols=x["symbols"], termination_symbol=term,
+                    boundary=x["boundary"], reduction="sum", return_grad=True)
+                rng_ = xj.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy, boundary=x["boundary"],
+                                                s_range=S_RANGE)
+                e, d = xj.do_rnnt_pruning(am=enc, lm=dec, ranges=rng_)
+                lg = jnp.tanh(e + d) @ w_out
+                pruned_loss = xj.rnnt_loss_pruned(logits=lg, symbols=x["symbols"], ranges=rng_,
+                                                  termination_symbol=term, boundary=x["boundary"],
+                                                  reduction="sum")
+                return 0.5 * simple_loss + pruned_loss
+            return jax.value_and_grad(loss, argnums=(0, 1, 2, 3, 4))(enc, dec, w_am, w_lm, w_out)
+        args = (x["enc"], x["dec"], x["w_am"], x["w_lm"], x["w_out"])
+        res["train_step_pruned"] = timed(train_step_pruned, args)
+
+        if not skip_full:
+            full_logits = x["am"][:, :, None, :] + x["lm"][:, None, :, :]
+
+            def full(lg):
+                return xj.rnnt_loss(logits=lg, symbols=x["symbols"], termination_symbol=term,
+                                    boundary=x["boundary"], reduction="sum")
+            res["full"] = timed(jax.value_and_grad(full), (full_logits,))
+            res["full"]["logits_mb"] = full_logits.size * 4 / 2**20
+            del full_logits
+
+            def train_step_full(enc, dec, w_out):
+                def loss(enc, dec, w_out):
+                    lg = jnp.tanh(enc[:, :, None, :] + dec[:, None, :, :]) @ w_out
+                    return xj.rnnt_loss(logits=lg, symbols=x["symbols"], termination_symbol=term,
+                                        boundary=x["boundary"], reduction="sum")
+                return jax.value_and_grad(loss, argnums=(0, 1, 2))(enc, dec, w_out)
+            res["train_step_full"] = timed(train_step_full, (x["enc"], x["dec"], x["w_out"]))
+        out[f"{B},{T},{S},{V}"] = res
+    dev = jax.devices()[0]
+    return {"device": dev.device_kind, "jax": jax.__version__, "results": out}
+
+
+# --------------------------------------------------------------------------- torch
+
+def run_torch(configs, reps, skip_full, sdist):
+    import torch
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from fast_rnnt_build import load_fast_rnnt
+
+    fast_rnnt = load_fast_rnnt(sdist) if sdist else None
+    try:
+        import torchaudio.functional as taf
+    except Exception:  # torchaudio missing: its column stays empty
+        taf = None
+    dev = torch.device("cuda")
+
+    def timed(fn):
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(reps):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end))
+        return {"ms": float(np.median(times)), "peak_mb": torch.cuda.max_memory_allocated() / 2**20}
+
+    term = 0
+    out = {}
+    for B, T, S, V in configs:
+        x = {k: torch.from_numpy(v).to(dev) for k, v in make_inputs(B, T, S, V).items()}
+        fr, ta = {}, {}
+        if fast_rnnt is not None:
+            def simple():
+                am = x["am"].detach().requires_grad_()
+                lm = x["lm"].detach().requires_grad_()
+                loss = fast_rnnt.rnnt_loss_simple(lm=lm, am=am, symbols=x["symbols"],
+                                                  termination_symbol=term, boundary=x["boundary"],
+                                                  reduction="sum")
+                loss.backward()
+            fr["simple"] = timed(simple)
+            with torch.no_grad():
+                _, (px_grad, py_grad) = fast_rnnt.rnnt_loss_simple(
+                    lm=x["lm"], am=x["am"], symbols=x["symbols"], termination_symbol=term,
+                    boundary=x["boundary"], reduction="sum", return_grad=True)
+            fr["ranges"] = timed(lambda: fast_rnnt.get_rnnt_prune_ranges(
+                px_grad=px_grad, py_grad=py_grad, boundary=x["boundary"], s_range=S_RANGE))
+            ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
+                                                     boundary=x["boundary"], s_range=S_RANGE)
+            am_p, lm_p = fast_rnnt.do_rnnt_pruning(am=x["am"], lm=x["lm"], ranges=ranges)
+            logits0 = (am_p + lm_p).contiguous()
+
+            def pruned():
+                lg = logits0.detach().requires_grad_()
+                fast_rnnt.rnnt_loss_pruned(logits=lg, symbols=x["symbols"], ranges=ranges,
+                                           termination_symbol=term, boundary=x["boundary"],
+                                           reduction="sum").backward()
+            fr["pruned"] = timed(pruned)
+            del logits0, am_p, lm_p
+
+            def train_step_pruned():
+                enc = x["enc"].detach().requires_grad_()
+                dec = x["dec"].detach().requires_grad_()
+                w_am, w_lm, w_out = (x[k].detach().requires_grad_() for k in ("w_am", "w_lm", "w_out"))
+                simple_loss, (gx, gy) = fast_rnnt.rnnt_loss_simple(
+                    lm=dec @ w_lm, am=enc @ w_am, symbols=x["symbols"], termination_symbol=term,
+                    boundary=x["boundary"], reduction="sum", return_grad=True)
+                rng_ = fast_rnnt.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy,
+                                                       boundary=x["boundary"], s_range=S_RANGE)
+                e, d = fast_rnnt.do_rnnt_pruning(am=enc, lm=dec, ranges=rng_)
+                lg = torch.tanh(e + d) @ w_out
+                pruned_loss = fast_rnnt.rnnt_loss_pruned(
+                    logits=lg, symbols=x["symbols"], ranges=rng_, termination_symbol=term,
+                    boundary=x["boundary"], reduction="sum")
+                (0.5 * simple_loss + pruned_loss).backward()
+            fr["train_step_pruned"] = timed(train_step_pruned)
+        if not skip_full:
+            full_logits = (x["am"][:, :, None, :] + x["lm"][:, None, :, :]).contiguous()
+            if fast_rnnt is not None:
+                def full():
+                    lg = full_logits.detach().requires_grad_()
+                    fast_rnnt.rnnt_loss(logits=lg, symbols=x["symbols"], termination_symbol=term,
+                                        boundary=x["boundary"], reduction="sum").backward()
+                fr["full"] = timed(full)
+
+                def train_step_full():
+                    enc = x["enc"].detach().requires_grad_()
+                    dec = x["dec"].detach().requires_grad_()
+                    w_out = x["w_out"].detach().requires_grad_()
+                    lg = torch.tanh(enc[:, :, None, :] + dec[:, None, :, :]) @ w_out
+                    fast_rnnt.rnnt_loss(logits=lg, symbols=x["symbols"], termination_symbol=term,
+                                        boundary=x["boundary"], reduction="sum").backward()
+                fr["train_step_full"] = timed(train_step_full)
+            if taf is not None:
+                targets = x["symbols"].int()
+                t_len = x["boundary"][:, 3].int()
+                s_len = x["boundary"][:, 2].int()
+
+                def ta_full():
+                    lg = full_logits.detach().requires_grad_()
+                    taf.rnnt_loss(lg, targets, t_len, s_len, blank=term,
+                                  reduction="sum").backward()
+                ta["full"] = timed(ta_full)
+
+                def ta_train_step_full():
+                    enc = x["enc"].detach().requires_grad_()
+                    dec = x["dec"].detach().requires_grad_()
+                    w_out = x["w_out"].detach().requires_grad_()
+                    lg = torch.tanh(enc[:, :, None, :] + dec[:, None, :, :]) @ w_out
+                    taf.rnnt_loss(lg, targets, t_len, s_len, blank=term,
+                                  reduction="sum").backward()
+                ta["train_step_full"] = timed(ta_train_step_full)
+            del full_logits
+        torch.cuda.empty_cache()
+        out[f"{B},{T},{S},{V}"] = {"fast_rnnt": fr, "torchaudio": ta}
+    return {"device": torch.cuda.get_device_name(), "torch": torch.__version__, "results": out}
+
+
+# -------------------------------------------------------------------------- driver
+
+def _fmt(entry):
+    return "-" if not entry else f"{entry['ms']:.3f}"
+
+
+def _mem(entry):
+    return "-" if not entry or entry.get("peak_mb") is None else f"{entry['peak_mb']:.0f}"
+
+
+def report(ours, theirs, path):
+    print(f"device: {ours['device']} | jax {ours['jax']} | torch {theirs.get('torch')}")
+    print(f"{'B,T,S,V':>16} {'case':>18} {'ours ms':>9} {'fast_rnnt':>10} {'speedup':>8} "
+          f"{'torchaudio':>10} {'ours MB':>8} {'fr MB':>7} {'ta MB':>7}")
+    for cfg, res in ours["results"].items():
+        other = theirs["results"].get(cfg, {})
+        for case in CASES:
+            mine = res.get(case)
+            fr = other.get("fast_rnnt", {}).get(case)
+            ta = other.get("torchaudio", {}).get(case)
+            speed = f"{fr['ms'] / mine['ms']:.2f}x" if mine and fr else "-"
+            print(f"{cfg:>16} {case:>18} {_fmt(mine):>9} {_fmt(fr):>10} {speed:>8} {_fmt(ta):>10} "
+                  f"{_mem(mine):>8} {_mem(fr):>7} {_mem(ta):>7}")
+    with open(path, "w") as f:
+        json.dump({"s_range": S_RANGE, "ours": ours, "theirs": theirs}, f, indent=1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--part", choices=["jax", "torch", "all"], default="all")
+    parser.add_argument("--fast-rnnt-sdist", default=None)
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument("--configs", default=None, help="e.g. '32,500,100,500;8,2000,400,500'")
+    parser.add_argument("--json", default="benchmark_losses.json")
+    args = parser.parse_args()
+    configs = CONFIGS if not args.configs else [
+        tuple(int(v) for v in c.split(",")) for c in args.configs.split(";")]
+    if args.part == "jax":
+        json.dump(run_jax(configs, args.reps, args.skip_full), sys.stdout)
+        return
+    if args.part == "torch":
+        json.dump(run_torch(configs, args.reps, args.skip_full, args.fast_rnnt_sdist), sys.stdout)
+        return
+    parts = {}
+    for part in ("jax", "torch"):
+        cmd = [sys.executable, __file__, "--part", part, "--reps", str(args.reps)]
+        if args.fast_rnnt_sdist:
+            cmd += ["--fast-rnnt-sdist", args.fast_rnnt_sdist]
+        if args.skip_full:
+            cmd.append("--skip-full")
+        if args.configs:
+            cmd += ["--configs", args.configs]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        sys.stderr.write(proc.stderr[-4000:])
+        parts[part] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+            else {"device": "?", "results": {}, "error": proc.stderr[-2000:]}
+    report(parts["jax"], parts["torch"], args.json)
+
+
+if __name__ == "__main__":
+    main()
