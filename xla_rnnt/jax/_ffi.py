@@ -1,39 +1,152 @@
-"""The JAX side of the custom calls: registration and typed ffi_call wrappers."""
+"""The JAX side of the custom calls: registration and typed ffi_call wrappers.
+
+Every call is wrapped (see notes/distributed.md) in:
+
+* ``jax.experimental.custom_partitioning`` tells the SPMD partitioner (Shardy,
+  or GSPMD where it is still switched on) that the recursion is independent per
+  batch item: operands sharded over their leading (batch) axes give results
+  sharded the same way, each device running the same handler on its local
+  batch, with no all-gather of px/py/boundary. The S/T axes are
+  ``need_replication`` factors: an operand sharded there is gathered along them
+  only. On one device the wrapper lowers to the plain custom call.
+* ``jax.custom_batching.custom_vmap`` gives jax.vmap what ffi_call's
+  ``vmap_method="broadcast_all"`` gave it before (custom_partitioning has no
+  batching rule): every operand gets the mapped axis in front and the same
+  call runs again, the handlers flattening leading axes into the batch.
+* ``jax.jit``, so that an eager call on sharded arrays is partitioned too.
+"""
+import math
+
 import jax
 import jax.numpy as jnp
+from jax.experimental.custom_partitioning import custom_partitioning
+from jax.sharding import NamedSharding, PartitionSpec
 
 from .. import _native
 
 _native.register_jax()
 
 
-def _call(target, results, *operands):
-    # broadcast_all: jax.vmap adds leading axes to every operand, and the
-    # handlers flatten leading axes into the batch.
-    return jax.ffi.ffi_call(target, results, vmap_method="broadcast_all")(*operands)
+def _forward_results(px, py, boundary):
+    *lead, S, _ = px.shape
+    T = py.shape[-1]
+    return (jax.ShapeDtypeStruct(tuple(lead), px.dtype),
+            jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype))
+
+
+def _forward_backward_results(px, py, boundary):
+    *lead, S, _ = px.shape
+    T = py.shape[-1]
+    lattice = jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype)
+    return (jax.ShapeDtypeStruct(tuple(lead), px.dtype), jax.ShapeDtypeStruct(px.shape, px.dtype),
+            jax.ShapeDtypeStruct(py.shape, py.dtype), lattice, lattice)
+
+
+# Shardy rules: "..." are the batch axes, shared by every operand and result;
+# every other factor must be replicated: s = S, r = S+1, t = T, x = px's last
+# axis (T+1 or T), u = the lattices' T+1, f = boundary's 4.
+_TRAILING = ("s", "x", "r", "t", "f", "u")
+_RULES = {
+    "xla_rnnt_mi_forward": "... s x, ... r t, ... f -> ..., ... r u",
+    "xla_rnnt_mi_forward_backward":
+        "... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... r u",
+}
+
+
+def _raw_call(target, results_fn, px, py, boundary):
+    # No vmap_method: jax.vmap never reaches this call (custom_vmap below).
+    return jax.ffi.ffi_call(target, results_fn(px, py, boundary))(px, py, boundary)
+
+
+def _batch_spec(mesh, shape, lead):
+    """The PartitionSpec entries of shape's first `lead` axes that the
+    partitioner should keep: those of `shape.sharding` that divide the axis
+    evenly (padding a shard would hand the handler made-up boundary rows)."""
+    sharding = getattr(shape, "sharding", None)
+    if not isinstance(sharding, NamedSharding) or lead == 0:
+        return (None,) * lead
+    spec = tuple(sharding.spec) + (None,) * (len(shape.shape) - len(sharding.spec))
+    out, used = [], set()
+    for size, entry in zip(shape.shape[:lead], spec[:lead]):
+        axes = () if entry is None else (entry,) if isinstance(entry, str) else tuple(entry)
+        if not axes or used.intersection(axes):
+            out.append(None)
+            continue
+        if size % math.prod(mesh.shape[a] for a in axes):
+            out.append(None)
+            continue
+        used.update(axes)
+        out.append(entry)
+    return tuple(out)
+
+
+def _shardings(mesh, arg_shapes, result_avals):
+    """Batch-sharded shardings for operands and results, from px's sharding."""
+    lead = len(arg_shapes[0].shape) - 2  # px [..., S, T+1|T]
+    batch = _batch_spec(mesh, arg_shapes[0], lead)
+
+    def make(x):
+        return NamedSharding(mesh, PartitionSpec(*batch, *(None,) * (len(x.shape) - lead)))
+
+    return tuple(make(a) for a in arg_shapes), tuple(make(r) for r in result_avals)
+
+
+def _partitioned(target, results_fn):
+    """custom_partitioning + custom_vmap wrapper of one target."""
+
+    @custom_partitioning
+    def call(px, py, boundary):
+        return _raw_call(target, results_fn, px, py, boundary)
+
+    def partition(mesh, arg_shapes, result_shape):
+        arg_shardings, result_shardings = _shardings(mesh, arg_shapes, result_shape)
+
+        def lower_fn(px, py, boundary):  # local shards: the batch axes only are split
+            return _raw_call(target, results_fn, px, py, boundary)
+
+        return mesh, lower_fn, result_shardings, arg_shardings
+
+    def infer_sharding_from_operands(mesh, arg_shapes, result_shape):  # GSPMD only
+        return _shardings(mesh, arg_shapes, result_shape)[1]
+
+    call.def_partition(
+        partition=partition,
+        infer_sharding_from_operands=infer_sharding_from_operands,
+        sharding_rule=_RULES[target],
+        need_replication_factors=_TRAILING)
+
+    @jax.custom_batching.custom_vmap
+    def batched(px, py, boundary):
+        return call(px, py, boundary)
+
+    @batched.def_vmap
+    def _vmap_rule(axis_size, in_batched, px, py, boundary):
+        # Mapped axes arrive in front; give every operand one (the handlers
+        # flatten leading axes into the batch), then call again: nested vmaps
+        # come back here, a sharded caller reaches the partitioner.
+        args = [x if b else jnp.broadcast_to(x, (axis_size, *x.shape))
+                for x, b in zip((px, py, boundary), in_batched)]
+        out = batched(*args)
+        return out, tuple(True for _ in out)
+
+    # jit: an eager call on sharded arrays is partitioned too (not gathered
+    # by op-by-op dispatch); inside an outer jit it is inlined.
+    return jax.jit(batched)
+
+
+_mi_forward = _partitioned("xla_rnnt_mi_forward", _forward_results)
+_mi_forward_backward = _partitioned("xla_rnnt_mi_forward_backward", _forward_backward_results)
 
 
 def mi_forward(px, py, boundary):
     """scores [B] of the recursion (cc/mutual_information.h)."""
-    *lead, S, _ = px.shape
-    T = py.shape[-1]
-    scores, _p = _call("xla_rnnt_mi_forward",
-                       (jax.ShapeDtypeStruct(tuple(lead), px.dtype),
-                        jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype)),
-                       px, py, boundary)
+    scores, _p = _mi_forward(px, py, boundary)
     return scores
 
 
 def mi_forward_backward(px, py, boundary):
     """(scores [B], px_grad, py_grad): scores and their gradient for ans_grad = 1."""
-    *lead, S, _ = px.shape
-    T = py.shape[-1]
-    lattice = jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype)
-    scores, px_grad, py_grad, _p, _g = _call(
-        "xla_rnnt_mi_forward_backward",
-        (jax.ShapeDtypeStruct(tuple(lead), px.dtype), jax.ShapeDtypeStruct(px.shape, px.dtype),
-         jax.ShapeDtypeStruct(py.shape, py.dtype), lattice, lattice),
-        px, py, boundary)
+    scores, px_grad, py_grad, _p, _g = _mi_forward_backward(px, py, boundary)
     return scores, px_grad, py_grad
 
 
