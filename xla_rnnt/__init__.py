@@ -9,7 +9,10 @@ Importing this package imports neither framework: the top-level names load
 __version__ = "0.1.0"
 
 # Names served from xla_rnnt.tf on first access (PEP 562).
-_TF_EXPORTS = ("mutual_information_recursion",)
+_TF_EXPORTS = ("mutual_information_recursion", "get_rnnt_logprobs", "rnnt_loss_simple",
+               "get_rnnt_logprobs_smoothed", "rnnt_loss_smoothed", "get_rnnt_logprobs_joint",
+               "rnnt_loss", "get_rnnt_prune_ranges", "do_rnnt_pruning",
+               "get_rnnt_logprobs_pruned", "rnnt_loss_pruned")
 
 __all__ = ["__version__", *_TF_EXPORTS]
 

@@ -71,3 +71,208 @@ def check_mutual_information(px_shape, px_dtype, py_shape, py_dtype, boundary_sh
     if boundary_shape is not None:
         check_boundary(boundary_shape, boundary_dtype, B)
     return B, S, T, px_shape[2] == T
+
+
+# ---------------------------------------------------------------------------
+# RNN-T loss family (xla_rnnt/_rnnt.py). Same conventions: static shapes as
+# tuples (None = unknown, allowed only for the batch axis B), dtype names.
+
+RNNT_TYPES = ("regular", "modified", "constrained")
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def _b(B):
+    return "?" if B is None else str(B)
+
+
+def check_choice(name, value, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, "
+                         f"got {value!r}")
+
+
+def check_real(name, value, nonnegative=False):
+    """A static Python (or NumPy) real number, e.g. delay_penalty; returns float."""
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a Python float (a static value, not a tensor), "
+                        f"got {type(value).__name__}")
+    value = float(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if nonnegative and value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def check_static_int(name, value, low, high=None):
+    """A static Python integer in [low, high] (high None: no upper bound)."""
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a Python int (a static value, not a tensor), "
+                        f"got {type(value).__name__}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def check_termination_symbol(termination_symbol, V):
+    return check_static_int("termination_symbol", termination_symbol, 0, V - 1)
+
+
+def _static(name, shape, axes, expected):
+    for a in axes:
+        if shape[a] is None:
+            raise ValueError(f"{name} must have shape {expected} with every axis but B known "
+                             f"at trace time, got {_fmt(shape)}")
+
+
+def _batch(*named_shapes):
+    """The common batch size of [(name, shape)], checking they agree."""
+    B = None
+    for name, shape in named_shapes:
+        if B is not None and shape[0] is not None and shape[0] != B:
+            first = named_shapes[0]
+            raise ValueError(f"{name} has batch size {shape[0]} but {first[0]} has "
+                             f"{B} (shapes {_fmt(first[1])} and {_fmt(shape)})")
+        B = shape[0] if shape[0] is not None else B
+    return B
+
+
+def check_symbols(symbols_shape, symbols_dtype, B, S):
+    check_int("symbols", symbols_dtype)
+    expected = f"[B, S] = [{_b(B)}, {S}]"
+    check_rank("symbols", symbols_shape, 2, expected)
+    if not (_same(symbols_shape[0], B) and symbols_shape[1] == S):
+        raise ValueError(f"symbols must have shape {expected}, got {_fmt(symbols_shape)}")
+
+
+def check_simple_inputs(lm_shape, lm_dtype, am_shape, am_dtype, symbols_shape, symbols_dtype,
+                        boundary_shape=None, boundary_dtype=None):
+    """lm [B, S+1, C], am [B, T, C], symbols [B, S]; returns (B, S, T, C)."""
+    check_float("lm", lm_dtype)
+    check_float("am", am_dtype)
+    if lm_dtype != am_dtype:
+        raise TypeError(f"lm and am must have the same dtype, got {lm_dtype} and {am_dtype}")
+    check_rank("lm", lm_shape, 3, "[B, S+1, C]")
+    check_rank("am", am_shape, 3, "[B, T, C]")
+    _static("lm", lm_shape, (1, 2), "[B, S+1, C]")
+    _static("am", am_shape, (1, 2), "[B, T, C]")
+    B = _batch(("lm", lm_shape), ("am", am_shape), ("symbols", symbols_shape))
+    S, T, C = lm_shape[1] - 1, am_shape[1], am_shape[2]
+    if lm_shape[1] < 1:
+        raise ValueError(f"lm must have shape [B, S+1, C] with S+1 >= 1, got {_fmt(lm_shape)}")
+    if lm_shape[2] != C or C < 1:
+        raise ValueError(f"lm [B, S+1, C] and am [B, T, C] must have the same C >= 1, got lm "
+                         f"{_fmt(lm_shape)} and am {_fmt(am_shape)}")
+    check_symbols(symbols_shape, symbols_dtype, B, S)
+    if boundary_shape is not None:
+        check_boundary(boundary_shape, boundary_dtype, B)
+    return B, S, T, C
+
+
+def check_joint_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype,
+                       boundary_shape=None, boundary_dtype=None):
+    """logits [B, T, S+1, C], symbols [B, S]; returns (B, S, T, C)."""
+    check_float("logits", logits_dtype)
+    check_rank("logits", logits_shape, 4, "[B, T, S+1, C]")
+    _static("logits", logits_shape, (1, 2, 3), "[B, T, S+1, C]")
+    if logits_shape[2] < 1 or logits_shape[3] < 1:
+        raise ValueError(f"logits must have shape [B, T, S+1, C] with S+1 >= 1 and C >= 1, "
+                         f"got {_fmt(logits_shape)}")
+    B = _batch(("logits", logits_shape), ("symbols", symbols_shape))
+    _, T, S1, C = logits_shape
+    check_symbols(symbols_shape, symbols_dtype, B, S1 - 1)
+    if boundary_shape is not None:
+        check_boundary(boundary_shape, boundary_dtype, B)
+    return B, S1 - 1, T, C
+
+
+def check_ranges(ranges_shape, ranges_dtype, B, T, S, s_range=None):
+    """ranges [B, T, s_range] integer with 1 <= s_range <= S+1; returns s_range."""
+    check_int("ranges", ranges_dtype)
+    expected = f"[B, T, s_range] = [{_b(B)}, {T}, {'s_range' if s_range is None else s_range}]"
+    check_rank("ranges", ranges_shape, 3, expected)
+    _static("ranges", ranges_shape, (1, 2), expected)
+    if not (_same(ranges_shape[0], B) and ranges_shape[1] == T
+            and (s_range is None or ranges_shape[2] == s_range)):
+        raise ValueError(f"ranges must have shape {expected}, got {_fmt(ranges_shape)}")
+    R = ranges_shape[2]
+    if not 1 <= R <= S + 1:
+        raise ValueError(f"ranges must have shape [B, T, s_range] with 1 <= s_range <= S+1 = "
+                         f"{S + 1}, got {_fmt(ranges_shape)}")
+    return R
+
+
+def check_pruned_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype, ranges_shape,
+                        ranges_dtype, boundary_shape=None, boundary_dtype=None):
+    """logits [B, T, s_range, C], symbols [B, S], ranges [B, T, s_range];
+    returns (B, S, T, s_range, C)."""
+    check_float("logits", logits_dtype)
+    check_rank("logits", logits_shape, 4, "[B, T, s_range, C]")
+    _static("logits", logits_shape, (1, 2, 3), "[B, T, s_range, C]")
+    check_int("symbols", symbols_dtype)
+    check_rank("symbols", symbols_shape, 2, "[B, S]")
+    _static("symbols", symbols_shape, (1,), "[B, S]")
+    B = _batch(("logits", logits_shape), ("symbols", symbols_shape), ("ranges", ranges_shape))
+    _, T, R, C = logits_shape
+    S = symbols_shape[1]
+    if C < 1:
+        raise ValueError(f"logits must have shape [B, T, s_range, C] with C >= 1, "
+                         f"got {_fmt(logits_shape)}")
+    check_ranges(ranges_shape, ranges_dtype, B, T, S, R)
+    if boundary_shape is not None:
+        check_boundary(boundary_shape, boundary_dtype, B)
+    return B, S, T, R, C
+
+
+def check_occupations(px_grad_shape, px_grad_dtype, py_grad_shape, py_grad_dtype,
+                      boundary_shape=None, boundary_dtype=None):
+    """px_grad [B, S, T+1] (regular) or [B, S, T], py_grad [B, S+1, T];
+    returns (B, S, T, regular)."""
+    check_float("px_grad", px_grad_dtype)
+    check_float("py_grad", py_grad_dtype)
+    check_rank("px_grad", px_grad_shape, 3, "[B, S, T+1] or [B, S, T]")
+    check_rank("py_grad", py_grad_shape, 3, "[B, S+1, T]")
+    _static("px_grad", px_grad_shape, (1, 2), "[B, S, T+1] or [B, S, T]")
+    _static("py_grad", py_grad_shape, (1, 2), "[B, S+1, T]")
+    B = _batch(("px_grad", px_grad_shape), ("py_grad", py_grad_shape))
+    S, T = px_grad_shape[1], py_grad_shape[2]
+    if py_grad_shape[1] != S + 1:
+        raise ValueError(f"py_grad must have shape [B, S+1, T] = [{_b(B)}, {S + 1}, T] for "
+                         f"px_grad {_fmt(px_grad_shape)}, got {_fmt(py_grad_shape)}")
+    if px_grad_shape[2] not in (T, T + 1):
+        raise ValueError(f"px_grad must have shape [B, S, T+1] = [.., {S}, {T + 1}] (regular) "
+                         f"or [B, S, T] = [.., {S}, {T}] for py_grad {_fmt(py_grad_shape)}, "
+                         f"got {_fmt(px_grad_shape)}")
+    if boundary_shape is not None:
+        check_boundary(boundary_shape, boundary_dtype, B)
+    return B, S, T, px_grad_shape[2] == T + 1
+
+
+def check_pruning_inputs(am_shape, am_dtype, lm_shape, lm_dtype, ranges_shape, ranges_dtype):
+    """am [B, T, C], lm [B, S+1, C], ranges [B, T, s_range]; returns (B, S, T, s_range, C)."""
+    check_float("am", am_dtype)
+    check_float("lm", lm_dtype)
+    check_rank("am", am_shape, 3, "[B, T, C]")
+    check_rank("lm", lm_shape, 3, "[B, S+1, C]")
+    _static("am", am_shape, (1, 2), "[B, T, C]")
+    _static("lm", lm_shape, (1, 2), "[B, S+1, C]")
+    B = _batch(("am", am_shape), ("lm", lm_shape), ("ranges", ranges_shape))
+    T, C, S = am_shape[1], am_shape[2], lm_shape[1] - 1
+    if lm_shape[2] != C or S < 0:
+        raise ValueError(f"lm must have shape [B, S+1, C] = [{_b(B)}, S+1, {C}] for am "
+                         f"{_fmt(am_shape)}, got {_fmt(lm_shape)}")
+    R = check_ranges(ranges_shape, ranges_dtype, B, T, S)
+    return B, S, T, R, C
+
+
+def check_pruned_s_range(s_range, S, rnnt_type):
+    """A window of one position cannot hold an emission of a regular or
+    constrained lattice (both need s and s+1 in the window of one frame)."""
+    if s_range < 2 and S >= 1 and rnnt_type in ("regular", "constrained"):
+        raise ValueError(f"rnnt_type={rnnt_type!r} needs s_range >= 2 (logits and ranges of "
+                         f"shape [B, T, s_range, C] and [B, T, s_range]) when S >= 1: with "
+                         f"s_range = 1 no symbol can be emitted; got s_range={s_range}, S={S}")

@@ -1,0 +1,598 @@
+"""The RNN-T loss family of fast_rnnt 1.3, written once for TF and JAX.
+
+Every function takes a backend adapter ``ops`` first (``xla_rnnt.jax._ops`` or
+``xla_rnnt.tf._ops``): a small set of array operations plus
+``ops.mutual_information_recursion``. Nothing here imports a framework, and
+nothing loops in Python over T or B: the graphs are closed-form (gathers,
+matmuls, reductions, log2(T) doubling steps for the running minima), so they
+lower well under ``jax.jit`` and ``tf.function(jit_compile=True)``. S, T and the
+vocabulary size C must be static; B may be unknown (TF), read through
+``ops.batch_size``.
+
+Conventions shared by every function (see fast_rnnt's ``rnnt_loss.py`` for the
+method; these are its semantics, with the differences listed in ``_COMMON``):
+
+* the lattice has nodes (s, t), 0 <= s <= S, 0 <= t <= T; ``px[b, s, t]`` is the
+  log-probability of emitting symbols[b, s] at node (s, t) and ``py[b, s, t]``
+  that of the termination (blank) symbol; see ``mutual_information_recursion``.
+* half-precision inputs (float16, bfloat16) are computed in float32: the
+  normalizers, px/py and the recursion are float32 and so is the loss.
+"""
+import warnings
+
+import numpy as np
+
+from . import _checks
+
+NEG_INF = float("-inf")
+_HALF = ("float16", "bfloat16")
+_BIG = 2**30  # larger than any symbol index; padding for running minima
+
+
+# --------------------------------------------------------------------------
+# small helpers
+
+
+def _compute(ops, x):
+    """x in its compute dtype: float32 for half precision, else unchanged."""
+    return ops.cast(x, "float32") if ops.dtype_name(x) in _HALF else x
+
+
+def _tiny(ops, x):
+    return float(np.finfo(np.dtype(ops.dtype_name(x))).tiny)
+
+
+def _opt_shape(ops, x):
+    return None if x is None else ops.shape(x)
+
+
+def _opt_dtype(ops, x):
+    return None if x is None else ops.dtype_name(x)
+
+
+def _asarray(ops, x):
+    return None if x is None else ops.asarray(x)
+
+
+def _check_lattice_sizes(S, T, rnnt_type, boundary):
+    if boundary is None and rnnt_type != "regular" and T < S:
+        raise ValueError(f"rnnt_type={rnnt_type!r} emits at most one symbol per frame, so it "
+                         f"needs T >= S when boundary is None, got S={S} and T={T}")
+
+
+def _first_argmax(ops, x, axis_len):
+    """Index of the first maximum along axis 1 of x [B, K, T], int32 [B, T].
+
+    Explicit first-occurrence rule, so TF and JAX agree on ties (fast_rnnt's
+    torch.argmax returns the first maximum too)."""
+    m = ops.max(x, axis=1, keepdims=True)
+    k = ops.arange(axis_len, "int32")[None, :, None]
+    cand = ops.where(x == m, k, axis_len - 1)
+    return ops.min(cand, axis=1)
+
+
+def _suffix_min(ops, x, T):
+    """y[.., t] = min(x[.., t:]) along the last axis (length T), int32 [B, T].
+
+    log2(T) doubling steps of shift-and-minimum instead of a loop over T."""
+    k = 1
+    while k < T:
+        shifted = ops.concat([x[:, k:], ops.full_like(x[:, :k], _BIG)], axis=1)
+        x = ops.minimum(x, shifted)
+        k *= 2
+    return x
+
+
+def _boundary_ends(ops, boundary):
+    """(s_end, t_end) int32 [B] of a boundary."""
+    b = ops.cast(boundary, "int32")
+    return b[:, 2], b[:, 3]
+
+
+def _finish_logprobs(ops, px, py, boundary, rnnt_type):
+    """px [B, S, T] of emissions -> the recursion's px for rnnt_type.
+
+    regular: a -inf column T is appended (no emission on the one-past-the-last
+    frame) and, with a boundary, column t_end[b] is -inf too. constrained: the
+    emission of symbol s also takes the blank of context s+1 on the same frame,
+    px += py[:, 1:]."""
+    if rnnt_type == "regular":
+        B, S = ops.batch_size(px), ops.shape(px)[1]
+        px = ops.concat([px, ops.full((B, S, 1), NEG_INF, ops.dtype_name(px))], axis=2)
+        if boundary is not None:
+            T1 = ops.shape(px)[2]
+            _, t_end = _boundary_ends(ops, boundary)
+            cols = ops.arange(T1, "int32")
+            px = ops.where(cols[None, None, :] == t_end[:, None, None], NEG_INF, px)
+    elif rnnt_type == "constrained":
+        px = px + py[:, 1:, :]
+    return px, py
+
+
+def _delay_penalty(ops, px, boundary, T, delay_penalty):
+    """Adds delay_penalty * ((t_end - 1) / 2 - t) to every emission at frame t
+    (t_end = T without boundary); no-op unless delay_penalty > 0 (fast_rnnt)."""
+    if not delay_penalty > 0.0:
+        return px
+    dtype = ops.dtype_name(px)
+    frames = ops.arange(ops.shape(px)[2], dtype)
+    if boundary is None:
+        penalty = ((T - 1) / 2.0 - frames)[None, None, :]
+    else:
+        _, t_end = _boundary_ends(ops, boundary)
+        offset = (ops.cast(t_end, dtype) - 1.0) / 2.0
+        penalty = offset[:, None, None] - frames[None, None, :]
+    return px + penalty * delay_penalty
+
+
+def _loss(ops, px, py, boundary, T, delay_penalty, reduction, return_grad):
+    px = _delay_penalty(ops, px, boundary, T, delay_penalty)
+    out = ops.mutual_information_recursion(px, py, boundary, return_grad)
+    scores = out[0] if return_grad else out
+    if reduction == "none":
+        loss = -scores
+    elif reduction == "mean":
+        loss = -ops.mean(scores, axis=0)
+    else:
+        loss = -ops.sum(scores, axis=0)
+    return (loss, out[1]) if return_grad else loss
+
+
+def _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad):
+    _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
+    _checks.check_choice("reduction", reduction, _checks.REDUCTIONS)
+    delay_penalty = _checks.check_real("delay_penalty", delay_penalty)
+    if not isinstance(return_grad, bool):
+        raise TypeError(f"return_grad must be a Python bool, got {type(return_grad).__name__}")
+    return delay_penalty
+
+
+# --------------------------------------------------------------------------
+# simple (additive joiner) and smoothed losses
+
+
+def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type):
+    lm, am, symbols, boundary = (ops.asarray(lm), ops.asarray(am), ops.asarray(symbols),
+                                 _asarray(ops, boundary))
+    B, S, T, C = _checks.check_simple_inputs(
+        ops.shape(lm), ops.dtype_name(lm), ops.shape(am), ops.dtype_name(am),
+        ops.shape(symbols), ops.dtype_name(symbols), _opt_shape(ops, boundary),
+        _opt_dtype(ops, boundary))
+    _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
+    _checks.check_termination_symbol(termination_symbol, C)
+    _check_lattice_sizes(S, T, rnnt_type, boundary)
+    lm, am = _compute(ops, lm), _compute(ops, am)
+    symbols = ops.cast(symbols, "int32")
+    # Shift by the (gradient-free) maxima so exp() neither overflows nor
+    # underflows; the normalizers do not depend on the shift.
+    am_max = ops.stop_gradient(ops.max(am, axis=2, keepdims=True))  # [B, T, 1]
+    lm_max = ops.stop_gradient(ops.max(lm, axis=2, keepdims=True))  # [B, S+1, 1]
+    am_probs = ops.exp(am - am_max)
+    lm_probs = ops.exp(lm - lm_max)
+    # log sum_c exp(lm[b, s, c] + am[b, t, c]): [B, S+1, T]
+    normalizers = (ops.log(ops.matmul(lm_probs, ops.transpose(am_probs, (0, 2, 1)))
+                           + _tiny(ops, am))
+                   + lm_max + ops.transpose(am_max, (0, 2, 1)))
+    px_am = ops.transpose(ops.gather_batched(am, symbols, axis=2), (0, 2, 1))  # [B, S, T]
+    px_lm = ops.take_along_last(lm[:, :S], symbols[:, :, None])  # [B, S, 1]
+    py_am = am[:, :, termination_symbol][:, None, :]  # [B, 1, T]
+    py_lm = lm[:, :, termination_symbol][:, :, None]  # [B, S+1, 1]
+    return dict(S=S, T=T, C=C, symbols=symbols, boundary=boundary, am_max=am_max,
+                lm_max=lm_max, am_probs=am_probs, lm_probs=lm_probs, normalizers=normalizers,
+                px_am=px_am, px_lm=px_lm, py_am=py_am, py_lm=py_lm)
+
+
+def get_rnnt_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type="regular",
+                      boundary=None):
+    p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
+    px = p["px_am"] + p["px_lm"] - p["normalizers"][:, :p["S"]]
+    py = p["py_am"] + p["py_lm"] - p["normalizers"]
+    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type)
+
+
+def rnnt_loss_simple(ops, lm, am, symbols, termination_symbol, boundary=None,
+                     rnnt_type="regular", delay_penalty=0.0, reduction="mean",
+                     return_grad=False):
+    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    boundary = _asarray(ops, boundary)
+    px, py = get_rnnt_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type, boundary)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
+                 return_grad)
+
+
+def get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
+                               am_only_scale=0.1, boundary=None, rnnt_type="regular"):
+    lm_only_scale = _checks.check_real("lm_only_scale", lm_only_scale)
+    am_only_scale = _checks.check_real("am_only_scale", am_only_scale)
+    p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
+    S, C = p["S"], p["C"]
+    tiny = _tiny(ops, p["lm_probs"])
+    lmonly = ops.sum(p["lm_probs"], axis=2, keepdims=True)  # [B, S+1, 1]
+    # "unigram" LM: the LM distribution averaged over batch and positions.
+    unigram = ops.mean(p["lm_probs"] / lmonly, axis=(0, 1), keepdims=True) + tiny  # [1, 1, C]
+    amonly_norm = ops.transpose(
+        ops.log(ops.sum(p["am_probs"] * unigram, axis=2, keepdims=True)) + p["am_max"],
+        (0, 2, 1))  # [B, 1, T]
+    log_unigram = ops.log(unigram)
+    lmonly_norm = ops.log(lmonly) + p["lm_max"]  # [B, S+1, 1]
+
+    px = p["px_am"] + p["px_lm"] - p["normalizers"][:, :S]  # [B, S, T]
+    px_unigram = ops.take(ops.reshape(log_unigram, (C,)), p["symbols"])[:, :, None]
+    px_amonly = p["px_am"] + px_unigram - amonly_norm  # [B, S, T]
+    px_lmonly = p["px_lm"] - lmonly_norm[:, :S]  # [B, S, 1]
+    py = p["py_am"] + p["py_lm"] - p["normalizers"]  # [B, S+1, T]
+    py_amonly = p["py_am"] + log_unigram[0, 0, termination_symbol] - amonly_norm  # [B, 1, T]
+    py_lmonly = p["py_lm"] - lmonly_norm  # [B, S+1, 1]
+
+    combined_scale = 1.0 - lm_only_scale - am_only_scale
+    # As fast_rnnt: no exact zero scales (0 * -inf would be NaN).
+    lm_only_scale = lm_only_scale or 1.0e-20
+    am_only_scale = am_only_scale or 1.0e-20
+    px = px * combined_scale + px_lmonly * lm_only_scale + px_amonly * am_only_scale
+    py = py * combined_scale + py_lmonly * lm_only_scale + py_amonly * am_only_scale
+    # The -inf column of the regular case is appended after the interpolation
+    # (fast_rnnt interpolates it, which gives NaN when combined_scale <= 0).
+    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type)
+
+
+def rnnt_loss_smoothed(ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
+                       am_only_scale=0.1, boundary=None, rnnt_type="regular",
+                       delay_penalty=0.0, reduction="mean", return_grad=False):
+    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    boundary = _asarray(ops, boundary)
+    px, py = get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol,
+                                        lm_only_scale, am_only_scale, boundary, rnnt_type)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
+                 return_grad)
+
+
+# --------------------------------------------------------------------------
+# full joiner output
+
+
+def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=None,
+                            rnnt_type="regular"):
+    logits, symbols, boundary = ops.asarray(logits), ops.asarray(symbols), _asarray(ops, boundary)
+    B, S, T, C = _checks.check_joint_inputs(
+        ops.shape(logits), ops.dtype_name(logits), ops.shape(symbols), ops.dtype_name(symbols),
+        _opt_shape(ops, boundary), _opt_dtype(ops, boundary))
+    _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
+    _checks.check_termination_symbol(termination_symbol, C)
+    _check_lattice_sizes(S, T, rnnt_type, boundary)
+    logits = _compute(ops, logits)
+    symbols = ops.cast(symbols, "int32")
+    normalizers = ops.logsumexp(logits, axis=3)  # [B, T, S+1]
+    index = ops.broadcast_to(symbols[:, None, :, None],
+                             (ops.batch_size(logits), T, S, 1))
+    px = ops.take_along_last(logits[:, :, :S, :], index)[:, :, :, 0]  # [B, T, S]
+    px = ops.transpose(px - normalizers[:, :, :S], (0, 2, 1))
+    py = ops.transpose(logits[:, :, :, termination_symbol] - normalizers, (0, 2, 1))
+    return _finish_logprobs(ops, px, py, boundary, rnnt_type)
+
+
+def rnnt_loss(ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular",
+              delay_penalty=0.0, reduction="mean", return_grad=False):
+    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    boundary = _asarray(ops, boundary)
+    px, py = get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary,
+                                     rnnt_type)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
+                 return_grad)
+
+
+# --------------------------------------------------------------------------
+# pruning
+
+
+def effective_s_range(S, T, regular, s_range):
+    """The s_range that get_rnnt_prune_ranges uses (static).
+
+    regular, S >= 1, T >= 1: at least ceil(S / T) + 1 = (S - 1) // T + 2, the
+    smallest window that lets a path emit S symbols in T frames (each frame
+    emits at most s_range - 1 symbols); fast_rnnt applies this rule to the
+    per-item lengths of `boundary` at run time, we apply it to the static S, T.
+    Then at most S + 1 (a window of S + 1 symbols prunes nothing)."""
+    if regular and S >= 1 and T >= 1:
+        needed = (S - 1) // T + 2
+        if s_range < needed:
+            warnings.warn(f"get_rnnt_prune_ranges: s_range={s_range} cannot cover S={S} "
+                          f"symbols in T={T} frames; using s_range={needed}", stacklevel=4)
+            s_range = needed
+    return min(s_range, S + 1)
+
+
+def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
+    px_grad, py_grad, boundary = (ops.asarray(px_grad), ops.asarray(py_grad),
+                                  _asarray(ops, boundary))
+    B, S, T, regular = _checks.check_occupations(
+        ops.shape(px_grad), ops.dtype_name(px_grad), ops.shape(py_grad),
+        ops.dtype_name(py_grad), _opt_shape(ops, boundary), _opt_dtype(ops, boundary))
+    s_range = effective_s_range(S, T, regular, _checks.check_static_int("s_range", s_range, 1))
+    K = S + 2 - s_range  # candidate window starts 0 .. S+1-s_range
+    # Occupation of the blanks inside the window minus the emission that enters
+    # it from below: [B, K, T]. s_range is static and small: a sum of slices.
+    block = py_grad[:, 0:K]
+    for j in range(1, s_range):
+        block = block + py_grad[:, j:j + K]
+    entering = ops.concat([ops.full_like(py_grad[:, :1], 0.0), px_grad[:, :, :T]],
+                          axis=1)  # [B, S+1, T]: entering[s] = px_grad[s-1]
+    s_begin = _first_argmax(ops, block - entering[:, :K], K)  # [B, T]
+    # From the last frame of each item on, use the last window, so that the
+    # final symbol is inside it.
+    frames = ops.arange(T, "int32")
+    if boundary is None:
+        keep = frames < T - 1
+        last = max(S - s_range + 1, 0)
+        s_begin = ops.where(keep[None, :], s_begin, last)
+    else:
+        s_end, t_end = _boundary_ends(ops, boundary)
+        keep = frames[None, :] < (t_end - 1)[:, None]
+        last = ops.maximum(s_end - s_range + 1, 0)
+        s_begin = ops.where(keep, s_begin, last[:, None])
+    # Make s_begin non-decreasing, start at 0 and rise by less than `step` per
+    # frame (step = s_range; 2 when one symbol per frame at most).
+    step = s_range if regular else 2
+    s_begin = _suffix_min(ops, s_begin, T)
+    limit = frames * (step - 1)  # the largest start reachable at frame t
+    s_begin = limit - ops.maximum(_suffix_min(ops, limit - s_begin, T), 0)
+    return s_begin[:, :, None] + ops.arange(s_range, "int32")[None, None, :]
+
+
+def do_rnnt_pruning(ops, am, lm, ranges):
+    am, lm, ranges = ops.asarray(am), ops.asarray(lm), ops.asarray(ranges)
+    B, S, T, R, C = _checks.check_pruning_inputs(
+        ops.shape(am), ops.dtype_name(am), ops.shape(lm), ops.dtype_name(lm),
+        ops.shape(ranges), ops.dtype_name(ranges))
+    am_pruned = ops.broadcast_to(am[:, :, None, :], (ops.batch_size(am), T, R, C))
+    lm_pruned = ops.gather_batched(lm, ops.cast(ranges, "int32"), axis=1)  # [B, T, R, C]
+    return am_pruned, lm_pruned
+
+
+def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, boundary=None,
+                             rnnt_type="regular"):
+    logits, symbols, ranges, boundary = (ops.asarray(logits), ops.asarray(symbols),
+                                         ops.asarray(ranges), _asarray(ops, boundary))
+    B, S, T, R, C = _checks.check_pruned_inputs(
+        ops.shape(logits), ops.dtype_name(logits), ops.shape(symbols), ops.dtype_name(symbols),
+        ops.shape(ranges), ops.dtype_name(ranges), _opt_shape(ops, boundary),
+        _opt_dtype(ops, boundary))
+    _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
+    _checks.check_termination_symbol(termination_symbol, C)
+    _checks.check_pruned_s_range(R, S, rnnt_type)
+    _check_lattice_sizes(S, T, rnnt_type, boundary)
+    logits = _compute(ops, logits)
+    symbols, ranges = ops.cast(symbols, "int32"), ops.cast(ranges, "int32")
+    normalizers = ops.logsumexp(logits, axis=3)  # [B, T, R]
+    with_blank = ops.concat(
+        [symbols, ops.full((ops.batch_size(symbols), 1), termination_symbol, "int32")], axis=1)
+    pruned_symbols = ops.gather_batched(with_blank, ranges, axis=1)  # [B, T, R]
+    px = ops.take_along_last(logits, pruned_symbols[:, :, :, None])[:, :, :, 0] - normalizers
+    py = logits[:, :, :, termination_symbol] - normalizers  # [B, T, R]
+    # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
+    # lattice; -inf outside the window. [B, T, S+1], never [B, T, S+1, C].
+    k = ops.arange(S + 1, "int32")[None, None, :] - ranges[:, :, :1]
+    inside = (k >= 0) & (k < R)
+    k = ops.clip(k, 0, R - 1)
+    px = ops.where(inside, ops.take_along_last(px, k), NEG_INF)
+    py = ops.where(inside, ops.take_along_last(py, k), NEG_INF)
+    px = ops.transpose(px[:, :, :S], (0, 2, 1))  # [B, S, T]
+    py = ops.transpose(py, (0, 2, 1))  # [B, S+1, T]
+    return _finish_logprobs(ops, px, py, boundary, rnnt_type)
+
+
+def rnnt_loss_pruned(ops, logits, symbols, ranges, termination_symbol, boundary=None,
+                     rnnt_type="regular", delay_penalty=0.0, reduction="mean",
+                     return_grad=False):
+    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    boundary = _asarray(ops, boundary)
+    px, py = get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol,
+                                      boundary, rnnt_type)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
+                 return_grad)
+
+
+# --------------------------------------------------------------------------
+# Docstrings, shared by the TF and JAX front ends (``{array}`` is the framework's
+# array type).
+
+_RNNT_TYPE = """rnnt_type: "regular" (a blank moves to the next frame, a symbol does
+        not), "modified" (a symbol also moves to the next frame: at most one
+        symbol per frame) or "constrained" (like "modified", but the emission of
+        a symbol also pays the blank of the next context on the same frame)."""
+
+_BOUNDARY = """boundary: optional int32/int64 [B, 4] rows (s_begin, t_begin, s_end,
+        t_end), usually (0, 0, symbol length, frame count); None means
+        (0, 0, S, T) for every item. Items with s_end = 0 (empty transcripts)
+        are valid: their loss is that of the all-blank path."""
+
+_LOSS_TAIL = """delay_penalty: static float; when > 0, every emission at frame t gets
+        delay_penalty * ((t_end - 1) / 2 - t) added to its log-probability
+        (t_end = T without boundary), favouring early emissions. Values <= 0
+        do nothing (as in fast_rnnt).
+      reduction: "none" (loss per item, [B]), "mean" (mean over the batch) or
+        "sum".
+      return_grad: also return (px_grad, py_grad), the occupation probabilities
+        of the lattice (the gradient of -loss per item w.r.t. px and py, as
+        returned by mutual_information_recursion); constants for autodiff.
+        They are what get_rnnt_prune_ranges takes.
+
+    Returns:
+      loss ([B] for reduction "none", else a scalar) and, with return_grad,
+      (loss, (px_grad, py_grad)), px_grad [B, S, T+1] (regular) or [B, S, T]
+      and py_grad [B, S+1, T]. The loss is float32 for float16/bfloat16
+      inputs, else the input dtype. An item with no alignment (e.g. S_b > T_b
+      for "modified"/"constrained", or a pruned lattice that cannot reach
+      (s_end, t_end)) gets loss +inf and zero gradients, never NaN."""
+
+_LOGPROBS_RETURNS = """Returns:
+      (px, py): px [B, S, T+1] (regular; column t_end and every column after
+      it are -inf: no emission on the one-past-the-last frame) or [B, S, T],
+      the log-probabilities of emitting symbols[b, s] at node (s, t), and
+      py [B, S+1, T], those of the termination symbol; the inputs of
+      mutual_information_recursion. float32 for half-precision inputs."""
+
+_SIMPLE_ARGS = """lm: [B, S+1, C] float {array}, the prediction-network ("LM") part of the
+        unnormalized joiner logits; lm[b, s] follows the first s symbols.
+      am: [B, T, C] float {array} (same dtype), the encoder ("AM") part. The
+        joiner is lm[b, s] + am[b, t], normalized over the C classes.
+      symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C).
+      termination_symbol: static int in [0, C), the blank symbol."""
+
+DOCS = {
+    "get_rnnt_logprobs": f"""px, py of the simple (additive joiner) RNN-T loss.
+
+    Args:
+      {_SIMPLE_ARGS}
+      {_RNNT_TYPE}
+      {_BOUNDARY}
+
+    {_LOGPROBS_RETURNS}
+    """,
+    "rnnt_loss_simple": f"""RNN-T loss with the additive joiner lm[b, s] + am[b, t].
+
+    -log sum over alignments of the product of the normalized probabilities,
+    computed without a [B, T, S+1, C] tensor (normalizers by a matmul).
+
+    Args:
+      {_SIMPLE_ARGS}
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+      {_LOSS_TAIL}
+    """,
+    "get_rnnt_logprobs_smoothed": f"""px, py of the smoothed simple RNN-T loss.
+
+    The log-probabilities interpolate (1 - lm_only_scale - am_only_scale) *
+    log p(k | lm + am) + lm_only_scale * log p_lm(k) + am_only_scale *
+    log p_am(k), where p_lm = softmax(lm[b, s]) and p_am is am combined with
+    the "unigram" LM (softmax(lm) averaged over the batch and positions).
+
+    Args:
+      {_SIMPLE_ARGS}
+      lm_only_scale: static float, scale of the LM-only part.
+      am_only_scale: static float, scale of the AM-only part.
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+
+    {_LOGPROBS_RETURNS}
+    """,
+    "rnnt_loss_smoothed": f"""Smoothed simple RNN-T loss (see get_rnnt_logprobs_smoothed).
+
+    Args:
+      {_SIMPLE_ARGS}
+      lm_only_scale: static float, scale of the LM-only part.
+      am_only_scale: static float, scale of the AM-only part.
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+      {_LOSS_TAIL}
+    """,
+    "get_rnnt_logprobs_joint": f"""px, py of the full RNN-T loss from joiner logits.
+
+    Args:
+      logits: [B, T, S+1, C] float {{array}}, unnormalized joiner output;
+        logits[b, t, s] follows the first s symbols at frame t.
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      termination_symbol: static int in [0, C), the blank symbol.
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+
+    {_LOGPROBS_RETURNS}
+    """,
+    "rnnt_loss": f"""The full RNN-T loss from the joiner logits [B, T, S+1, C].
+
+    Args:
+      logits: [B, T, S+1, C] float {{array}}, unnormalized joiner output;
+        logits[b, t, s] follows the first s symbols at frame t.
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      termination_symbol: static int in [0, C), the blank symbol.
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+      {_LOSS_TAIL}
+    """,
+    "get_rnnt_prune_ranges": """Pruning ranges from the occupations of a simple loss.
+
+    For every frame t, the window of s_range consecutive symbol positions
+    ranges[b, t] = s_begin[b, t] + (0, .., s_range - 1) that holds the most
+    occupation (fast_rnnt's rule: blank occupations inside the window minus the
+    emission entering it), then made valid: s_begin[b, 0] = 0, non-decreasing,
+    s_begin[b, t+1] - s_begin[b, t] < s_range (regular) or <= 1 (modified,
+    constrained), s_begin[b, t] = max(s_end - s_range + 1, 0) from frame
+    t_end - 1 on, and ranges within [0, S].
+
+    s_range rule (static): regular lattices with S >= 1 and T >= 1 use at
+    least ceil(S / T) + 1 = (S - 1) // T + 2 (with a warning), the smallest
+    window that lets S symbols fit into T frames; then at most S + 1.
+    fast_rnnt 1.3 widens from the per-item lengths of `boundary` at run time,
+    which would make the output shape depend on values; we use the static S
+    and T. An item whose own lengths need more (s_end > (s_range - 1) * t_end,
+    possible only when t_end < T) cannot be covered: its pruned lattice does
+    not reach (s_end, t_end), and rnnt_loss_pruned gives it loss +inf and
+    zero gradients. Choose s_range >= ceil(max s_end / min t_end) + 1 to avoid
+    that. S = 0 gives s_range 1 (all zeros). Modified and constrained
+    lattices (px_grad [B, S, T]) are not widened (as in fast_rnnt): every
+    item with s_end <= t_end is covered by any s_range >= 1 for "modified",
+    but "constrained" needs s_range >= 2 (an emission needs s and s+1 in the
+    window of its frame; rnnt_loss_pruned rejects s_range = 1 for it).
+
+    Args:
+      px_grad: [B, S, T+1] (regular) or [B, S, T] float {array}, occupations
+        from rnnt_loss_simple(..., return_grad=True) or
+        mutual_information_recursion(..., return_grad=True).
+      py_grad: [B, S+1, T] float {array}.
+      boundary: int32/int64 [B, 4] rows (s_begin, t_begin, s_end, t_end), or
+        None for (0, 0, S, T); only s_end and t_end are used.
+      s_range: static int >= 1, the number of symbol positions kept per frame.
+
+    Returns:
+      ranges: int32 [B, T, s_range'] with s_range' the effective s_range above.
+    """,
+    "do_rnnt_pruning": """Gathers the joiner inputs of the kept positions.
+
+    Args:
+      am: [B, T, C] float {array}, encoder output (any C: joiner input).
+      lm: [B, S+1, C] float {array}, prediction-network output.
+      ranges: [B, T, s_range] int32/int64 {array} from get_rnnt_prune_ranges.
+
+    Returns:
+      (am_pruned, lm_pruned), both [B, T, s_range, C] in the input dtype:
+      am_pruned[b, t, k] = am[b, t], lm_pruned[b, t, k] = lm[b, ranges[b, t, k]].
+    """,
+    "get_rnnt_logprobs_pruned": f"""px, py of the pruned RNN-T loss.
+
+    Positions outside the window of a frame get -inf; nothing of shape
+    [B, T, S+1, C] is built.
+
+    Args:
+      logits: [B, T, s_range, C] float {{array}}, joiner output on the pruned
+        positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      ranges: [B, T, s_range] int32/int64 {{array}} from get_rnnt_prune_ranges;
+        ranges[b, t, k] = ranges[b, t, 0] + k, within [0, S].
+      termination_symbol: static int in [0, C), the blank symbol.
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+
+    {_LOGPROBS_RETURNS}
+    """,
+    "rnnt_loss_pruned": f"""The pruned RNN-T loss from logits on the pruned positions.
+
+    Equal to rnnt_loss when the windows cover every position (s_range = S+1).
+
+    Args:
+      logits: [B, T, s_range, C] float {{array}}, joiner output on the pruned
+        positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      ranges: [B, T, s_range] int32/int64 {{array}} from get_rnnt_prune_ranges.
+      termination_symbol: static int in [0, C), the blank symbol.
+      {_BOUNDARY}
+      {_RNNT_TYPE}
+      {_LOSS_TAIL}
+    """,
+}
+
+PUBLIC = tuple(DOCS)
+
+
+def document(fn, array):
+    """Sets fn's docstring from DOCS for a framework whose arrays are `array`."""
+    fn.__doc__ = DOCS[fn.__name__].replace("{array}", array).replace("{{array}}", array)
+    return fn

@@ -1,0 +1,134 @@
+"""The JAX backend adapter of xla_rnnt._rnnt (jax.numpy / lax)."""
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .mutual_information import mutual_information_recursion as _mi
+
+
+def asarray(x):
+    return jnp.asarray(x)
+
+
+def shape(x):
+    return tuple(x.shape)
+
+
+def batch_size(x):
+    return x.shape[0]
+
+
+def dtype_name(x):
+    return jnp.dtype(x.dtype).name
+
+
+def cast(x, dtype):
+    return x.astype(dtype)
+
+
+def reshape(x, shape):
+    return jnp.reshape(x, shape)
+
+
+def transpose(x, perm):
+    return jnp.transpose(x, perm)
+
+
+def concat(xs, axis):
+    return jnp.concatenate(xs, axis=axis)
+
+
+def full_like(x, value):
+    return jnp.full(x.shape, value, x.dtype)
+
+
+def full(shape, value, dtype):
+    """shape: a tuple of ints (entry 0 may be batch_size(x))."""
+    return jnp.full(shape, value, dtype)
+
+
+def broadcast_to(x, shape):
+    return jnp.broadcast_to(x, shape)
+
+
+def arange(n, dtype):
+    return jnp.arange(n, dtype=dtype)
+
+
+def max(x, axis, keepdims=False):  # noqa: A001
+    return jnp.max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis, keepdims=False):  # noqa: A001
+    return jnp.min(x, axis=axis, keepdims=keepdims)
+
+
+def sum(x, axis, keepdims=False):  # noqa: A001
+    return jnp.sum(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis, keepdims=False):
+    return jnp.mean(x, axis=axis, keepdims=keepdims)
+
+
+def minimum(a, b):
+    return jnp.minimum(a, b)
+
+
+def maximum(a, b):
+    return jnp.maximum(a, b)
+
+
+def clip(x, low, high):
+    return jnp.clip(x, low, high)
+
+
+def where(cond, a, b):
+    # Python scalars take the dtype of the other operand.
+    if not hasattr(a, "dtype"):
+        a = jnp.asarray(a, b.dtype)
+    if not hasattr(b, "dtype"):
+        b = jnp.asarray(b, a.dtype)
+    return jnp.where(cond, a, b)
+
+
+def exp(x):
+    return jnp.exp(x)
+
+
+def log(x):
+    return jnp.log(x)
+
+
+def logsumexp(x, axis):
+    return jax.nn.logsumexp(x, axis=axis)
+
+
+def matmul(a, b):
+    # Full float32 precision (no TF32/bf16 passes on GPU): the normalizers
+    # of the simple loss are logs of these products.
+    return jnp.matmul(a, b, precision=lax.Precision.HIGHEST)
+
+
+def stop_gradient(x):
+    return lax.stop_gradient(x)
+
+
+def take(x, idx):
+    """x[idx] along axis 0."""
+    return jnp.take(x, idx, axis=0)
+
+
+def take_along_last(x, idx):
+    """out[..., k] = x[..., idx[..., k]]; idx has x's leading dims."""
+    return jnp.take_along_axis(x, idx, axis=-1)
+
+
+def gather_batched(x, idx, axis):
+    """Per item b: take(x[b], idx[b], axis - 1); shape
+    x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]."""
+    return jax.vmap(lambda xb, ib: jnp.take(xb, ib, axis=axis - 1))(x, idx)
+
+
+def mutual_information_recursion(px, py, boundary, return_grad):
+    return _mi(px, py, boundary, return_grad=return_grad)

@@ -1,0 +1,142 @@
+"""The TensorFlow backend adapter of xla_rnnt._rnnt.
+
+Works eagerly, in tf.function and under jit_compile; the batch axis may be
+unknown at trace time (batch_size returns a scalar tensor then)."""
+import tensorflow as tf
+
+from .mutual_information import mutual_information_recursion as _mi
+
+
+def asarray(x):
+    return tf.convert_to_tensor(x)
+
+
+def shape(x):
+    return tuple(x.shape.as_list())
+
+
+def batch_size(x):
+    return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
+
+
+def dtype_name(x):
+    return x.dtype.name
+
+
+def _shape(shape):
+    """A shape of ints and scalar tensors (a dynamic batch size) for TF ops."""
+    if any(isinstance(d, (tf.Tensor, tf.Variable)) for d in shape):
+        return tf.stack([tf.cast(d, tf.int32) for d in shape])
+    return list(shape)
+
+
+def cast(x, dtype):
+    return tf.cast(x, dtype)
+
+
+def reshape(x, shape):
+    return tf.reshape(x, _shape(shape))
+
+
+def transpose(x, perm):
+    return tf.transpose(x, perm)
+
+
+def concat(xs, axis):
+    return tf.concat(xs, axis=axis)
+
+
+def full(shape, value, dtype):
+    return tf.fill(_shape(shape), tf.constant(value, dtype))
+
+
+def full_like(x, value):
+    return tf.fill(tf.shape(x), tf.constant(value, x.dtype))
+
+
+def broadcast_to(x, shape):
+    return tf.broadcast_to(x, _shape(shape))
+
+
+def arange(n, dtype):
+    return tf.range(n, dtype=dtype)
+
+
+def max(x, axis, keepdims=False):  # noqa: A001
+    return tf.reduce_max(x, axis=axis, keepdims=keepdims)
+
+
+def min(x, axis, keepdims=False):  # noqa: A001
+    return tf.reduce_min(x, axis=axis, keepdims=keepdims)
+
+
+def sum(x, axis, keepdims=False):  # noqa: A001
+    return tf.reduce_sum(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x, axis, keepdims=False):
+    return tf.reduce_mean(x, axis=axis, keepdims=keepdims)
+
+
+def minimum(a, b):
+    return tf.minimum(a, b)
+
+
+def maximum(a, b):
+    return tf.maximum(a, b)
+
+
+def clip(x, low, high):
+    return tf.clip_by_value(x, low, high)
+
+
+def where(cond, a, b):
+    # Python scalars take the dtype of the other operand.
+    if not tf.is_tensor(a):
+        a = tf.constant(a, b.dtype)
+    if not tf.is_tensor(b):
+        b = tf.constant(b, a.dtype)
+    return tf.where(cond, a, b)
+
+
+def exp(x):
+    return tf.exp(x)
+
+
+def log(x):
+    return tf.math.log(x)
+
+
+def logsumexp(x, axis):
+    return tf.reduce_logsumexp(x, axis=axis)
+
+
+def matmul(a, b):
+    # Note: TF may use TensorFloat-32 for float32 matmuls on Ampere+ GPUs
+    # unless tf.config.experimental.enable_tensor_float_32_execution(False).
+    return tf.linalg.matmul(a, b)
+
+
+def stop_gradient(x):
+    return tf.stop_gradient(x)
+
+
+def take(x, idx):
+    """x[idx] along axis 0."""
+    return tf.gather(x, idx)
+
+
+def take_along_last(x, idx):
+    """out[..., k] = x[..., idx[..., k]]; idx has x's leading dims."""
+    rank = len(x.shape)
+    return tf.gather(x, idx, axis=rank - 1, batch_dims=rank - 1)
+
+
+def gather_batched(x, idx, axis):
+    """Per item b: take(x[b], idx[b], axis - 1); shape
+    x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]."""
+    return tf.gather(x, idx, axis=axis, batch_dims=1)
+
+
+def mutual_information_recursion(px, py, boundary, return_grad):
+    return _mi(px, py, boundary, return_grad=return_grad)
