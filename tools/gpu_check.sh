@@ -2,7 +2,9 @@
 # Run on the GPU machine (device tool) from the repository root:
 #   builds libxla_rnnt with CUDA, runs the JAX test suite on the GPU (the
 #   default JAX device there) including tests/test_gpu_jax.py, then the
-#   recursion benchmark. The XLA FFI headers must be carried in
+#   recursion benchmark, and (when .devcarry/fast_rnnt-1.3.tar.gz is carried)
+#   the side-by-side loss benchmark against fast_rnnt and torchaudio.
+#   The XLA FFI headers must be carried in
 #   .devcarry/ffi_include (copied from TensorFlow 2.21's wheel, FFI API 0.2:
 #   see README "GPU check"), since that machine has no TensorFlow.
 set -euo pipefail
@@ -21,7 +23,11 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 set +e
 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_mutual_information_jax.py \
-  2>&1 | tee "$OUT/tests.log"
+  tests/test_losses_jax.py 2>&1 | tee "$OUT/tests.log"
 tests_rc=${PIPESTATUS[0]}
 python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
+if [ -f .devcarry/fast_rnnt-1.3.tar.gz ]; then
+  python3 benchmarks/benchmark_losses.py --fast-rnnt-sdist "$PWD/.devcarry/fast_rnnt-1.3.tar.gz" \
+    --json "$OUT/benchmark_losses.json" 2>&1 | tee "$OUT/bench_losses.log"
+fi
 exit $tests_rc
