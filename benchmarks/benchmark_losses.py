@@ -153,6 +153,15 @@ def run_torch(configs, reps, skip_full, sdist):
     dev = torch.device("cuda")
 
     def timed(fn):
+        try:
+            return _timed(fn)
+        except torch.OutOfMemoryError:
+            # Recorded, not fatal: the other cases and configurations still run.
+            torch.cuda.empty_cache()
+            return {"ms": None, "peak_mb": None, "error": "out of memory"}
+
+    def _timed(fn):
+        torch.cuda.empty_cache()
         for _ in range(3):
             fn()
         torch.cuda.synchronize()
@@ -261,7 +270,9 @@ def run_torch(configs, reps, skip_full, sdist):
 # -------------------------------------------------------------------------- driver
 
 def _fmt(entry):
-    return "-" if not entry else f"{entry['ms']:.3f}"
+    if entry and entry.get("error"):
+        return "OOM"
+    return "-" if not entry or entry.get("ms") is None else f"{entry['ms']:.3f}"
 
 
 def _mem(entry):
@@ -278,7 +289,8 @@ def report(ours, theirs, path):
             mine = res.get(case)
             fr = other.get("fast_rnnt", {}).get(case)
             ta = other.get("torchaudio", {}).get(case)
-            speed = f"{fr['ms'] / mine['ms']:.2f}x" if mine and fr else "-"
+            speed = (f"{fr['ms'] / mine['ms']:.2f}x" if mine and fr and fr.get("ms")
+                     and mine.get("ms") else "-")
             print(f"{cfg:>16} {case:>18} {_fmt(mine):>9} {_fmt(fr):>10} {speed:>8} {_fmt(ta):>10} "
                   f"{_mem(mine):>8} {_mem(fr):>7} {_mem(ta):>7}")
     with open(path, "w") as f:
@@ -293,9 +305,16 @@ def main():
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--configs", default=None, help="e.g. '32,500,100,500;8,2000,400,500'")
     parser.add_argument("--json", default="benchmark_losses.json")
+    parser.add_argument("--merge", nargs=2, metavar=("OURS", "THEIRS"),
+                        help="only print and write the table from two part outputs")
     args = parser.parse_args()
     configs = CONFIGS if not args.configs else [
         tuple(int(v) for v in c.split(",")) for c in args.configs.split(";")]
+    if args.merge:
+        with open(args.merge[0]) as f, open(args.merge[1]) as g:
+            ours, theirs = json.load(f), json.load(g)
+        report(ours.get("ours", ours), theirs.get("theirs", theirs), args.json)
+        return
     if args.part == "jax":
         json.dump(run_jax(configs, args.reps, args.skip_full), sys.stdout)
         return
