@@ -139,17 +139,19 @@ def run_jax(configs, reps, skip_full):
 
 # --------------------------------------------------------------------------- torch
 
-def run_torch(configs, reps, skip_full, sdist):
+def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio")):
     import torch
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from fast_rnnt_build import load_fast_rnnt
 
-    fast_rnnt = load_fast_rnnt(sdist) if sdist else None
-    try:
-        import torchaudio.functional as taf
-    except Exception:  # torchaudio missing: its column stays empty
-        taf = None
+    fast_rnnt = load_fast_rnnt(sdist) if sdist and "fast_rnnt" in libs else None
+    taf = None
+    if "torchaudio" in libs:
+        try:
+            import torchaudio.functional as taf
+        except Exception:  # torchaudio missing: its column stays empty
+            taf = None
     dev = torch.device("cuda")
 
     def timed(fn):
@@ -271,7 +273,7 @@ def run_torch(configs, reps, skip_full, sdist):
 
 def _fmt(entry):
     if entry and entry.get("error"):
-        return "OOM"
+        return "OOM" if entry["error"] == "out of memory" else "ERR"
     return "-" if not entry or entry.get("ms") is None else f"{entry['ms']:.3f}"
 
 
@@ -303,6 +305,8 @@ def main():
     parser.add_argument("--fast-rnnt-sdist", default=None)
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--skip-full", action="store_true")
+    parser.add_argument("--torch-libs", default="fast_rnnt,torchaudio",
+                        help="which torch losses to time (comma-separated)")
     parser.add_argument("--configs", default=None, help="e.g. '32,500,100,500;8,2000,400,500'")
     parser.add_argument("--json", default="benchmark_losses.json")
     parser.add_argument("--merge", nargs=2, metavar=("OURS", "THEIRS"),
@@ -319,7 +323,8 @@ def main():
         json.dump(run_jax(configs, args.reps, args.skip_full), sys.stdout)
         return
     if args.part == "torch":
-        json.dump(run_torch(configs, args.reps, args.skip_full, args.fast_rnnt_sdist), sys.stdout)
+        json.dump(run_torch(configs, args.reps, args.skip_full, args.fast_rnnt_sdist,
+                            args.torch_libs.split(",")), sys.stdout)
         return
     parts = {}
     for part in ("jax", "torch"):
