@@ -78,6 +78,26 @@ inline ffi::Error ExpectCount(const char* name, ffi::AnyBuffer result, int64_t c
                          std::to_string(count) + " elements");
 }
 
+inline int64_t LatticeSize(const MiSizes& sz) { return sz.B * (sz.S + 1) * (sz.T + 1); }
+
+// scores [B] and the forward workspace p [B, S+1, T+1].
+inline ffi::Error CheckForwardResults(const MiSizes& sz, ffi::DataType dtype,
+                                      ffi::AnyBuffer scores, ffi::AnyBuffer p) {
+  if (auto e = ExpectCount("scores", scores, sz.B, dtype); e.failure()) return e;
+  return ExpectCount("p", p, LatticeSize(sz), dtype);
+}
+
+// px_grad and py_grad (px's and py's shapes) and the backward workspace g.
+inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype,
+                                   ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad,
+                                   ffi::AnyBuffer g) {
+  if (auto e = ExpectCount("px_grad", px_grad, sz.B * sz.S * sz.px_cols(), dtype); e.failure())
+    return e;
+  if (auto e = ExpectCount("py_grad", py_grad, sz.B * (sz.S + 1) * sz.T, dtype); e.failure())
+    return e;
+  return ExpectCount("g", g, LatticeSize(sz), dtype);
+}
+
 }  // namespace xla_rnnt
 
 #endif  // XLA_RNNT_CC_FFI_CHECKS_H_

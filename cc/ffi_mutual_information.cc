@@ -39,8 +39,7 @@ ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
-  if (auto e = ExpectCount("scores", *scores, sz.B, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("p", *p, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  if (auto e = CheckForwardResults(sz, px.element_type(), *scores, *p); e.failure()) return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
   if (px.element_type() == ffi::DataType::F32) {
@@ -76,11 +75,9 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
-  if (auto e = ExpectCount("scores", *scores, sz.B, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("p", *p, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("g", *g, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  if (auto e = CheckForwardResults(sz, px.element_type(), *scores, *p); e.failure()) return e;
+  if (auto e = CheckGradResults(sz, px.element_type(), *px_grad, *py_grad, *g); e.failure())
+    return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
   if (px.element_type() == ffi::DataType::F32) {
@@ -108,11 +105,9 @@ ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
-  const int64_t lattice = sz.B * (sz.S + 1) * (sz.T + 1);
-  if (auto e = ExpectCount("p", p, lattice, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("g", *g, lattice, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("p", p, LatticeSize(sz), px.element_type()); e.failure()) return e;
+  if (auto e = CheckGradResults(sz, px.element_type(), *px_grad, *py_grad, *g); e.failure())
+    return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
   if (px.element_type() == ffi::DataType::F32) {

@@ -23,8 +23,7 @@ ffi::Error MiForwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
-  if (auto e = ExpectCount("scores", *scores, sz.B, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("p", *p, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  if (auto e = CheckForwardResults(sz, px.element_type(), *scores, *p); e.failure()) return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   cudaError_t err;
   if (px.element_type() == ffi::DataType::F32) {
@@ -61,11 +60,9 @@ ffi::Error MiForwardBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
-  if (auto e = ExpectCount("scores", *scores, sz.B, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("p", *p, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("g", *g, sz.B * (sz.S + 1) * (sz.T + 1), px.element_type()); e.failure()) return e;
+  if (auto e = CheckForwardResults(sz, px.element_type(), *scores, *p); e.failure()) return e;
+  if (auto e = CheckGradResults(sz, px.element_type(), *px_grad, *py_grad, *g); e.failure())
+    return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   cudaError_t err =
       px.element_type() == ffi::DataType::F32
@@ -82,11 +79,9 @@ ffi::Error MiBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
-  const int64_t lattice = sz.B * (sz.S + 1) * (sz.T + 1);
-  if (auto e = ExpectCount("p", p, lattice, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("px_grad", *px_grad, sz.B * sz.S * sz.px_cols(), px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("py_grad", *py_grad, sz.B * (sz.S + 1) * sz.T, px.element_type()); e.failure()) return e;
-  if (auto e = ExpectCount("g", *g, lattice, px.element_type()); e.failure()) return e;
+  if (auto e = ExpectCount("p", p, LatticeSize(sz), px.element_type()); e.failure()) return e;
+  if (auto e = CheckGradResults(sz, px.element_type(), *px_grad, *py_grad, *g); e.failure())
+    return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   cudaError_t err;
   if (px.element_type() == ffi::DataType::F32) {
