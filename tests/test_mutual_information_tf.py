@@ -105,6 +105,22 @@ def test_invalid_boundary_raises(rng):
         xt.mutual_information_recursion(px, py, [[0, 0, 3, 4], [0, 0, 3, 5]])
 
 
+def test_int64_boundary_beyond_int32_is_an_error_not_a_wrap(rng):
+    px, py = rng.standard_normal((1, 3, 5)), rng.standard_normal((1, 4, 4))
+    for xt_or_xj in ("tf", "jax"):
+        boundary = np.array([[0, 0, 3, 2**32 + 4]], np.int64)  # wraps to 4 in int32
+        if xt_or_xj == "tf":
+            with pytest.raises(tf.errors.InvalidArgumentError, match="boundary"):
+                xt.mutual_information_recursion(px, py, boundary)
+        else:
+            jax = pytest.importorskip("jax")
+            jax.config.update("jax_enable_x64", True)
+            import xla_rnnt.jax as xj
+            with jax.default_device(jax.devices("cpu")[0]):
+                with pytest.raises(Exception, match="boundary"):
+                    jax.block_until_ready(xj.mutual_information_recursion(px, py, boundary))
+
+
 def test_shape_errors_at_trace_time():
     with pytest.raises(ValueError, match="py must have shape"):
         xt.mutual_information_recursion(np.zeros((2, 3, 6)), np.zeros((2, 3, 5)))

@@ -83,19 +83,46 @@ def _suffix_min(ops, x, T):
     return x
 
 
+def _safe_max(ops, x, axis):
+    """Gradient-free max over `axis` (kept), 0 where a row is all -inf, so that
+    x - max is -inf there instead of NaN (-inf - -inf)."""
+    m = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
+    return ops.where(m > NEG_INF, m, 0.0)
+
+
+def _log_normalizer(ops, x):
+    """logsumexp over the last axis (dropped), with rows that are all -inf
+    (no probability mass, e.g. padding filled with -inf) normalized by 0: their
+    log-probabilities stay -inf and their gradients are 0, not NaN."""
+    m = _safe_max(ops, x, -1)
+    total = ops.sum(ops.exp(x - m), axis=-1)  # >= 1 unless the row is all -inf
+    return ops.log(ops.where(total > 0, total, 1.0)) + m[..., 0]
+
+
+def _valid_symbols(ops, symbols, C):
+    """(symbols as int32 with entries outside [0, C) replaced by 0, valid [B, S]).
+
+    The validity is decided before the cast, so int64 values do not wrap."""
+    valid = (symbols >= 0) & (symbols < C)
+    return ops.where(valid, ops.cast(symbols, "int32"), 0), valid
+
+
 def _boundary_ends(ops, boundary):
     """(s_end, t_end) int32 [B] of a boundary."""
     b = ops.cast(boundary, "int32")
     return b[:, 2], b[:, 3]
 
 
-def _finish_logprobs(ops, px, py, boundary, rnnt_type):
+def _finish_logprobs(ops, px, py, boundary, rnnt_type, valid):
     """px [B, S, T] of emissions -> the recursion's px for rnnt_type.
 
-    regular: a -inf column T is appended (no emission on the one-past-the-last
+    Rows s whose symbol is outside [0, C) (valid[b, s] false) are -inf: such a
+    symbol has probability 0, so an item that must emit it (s_begin <= s <
+    s_end) has no alignment (score -inf, zero gradients). regular: a -inf column T is appended (no emission on the one-past-the-last
     frame) and, with a boundary, column t_end[b] is -inf too. constrained: the
     emission of symbol s also takes the blank of context s+1 on the same frame,
     px += py[:, 1:]."""
+    px = ops.where(valid[:, :, None], px, NEG_INF)
     if rnnt_type == "regular":
         B, S = ops.batch_size(px), ops.shape(px)[1]
         px = ops.concat([px, ops.full((B, S, 1), NEG_INF, ops.dtype_name(px))], axis=2)
@@ -162,11 +189,12 @@ def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     lm, am = _compute(ops, lm), _compute(ops, am)
-    symbols = ops.cast(symbols, "int32")
+    symbols, valid = _valid_symbols(ops, symbols, C)
     # Shift by the (gradient-free) maxima so exp() neither overflows nor
-    # underflows; the normalizers do not depend on the shift.
-    am_max = ops.stop_gradient(ops.max(am, axis=2, keepdims=True))  # [B, T, 1]
-    lm_max = ops.stop_gradient(ops.max(lm, axis=2, keepdims=True))  # [B, S+1, 1]
+    # underflows; the normalizers do not depend on the shift. Rows that are
+    # all -inf are not shifted (their probabilities are 0, not NaN).
+    am_max = _safe_max(ops, am, 2)  # [B, T, 1]
+    lm_max = _safe_max(ops, lm, 2)  # [B, S+1, 1]
     am_probs = ops.exp(am - am_max)
     lm_probs = ops.exp(lm - lm_max)
     # log sum_c exp(lm[b, s, c] + am[b, t, c]): [B, S+1, T]
@@ -177,7 +205,7 @@ def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     px_lm = ops.take_along_last(lm[:, :S], symbols[:, :, None])  # [B, S, 1]
     py_am = am[:, :, termination_symbol][:, None, :]  # [B, 1, T]
     py_lm = lm[:, :, termination_symbol][:, :, None]  # [B, S+1, 1]
-    return dict(S=S, T=T, C=C, symbols=symbols, boundary=boundary, am_max=am_max,
+    return dict(S=S, T=T, C=C, symbols=symbols, valid=valid, boundary=boundary, am_max=am_max,
                 lm_max=lm_max, am_probs=am_probs, lm_probs=lm_probs, normalizers=normalizers,
                 px_am=px_am, px_lm=px_lm, py_am=py_am, py_lm=py_lm)
 
@@ -187,7 +215,7 @@ def get_rnnt_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type="regul
     p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     px = p["px_am"] + p["px_lm"] - p["normalizers"][:, :p["S"]]
     py = p["py_am"] + p["py_lm"] - p["normalizers"]
-    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type)
+    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"])
 
 
 def rnnt_loss_simple(ops, lm, am, symbols, termination_symbol, boundary=None,
@@ -207,12 +235,16 @@ def get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol, lm_only
     p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     S, C = p["S"], p["C"]
     tiny = _tiny(ops, p["lm_probs"])
+    # Sums of probabilities are >= 1 (>= tiny with the unigram) unless a row of
+    # lm or am is all -inf; such rows count as 1 (their log-probs stay -inf,
+    # their gradients 0) and add nothing to the unigram.
     lmonly = ops.sum(p["lm_probs"], axis=2, keepdims=True)  # [B, S+1, 1]
+    lmonly = ops.where(lmonly > 0, lmonly, 1.0)
     # "unigram" LM: the LM distribution averaged over batch and positions.
     unigram = ops.mean(p["lm_probs"] / lmonly, axis=(0, 1), keepdims=True) + tiny  # [1, 1, C]
-    amonly_norm = ops.transpose(
-        ops.log(ops.sum(p["am_probs"] * unigram, axis=2, keepdims=True)) + p["am_max"],
-        (0, 2, 1))  # [B, 1, T]
+    amonly = ops.sum(p["am_probs"] * unigram, axis=2, keepdims=True)  # [B, T, 1]
+    amonly = ops.where(amonly > 0, amonly, 1.0)
+    amonly_norm = ops.transpose(ops.log(amonly) + p["am_max"], (0, 2, 1))  # [B, 1, T]
     log_unigram = ops.log(unigram)
     lmonly_norm = ops.log(lmonly) + p["lm_max"]  # [B, S+1, 1]
 
@@ -232,7 +264,7 @@ def get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol, lm_only
     py = py * combined_scale + py_lmonly * lm_only_scale + py_amonly * am_only_scale
     # The -inf column of the regular case is appended after the interpolation
     # (fast_rnnt interpolates it, which gives NaN when combined_scale <= 0).
-    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type)
+    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"])
 
 
 def rnnt_loss_smoothed(ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
@@ -260,14 +292,14 @@ def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=N
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits = _compute(ops, logits)
-    symbols = ops.cast(symbols, "int32")
-    normalizers = ops.logsumexp(logits, axis=3)  # [B, T, S+1]
+    symbols, valid = _valid_symbols(ops, symbols, C)
+    normalizers = _log_normalizer(ops, logits)  # [B, T, S+1]
     index = ops.broadcast_to(symbols[:, None, :, None],
                              (ops.batch_size(logits), T, S, 1))
     px = ops.take_along_last(logits[:, :, :S, :], index)[:, :, :, 0]  # [B, T, S]
     px = ops.transpose(px - normalizers[:, :, :S], (0, 2, 1))
     py = ops.transpose(logits[:, :, :, termination_symbol] - normalizers, (0, 2, 1))
-    return _finish_logprobs(ops, px, py, boundary, rnnt_type)
+    return _finish_logprobs(ops, px, py, boundary, rnnt_type, valid)
 
 
 def rnnt_loss(ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular",
@@ -327,7 +359,9 @@ def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
     else:
         s_end, t_end = _boundary_ends(ops, boundary)
         keep = frames[None, :] < (t_end - 1)[:, None]
-        last = ops.maximum(s_end - s_range + 1, 0)
+        # Clamped to the lattice, so that a bad boundary row still gives ranges
+        # within [0, S] (the loss then reports the row).
+        last = ops.clip(s_end - s_range + 1, 0, S + 1 - s_range)
         s_begin = ops.where(keep, s_begin, last[:, None])
     # Make s_begin non-decreasing, start at 0 and rise by less than `step` per
     # frame (step = s_range; 2 when one symbol per frame at most).
@@ -361,11 +395,14 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
     _checks.check_pruned_s_range(R, S, rnnt_type)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits = _compute(ops, logits)
-    symbols, ranges = ops.cast(symbols, "int32"), ops.cast(ranges, "int32")
-    normalizers = ops.logsumexp(logits, axis=3)  # [B, T, R]
+    symbols, valid = _valid_symbols(ops, symbols, C)
+    ranges = ops.cast(ranges, "int32")
+    normalizers = _log_normalizer(ops, logits)  # [B, T, R]
     with_blank = ops.concat(
         [symbols, ops.full((ops.batch_size(symbols), 1), termination_symbol, "int32")], axis=1)
-    pruned_symbols = ops.gather_batched(with_blank, ranges, axis=1)  # [B, T, R]
+    # Window positions outside [0, S] are never placed below; clip so that
+    # the gather is in range on every backend.
+    pruned_symbols = ops.gather_batched(with_blank, ops.clip(ranges, 0, S), axis=1)  # [B, T, R]
     px = ops.take_along_last(logits, pruned_symbols[:, :, :, None])[:, :, :, 0] - normalizers
     py = logits[:, :, :, termination_symbol] - normalizers  # [B, T, R]
     # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
@@ -377,7 +414,7 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
     py = ops.where(inside, ops.take_along_last(py, k), NEG_INF)
     px = ops.transpose(px[:, :, :S], (0, 2, 1))  # [B, S, T]
     py = ops.transpose(py, (0, 2, 1))  # [B, S+1, T]
-    return _finish_logprobs(ops, px, py, boundary, rnnt_type)
+    return _finish_logprobs(ops, px, py, boundary, rnnt_type, valid)
 
 
 def rnnt_loss_pruned(ops, logits, symbols, ranges, termination_symbol, boundary=None,
@@ -422,7 +459,11 @@ _LOSS_TAIL = """delay_penalty: static float; when > 0, every emission at frame t
       and py_grad [B, S+1, T]. The loss is float32 for float16/bfloat16
       inputs, else the input dtype. An item with no alignment (e.g. S_b > T_b
       for "modified"/"constrained", or a pruned lattice that cannot reach
-      (s_end, t_end)) gets loss +inf and zero gradients, never NaN."""
+      (s_end, t_end), or a symbol outside [0, C) inside its box) gets loss
+      +inf and zero gradients, never NaN. -inf inputs are allowed: a row of
+      logits/lm/am that is all -inf (e.g. padding) has log-probabilities -inf
+      and zero gradients. Boundary rows outside the lattice raise
+      InvalidArgument on CPU (GPU: NaN score, zero gradients)."""
 
 _LOGPROBS_RETURNS = """Returns:
       (px, py): px [B, S, T+1] (regular; column t_end and every column after
@@ -431,11 +472,21 @@ _LOGPROBS_RETURNS = """Returns:
       py [B, S+1, T], those of the termination symbol; the inputs of
       mutual_information_recursion. float32 for half-precision inputs."""
 
+_SYMBOL_RANGE = """(checked where read: entries outside an item's box, s < s_begin or
+        s >= s_end, e.g. -1 padding, are never used; a symbol outside [0, C)
+        inside the box has probability 0: its px row is -inf and the item's
+        loss +inf with zero gradients). It may equal termination_symbol."""
+
 _SIMPLE_ARGS = """lm: [B, S+1, C] float {array}, the prediction-network ("LM") part of the
         unnormalized joiner logits; lm[b, s] follows the first s symbols.
       am: [B, T, C] float {array} (same dtype), the encoder ("AM") part. The
-        joiner is lm[b, s] + am[b, t], normalized over the C classes.
-      symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C).
+        joiner is lm[b, s] + am[b, t], normalized over the C classes by a
+        matmul of exp(lm - max lm) and exp(am - max am) (as fast_rnnt); where
+        lm and am peak at different classes by more than ~87 (float32) or
+        ~708 (float64) nats, that product underflows and the normalizer is
+        clamped: the loss stays finite, but is then too large.
+      symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C)
+        """ + _SYMBOL_RANGE + """
       termination_symbol: static int in [0, C), the blank symbol."""
 
 DOCS = {
@@ -490,7 +541,8 @@ DOCS = {
     Args:
       logits: [B, T, S+1, C] float {{array}}, unnormalized joiner output;
         logits[b, t, s] follows the first s symbols at frame t.
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
+        {_SYMBOL_RANGE}
       termination_symbol: static int in [0, C), the blank symbol.
       {_BOUNDARY}
       {_RNNT_TYPE}
@@ -502,7 +554,8 @@ DOCS = {
     Args:
       logits: [B, T, S+1, C] float {{array}}, unnormalized joiner output;
         logits[b, t, s] follows the first s symbols at frame t.
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
+        {_SYMBOL_RANGE}
       termination_symbol: static int in [0, C), the blank symbol.
       {_BOUNDARY}
       {_RNNT_TYPE}
@@ -564,7 +617,8 @@ DOCS = {
     Args:
       logits: [B, T, s_range, C] float {{array}}, joiner output on the pruned
         positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
+        {_SYMBOL_RANGE}
       ranges: [B, T, s_range] int32/int64 {{array}} from get_rnnt_prune_ranges;
         ranges[b, t, k] = ranges[b, t, 0] + k, within [0, S].
       termination_symbol: static int in [0, C), the blank symbol.
@@ -580,7 +634,8 @@ DOCS = {
     Args:
       logits: [B, T, s_range, C] float {{array}}, joiner output on the pruned
         positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C).
+      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
+        {_SYMBOL_RANGE}
       ranges: [B, T, s_range] int32/int64 {{array}} from get_rnnt_prune_ranges.
       termination_symbol: static int in [0, C), the blank symbol.
       {_BOUNDARY}

@@ -65,7 +65,9 @@ def prepare_inputs(px, py, boundary):
         px, py = px.astype(jnp.float32), py.astype(jnp.float32)
     if boundary is None:
         boundary = _ffi.full_boundary(B, S, T)
-    return px, py, jnp.asarray(boundary).astype(jnp.int32)
+    # Saturate before narrowing, so that 2**32 + 1 cannot wrap into a valid row.
+    boundary = jnp.clip(jnp.asarray(boundary), -1, 2**31 - 1).astype(jnp.int32)
+    return px, py, boundary
 
 
 def mutual_information_recursion(px, py, boundary: Optional[jax.Array] = None,

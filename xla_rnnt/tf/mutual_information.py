@@ -46,7 +46,11 @@ def prepare_inputs(px, py, boundary):
     if px.dtype in (tf.float16, tf.bfloat16):
         # Half precision diverges in the recursion: compute in float32.
         px, py = tf.cast(px, tf.float32), tf.cast(py, tf.float32)
-    boundary = _ffi.full_boundary(px, S, T) if boundary is None else tf.cast(boundary, tf.int32)
+    if boundary is None:
+        boundary = _ffi.full_boundary(px, S, T)
+    else:  # saturate before narrowing, so that 2**32 + 1 cannot wrap into a valid row
+        boundary = tf.cast(tf.clip_by_value(boundary, tf.constant(-1, boundary.dtype),
+                                            tf.constant(2**31 - 1, boundary.dtype)), tf.int32)
     return px, py, boundary
 
 
