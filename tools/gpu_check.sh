@@ -26,7 +26,7 @@ python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_mu
   tests/test_losses_jax.py 2>&1 | tee "$OUT/tests.log"
 tests_rc=${PIPESTATUS[0]}
 python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
-if [ -f .devcarry/fast_rnnt-1.3.tar.gz ]; then
+if [ -f .devcarry/fast_rnnt-1.3.tar.gz ] && [ -z "${XLA_RNNT_SKIP_LOSS_BENCH:-}" ]; then
   python3 benchmarks/benchmark_losses.py --fast-rnnt-sdist "$PWD/.devcarry/fast_rnnt-1.3.tar.gz" \
     --json "$OUT/benchmark_losses.json" 2>&1 | tee "$OUT/bench_losses.log"
 fi
