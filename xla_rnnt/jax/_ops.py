@@ -100,10 +100,6 @@ def log(x):
     return jnp.log(x)
 
 
-def logsumexp(x, axis):
-    return jax.nn.logsumexp(x, axis=axis)
-
-
 def matmul(a, b):
     # Full float32 precision (no TF32/bf16 passes on GPU): the normalizers
     # of the simple loss are logs of these products.

@@ -107,10 +107,6 @@ def log(x):
     return tf.math.log(x)
 
 
-def logsumexp(x, axis):
-    return tf.reduce_logsumexp(x, axis=axis)
-
-
 def matmul(a, b):
     # Note: TF may use TensorFloat-32 for float32 matmuls on Ampere+ GPUs
     # unless tf.config.experimental.enable_tensor_float_32_execution(False).
