@@ -5,13 +5,13 @@ Prints a table and writes JSON. Inputs are random px/py with ragged lengths
 """
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import xla_rnnt.jax as xj
+from timing import median_ms
 
 CONFIGS = [(32, 500, 100), (16, 1000, 200), (64, 200, 50), (8, 2000, 400)]
 
@@ -20,17 +20,6 @@ def ragged_boundary(rng, B, S, T):
     s_len = rng.integers(int(0.7 * S), S + 1, B)
     t_len = rng.integers(int(0.7 * T), T + 1, B)
     return np.stack([np.zeros(B), np.zeros(B), s_len, t_len], 1).astype(np.int32)
-
-
-def median_ms(fn, args, warmup=3, reps=20):
-    for _ in range(warmup):
-        jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(1e3 * (time.perf_counter() - start))
-    return float(np.median(times))
 
 
 def main():

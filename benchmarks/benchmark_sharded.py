@@ -10,7 +10,6 @@ Prints a table and writes JSON.
 import argparse
 import json
 import re
-import time
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +17,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 import xla_rnnt.jax as xj
+from timing import median_ms
 
 
 def loss_fn(am, lm, symbols, boundary):
@@ -30,17 +30,6 @@ def loss_fn(am, lm, symbols, boundary):
     pruned = xj.rnnt_loss_pruned(logits=jnp.tanh(am_p + lm_p), symbols=symbols, ranges=ranges,
                                  termination_symbol=0, boundary=boundary, reduction="sum")
     return 0.5 * simple + pruned
-
-
-def median_ms(fn, args, reps=20):
-    for _ in range(3):
-        jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(1e3 * (time.perf_counter() - start))
-    return float(np.median(times))
 
 
 def main():

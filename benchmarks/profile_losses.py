@@ -8,25 +8,17 @@ candidate rewrite of the simple loss's symbol gather as a one-hot matmul
 """
 import argparse
 import json
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+import timing
 import xla_rnnt.jax as xj
 
 
-def median_ms(fn, args, reps=30):
-    fn = jax.jit(fn)
-    for _ in range(3):
-        jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(1e3 * (time.perf_counter() - start))
-    return float(np.median(times))
+def median_ms(fn, args):
+    return timing.median_ms(jax.jit(fn), args, reps=30)
 
 
 def onehot_logprobs(lm, am, symbols, blank):
