@@ -45,28 +45,31 @@ def check_boundary(boundary_shape, boundary_dtype, B):
 
 
 def check_mutual_information(px_shape, px_dtype, py_shape, py_dtype, boundary_shape=None,
-                             boundary_dtype=None):
+                             boundary_dtype=None, names=("px", "py")):
     """Checks px [B,S,T+1] (or [B,S,T], modified), py [B,S+1,T], boundary [B,4].
 
-    Returns (B, S, T, modified); S and T must be static, B may be None.
+    Returns (B, S, T, modified); S and T must be static, B may be None. `names`
+    are the argument names used in the messages (the occupations px_grad and
+    py_grad have the same shapes).
     """
-    check_float("px", px_dtype)
-    check_float("py", py_dtype)
+    x, y = names
+    check_float(x, px_dtype)
+    check_float(y, py_dtype)
     if px_dtype != py_dtype:
-        raise TypeError(f"px and py must have the same dtype, got {px_dtype} and {py_dtype}")
-    check_rank("px", px_shape, 3, "[B, S, T+1] or [B, S, T]")
-    check_rank("py", py_shape, 3, "[B, S+1, T]")
+        raise TypeError(f"{x} and {y} must have the same dtype, got {px_dtype} and {py_dtype}")
+    check_rank(x, px_shape, 3, "[B, S, T+1] or [B, S, T]")
+    check_rank(y, py_shape, 3, "[B, S+1, T]")
     B = px_shape[0] if px_shape[0] is not None else py_shape[0]
     S, T = px_shape[1], py_shape[2]
     if S is None or T is None or py_shape[1] is None or px_shape[2] is None:
-        raise ValueError("the S and T axes of px and py must be known at trace time, got px "
-                         f"{_fmt(px_shape)} and py {_fmt(py_shape)}")
+        raise ValueError(f"the S and T axes of {x} and {y} must be known at trace time, got "
+                         f"{x} {_fmt(px_shape)} and {y} {_fmt(py_shape)}")
     if not _same(px_shape[0], py_shape[0]) or py_shape[1] != S + 1:
-        raise ValueError(f"py must have shape [B, S+1, T] = [{'?' if B is None else B}, {S + 1}, T] "
-                         f"for px {_fmt(px_shape)}, got {_fmt(py_shape)}")
+        raise ValueError(f"{y} must have shape [B, S+1, T] = [{_b(B)}, {S + 1}, T] "
+                         f"for {x} {_fmt(px_shape)}, got {_fmt(py_shape)}")
     if px_shape[2] not in (T, T + 1):
-        raise ValueError(f"px must have shape [B, S, T+1] = [.., {S}, {T + 1}] (regular) or "
-                         f"[B, S, T] = [.., {S}, {T}] (modified) for py {_fmt(py_shape)}, "
+        raise ValueError(f"{x} must have shape [B, S, T+1] = [.., {S}, {T + 1}] (regular) or "
+                         f"[B, S, T] = [.., {S}, {T}] (modified) for {y} {_fmt(py_shape)}, "
                          f"got {_fmt(px_shape)}")
     if boundary_shape is not None:
         check_boundary(boundary_shape, boundary_dtype, B)
@@ -232,24 +235,10 @@ def check_occupations(px_grad_shape, px_grad_dtype, py_grad_shape, py_grad_dtype
                       boundary_shape=None, boundary_dtype=None):
     """px_grad [B, S, T+1] (regular) or [B, S, T], py_grad [B, S+1, T];
     returns (B, S, T, regular)."""
-    check_float("px_grad", px_grad_dtype)
-    check_float("py_grad", py_grad_dtype)
-    check_rank("px_grad", px_grad_shape, 3, "[B, S, T+1] or [B, S, T]")
-    check_rank("py_grad", py_grad_shape, 3, "[B, S+1, T]")
-    _static("px_grad", px_grad_shape, (1, 2), "[B, S, T+1] or [B, S, T]")
-    _static("py_grad", py_grad_shape, (1, 2), "[B, S+1, T]")
-    B = _batch(("px_grad", px_grad_shape), ("py_grad", py_grad_shape))
-    S, T = px_grad_shape[1], py_grad_shape[2]
-    if py_grad_shape[1] != S + 1:
-        raise ValueError(f"py_grad must have shape [B, S+1, T] = [{_b(B)}, {S + 1}, T] for "
-                         f"px_grad {_fmt(px_grad_shape)}, got {_fmt(py_grad_shape)}")
-    if px_grad_shape[2] not in (T, T + 1):
-        raise ValueError(f"px_grad must have shape [B, S, T+1] = [.., {S}, {T + 1}] (regular) "
-                         f"or [B, S, T] = [.., {S}, {T}] for py_grad {_fmt(py_grad_shape)}, "
-                         f"got {_fmt(px_grad_shape)}")
-    if boundary_shape is not None:
-        check_boundary(boundary_shape, boundary_dtype, B)
-    return B, S, T, px_grad_shape[2] == T + 1
+    B, S, T, modified = check_mutual_information(
+        px_grad_shape, px_grad_dtype, py_grad_shape, py_grad_dtype, boundary_shape,
+        boundary_dtype, names=("px_grad", "py_grad"))
+    return B, S, T, not modified
 
 
 def check_pruning_inputs(am_shape, am_dtype, lm_shape, lm_dtype, ranges_shape, ranges_dtype):
