@@ -21,6 +21,9 @@ import numpy as np
 CONFIGS = [(32, 500, 100, 500), (16, 1000, 200, 500), (64, 200, 50, 1024), (8, 2000, 400, 500)]
 S_RANGE = 5
 JOINER_DIM = 512
+# Calls per timing sample, issued back to back and synchronised once (both
+# frameworks alike), so that one host round trip per call is not counted.
+INNER = 5
 CASES = ["simple", "ranges", "pruned", "full", "train_step_pruned", "train_step_full"]
 
 
@@ -48,6 +51,13 @@ def make_inputs(B, T, S, V, seed=0):
 
 # ----------------------------------------------------------------------------- JAX
 
+def _loss_value(result):
+    """The loss of a timed call's result (value_and_grad: (loss, grads)), if a scalar."""
+    import jax
+    leaf = jax.tree_util.tree_leaves(result)[0]
+    return float(leaf) if getattr(leaf, "shape", None) == () else None
+
+
 def run_jax(configs, reps, skip_full):
     import jax
     import jax.numpy as jnp
@@ -62,13 +72,15 @@ def run_jax(configs, reps, skip_full):
             peak = (mem.temp_size_in_bytes + mem.argument_size_in_bytes
                     + mem.output_size_in_bytes - mem.alias_size_in_bytes) / 2**20
         for _ in range(3):
-            jax.block_until_ready(compiled(*args))
+            result = jax.block_until_ready(compiled(*args))
         times = []
         for _ in range(reps):
             start = time.perf_counter()
-            jax.block_until_ready(compiled(*args))
-            times.append(1e3 * (time.perf_counter() - start))
-        return {"ms": float(np.median(times)), "peak_mb": peak}
+            for _ in range(INNER):
+                outs = compiled(*args)
+            jax.block_until_ready(outs)
+            times.append(1e3 * (time.perf_counter() - start) / INNER)
+        return {"ms": float(np.median(times)), "peak_mb": peak, "loss": _loss_value(result)}
 
     term = 0
     out = {}
@@ -165,18 +177,20 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
     def _timed(fn):
         torch.cuda.empty_cache()
         for _ in range(3):
-            fn()
+            value = fn()
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         times = []
         for _ in range(reps):
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            fn()
+            for _ in range(INNER):
+                fn()
             end.record()
             torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        return {"ms": float(np.median(times)), "peak_mb": torch.cuda.max_memory_allocated() / 2**20}
+            times.append(start.elapsed_time(end) / INNER)
+        return {"ms": float(np.median(times)), "peak_mb": torch.cuda.max_memory_allocated() / 2**20,
+                "loss": None if value is None else float(value)}
 
     term = 0
     out = {}
@@ -191,13 +205,15 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
                                                   termination_symbol=term, boundary=x["boundary"],
                                                   reduction="sum")
                 loss.backward()
+                return loss.detach()
             fr["simple"] = timed(simple)
             with torch.no_grad():
                 _, (px_grad, py_grad) = fast_rnnt.rnnt_loss_simple(
                     lm=x["lm"], am=x["am"], symbols=x["symbols"], termination_symbol=term,
                     boundary=x["boundary"], reduction="sum", return_grad=True)
             fr["ranges"] = timed(lambda: fast_rnnt.get_rnnt_prune_ranges(
-                px_grad=px_grad, py_grad=py_grad, boundary=x["boundary"], s_range=S_RANGE))
+                px_grad=px_grad, py_grad=py_grad, boundary=x["boundary"], s_range=S_RANGE)
+                and None)
             ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
                                                      boundary=x["boundary"], s_range=S_RANGE)
             am_p, lm_p = fast_rnnt.do_rnnt_pruning(am=x["am"], lm=x["lm"], ranges=ranges)
@@ -205,9 +221,11 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
 
             def pruned():
                 lg = logits0.detach().requires_grad_()
-                fast_rnnt.rnnt_loss_pruned(logits=lg, symbols=x["symbols"], ranges=ranges,
-                                           termination_symbol=term, boundary=x["boundary"],
-                                           reduction="sum").backward()
+                loss = fast_rnnt.rnnt_loss_pruned(logits=lg, symbols=x["symbols"], ranges=ranges,
+                                                  termination_symbol=term,
+                                                  boundary=x["boundary"], reduction="sum")
+                loss.backward()
+                return loss.detach()
             fr["pruned"] = timed(pruned)
             del logits0, am_p, lm_p
 
@@ -225,15 +243,20 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
                 pruned_loss = fast_rnnt.rnnt_loss_pruned(
                     logits=lg, symbols=x["symbols"], ranges=rng_, termination_symbol=term,
                     boundary=x["boundary"], reduction="sum")
-                (0.5 * simple_loss + pruned_loss).backward()
+                total = 0.5 * simple_loss + pruned_loss
+                total.backward()
+                return total.detach()
             fr["train_step_pruned"] = timed(train_step_pruned)
         if not skip_full:
             full_logits = (x["am"][:, :, None, :] + x["lm"][:, None, :, :]).contiguous()
             if fast_rnnt is not None:
                 def full():
                     lg = full_logits.detach().requires_grad_()
-                    fast_rnnt.rnnt_loss(logits=lg, symbols=x["symbols"], termination_symbol=term,
-                                        boundary=x["boundary"], reduction="sum").backward()
+                    loss = fast_rnnt.rnnt_loss(logits=lg, symbols=x["symbols"],
+                                               termination_symbol=term, boundary=x["boundary"],
+                                               reduction="sum")
+                    loss.backward()
+                    return loss.detach()
                 fr["full"] = timed(full)
 
                 def train_step_full():
@@ -241,8 +264,11 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
                     dec = x["dec"].detach().requires_grad_()
                     w_out = x["w_out"].detach().requires_grad_()
                     lg = torch.tanh(enc[:, :, None, :] + dec[:, None, :, :]) @ w_out
-                    fast_rnnt.rnnt_loss(logits=lg, symbols=x["symbols"], termination_symbol=term,
-                                        boundary=x["boundary"], reduction="sum").backward()
+                    loss = fast_rnnt.rnnt_loss(logits=lg, symbols=x["symbols"],
+                                               termination_symbol=term, boundary=x["boundary"],
+                                               reduction="sum")
+                    loss.backward()
+                    return loss.detach()
                 fr["train_step_full"] = timed(train_step_full)
             if taf is not None:
                 targets = x["symbols"].int()
@@ -251,8 +277,9 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
 
                 def ta_full():
                     lg = full_logits.detach().requires_grad_()
-                    taf.rnnt_loss(lg, targets, t_len, s_len, blank=term,
-                                  reduction="sum").backward()
+                    loss = taf.rnnt_loss(lg, targets, t_len, s_len, blank=term, reduction="sum")
+                    loss.backward()
+                    return loss.detach()
                 ta["full"] = timed(ta_full)
 
                 def ta_train_step_full():
@@ -260,8 +287,9 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
                     dec = x["dec"].detach().requires_grad_()
                     w_out = x["w_out"].detach().requires_grad_()
                     lg = torch.tanh(enc[:, :, None, :] + dec[:, None, :, :]) @ w_out
-                    taf.rnnt_loss(lg, targets, t_len, s_len, blank=term,
-                                  reduction="sum").backward()
+                    loss = taf.rnnt_loss(lg, targets, t_len, s_len, blank=term, reduction="sum")
+                    loss.backward()
+                    return loss.detach()
                 ta["train_step_full"] = timed(ta_train_step_full)
             del full_logits
         torch.cuda.empty_cache()
@@ -281,10 +309,18 @@ def _mem(entry):
     return "-" if not entry or entry.get("peak_mb") is None else f"{entry['peak_mb']:.0f}"
 
 
+def _rel(mine, other):
+    """Relative difference of the two loss values (same inputs), if both exist."""
+    a, b = (mine or {}).get("loss"), (other or {}).get("loss")
+    return "-" if a is None or b is None else f"{abs(a - b) / max(abs(b), 1e-30):.1e}"
+
+
 def report(ours, theirs, path):
     print(f"device: {ours['device']} | jax {ours['jax']} | torch {theirs.get('torch')}")
+    print(f"timing: median over samples of {INNER} back-to-back calls, synchronised once")
     print(f"{'B,T,S,V':>16} {'case':>18} {'ours ms':>9} {'fast_rnnt':>10} {'speedup':>8} "
-          f"{'torchaudio':>10} {'ours MB':>8} {'fr MB':>7} {'ta MB':>7}")
+          f"{'torchaudio':>10} {'ours MB':>8} {'fr MB':>7} {'ta MB':>7} {'loss vs fr':>10} "
+          f"{'vs ta':>8}")
     for cfg, res in ours["results"].items():
         other = theirs["results"].get(cfg, {})
         for case in CASES:
@@ -294,7 +330,8 @@ def report(ours, theirs, path):
             speed = (f"{fr['ms'] / mine['ms']:.2f}x" if mine and fr and fr.get("ms")
                      and mine.get("ms") else "-")
             print(f"{cfg:>16} {case:>18} {_fmt(mine):>9} {_fmt(fr):>10} {speed:>8} {_fmt(ta):>10} "
-                  f"{_mem(mine):>8} {_mem(fr):>7} {_mem(ta):>7}")
+                  f"{_mem(mine):>8} {_mem(fr):>7} {_mem(ta):>7} {_rel(mine, fr):>10} "
+                  f"{_rel(mine, ta):>8}")
     with open(path, "w") as f:
         json.dump({"s_range": S_RANGE, "ours": ours, "theirs": theirs}, f, indent=1)
 

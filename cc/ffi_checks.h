@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "logsoftmax_gather.h"
 #include "mutual_information.h"
 #include "xla/ffi/api/ffi.h"
 
@@ -66,12 +67,12 @@ inline ffi::ErrorOr<MiSizes> MiCheckOperands(ffi::AnyBuffer px,
   return MiSizes{B, S, T, pxd[lead + 1] == T};
 }
 
-// Checks that a result has px's dtype and exactly `count` elements (its batch axes mirror
+// Checks that a result has px's (or `like`'s) dtype and exactly `count` elements (its batch axes mirror
 // the operands', so the element count is what the kernels rely on).
 inline ffi::Error ExpectCount(const char* name, ffi::AnyBuffer result, int64_t count,
-                              ffi::DataType dtype) {
+                              ffi::DataType dtype, const char* like = "px") {
   if (result.element_type() != dtype)
-    return InvalidArgument(std::string("result ") + name + " must have the dtype of px");
+    return InvalidArgument(std::string("result ") + name + " must have the dtype of " + like);
   if (static_cast<int64_t>(result.element_count()) == count) return ffi::Error::Success();
   return InvalidArgument(std::string("result ") + name + " has shape " +
                          DimsString(result.dimensions()) + ", expected " +
@@ -96,6 +97,38 @@ inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype,
   if (auto e = ExpectCount("py_grad", py_grad, sz.B * (sz.S + 1) * sz.T, dtype); e.failure())
     return e;
   return ExpectCount("g", g, LatticeSize(sz), dtype);
+}
+
+// Derives (N, C, blank) from logits [..., C] and symbols [...] (the same
+// leading axes, flattened into N rows), or says what is wrong.
+inline ffi::ErrorOr<GatherSizes> GatherCheckOperands(ffi::AnyBuffer logits,
+                                                     ffi::AnyBuffer symbols, int64_t blank) {
+  auto ld = logits.dimensions(), sd = symbols.dimensions();
+  if (logits.element_type() != ffi::DataType::F32 &&
+      logits.element_type() != ffi::DataType::F64)
+    return Invalid("logits must be float32 or float64");
+  if (symbols.element_type() != ffi::DataType::S32)
+    return Invalid("symbols must be int32");
+  bool same_lead = ld.size() >= 1 && sd.size() == ld.size() - 1;
+  for (size_t i = 0; same_lead && i < sd.size(); ++i) same_lead = sd[i] == ld[i];
+  if (!same_lead)
+    return Invalid("expected logits [..., C] and symbols [...] with the same leading axes, "
+                   "got logits " + DimsString(ld) + ", symbols " + DimsString(sd));
+  const int64_t C = ld[ld.size() - 1];
+  if (blank < 0 || blank >= C)
+    return Invalid("blank = " + std::to_string(blank) + " must be in [0, C = " +
+                   std::to_string(C) + ")");
+  return GatherSizes{static_cast<int64_t>(symbols.element_count()), C, blank};
+}
+
+// One [N] array with the logits' dtype (operand or result), by name.
+inline ffi::Error ExpectRows(const char* name, ffi::AnyBuffer buffer, const GatherSizes& sz,
+                             ffi::DataType dtype) {
+  if (buffer.element_type() != dtype)
+    return InvalidArgument(std::string(name) + " must have the dtype of logits");
+  if (static_cast<int64_t>(buffer.element_count()) == sz.N) return ffi::Error::Success();
+  return InvalidArgument(std::string(name) + " has shape " + DimsString(buffer.dimensions()) +
+                         ", expected " + std::to_string(sz.N) + " elements");
 }
 
 }  // namespace xla_rnnt

@@ -19,10 +19,14 @@ constexpr HandlerEntry kHandlers[] = {
     {"xla_rnnt_mi_forward", "Host", XlaRnntMiForwardCpu},
     {"xla_rnnt_mi_forward_backward", "Host", XlaRnntMiForwardBackwardCpu},
     {"xla_rnnt_mi_backward", "Host", XlaRnntMiBackwardCpu},
+    {"xla_rnnt_logsoftmax_gather", "Host", XlaRnntLogsoftmaxGatherCpu},
+    {"xla_rnnt_logsoftmax_gather_grad", "Host", XlaRnntLogsoftmaxGatherGradCpu},
 #ifdef XLA_RNNT_WITH_CUDA
     {"xla_rnnt_mi_forward", "CUDA", XlaRnntMiForwardCuda},
     {"xla_rnnt_mi_forward_backward", "CUDA", XlaRnntMiForwardBackwardCuda},
     {"xla_rnnt_mi_backward", "CUDA", XlaRnntMiBackwardCuda},
+    {"xla_rnnt_logsoftmax_gather", "CUDA", XlaRnntLogsoftmaxGatherCuda},
+    {"xla_rnnt_logsoftmax_gather_grad", "CUDA", XlaRnntLogsoftmaxGatherGradCuda},
 #endif
 };
 constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);

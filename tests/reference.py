@@ -115,3 +115,29 @@ def random_boundary(rng, B, S, T, modified=False):
             s1 = s0 + (t1 - t0)
         rows.append((s0, t0, s1, t1))
     return np.array(rows, dtype=np.int64)
+
+
+def logsoftmax_gather(logits, symbols, blank):
+    """float64 oracle of cc/logsoftmax_gather.h: (px, py, logits_grad_fn)."""
+    x = np.asarray(logits, np.float64)
+    C = x.shape[-1]
+    m = x.max(axis=-1, keepdims=True) if C else np.zeros(x.shape[:-1] + (1,))
+    m = np.where(np.isfinite(m), m, 0.0)  # all -inf rows: normalizer 0
+    with np.errstate(divide="ignore"):
+        norm = np.log(np.exp(x - m).sum(axis=-1)) + m[..., 0]
+    norm = np.where(np.isfinite(norm), norm, 0.0)
+    sym = np.asarray(symbols)
+    valid = (sym >= 0) & (sym < C)
+    px = np.where(valid, np.take_along_axis(x, np.where(valid, sym, 0)[..., None], -1)[..., 0]
+                  - norm, -np.inf)
+    py = x[..., blank] - norm
+
+    def grad(px_grad, py_grad):
+        gx, gy = np.asarray(px_grad, np.float64), np.asarray(py_grad, np.float64)
+        out = -(gx + gy)[..., None] * np.exp(x - norm[..., None])
+        classes = np.arange(C)
+        out += np.where(classes == sym[..., None], gx[..., None], 0.0)
+        out += np.where(classes == blank, gy[..., None], 0.0)
+        return out
+
+    return px, py, grad

@@ -89,3 +89,48 @@ def test_cuda_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
     scores, (gx, gy) = _run(_cuda_devices()[0], px, py, boundary, np.ones(2, np.float32))
     assert np.isfinite(scores[0]) and np.isnan(scores[1])
     assert np.all(gx[1] == 0) and np.all(gy[1] == 0)
+
+
+# C % 4 == 0 takes the 16-byte path for float32 (C % 2 == 0 for float64), the
+# others the element path; rows of 1 to 1027 classes.
+GATHER_SHAPES = [(5, 1), (3, 7, 4), (2, 9, 5, 33), (4, 50, 5, 500), (3, 40, 1027), (2, 6, 2048)]
+
+
+@pytest.mark.parametrize("shape", GATHER_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype):
+    from xla_rnnt.jax.logsoftmax_gather import logsoftmax_gather
+
+    C = shape[-1]
+    logits = (4 * rng.standard_normal(shape)).astype(dtype)
+    logits[rng.random(shape) < 0.05] = -np.inf
+    logits[rng.random(shape[:-1]) < 0.05] = -np.inf  # whole rows
+    symbols = rng.integers(-1, C + 1, size=shape[:-1]).astype(np.int32)
+    blank = int(rng.integers(0, C))
+    cot = rng.standard_normal((2,) + shape[:-1]).astype(dtype)
+
+    def run(device):
+        def f(x, s, w):
+            px, py = logsoftmax_gather(x, s, blank)
+            finite = lambda v: jnp.where(jnp.isfinite(v), v, 0)  # noqa: E731
+            return jnp.sum(w[0] * finite(px)) + jnp.sum(w[1] * finite(py)), (px, py)
+
+        args = jax.device_put((logits, symbols, cot), device)
+        (_, (px, py)), g = jax.jit(jax.value_and_grad(f, has_aux=True))(*args)
+        assert g.devices() == {device}
+        return [np.asarray(v) for v in (px, py, g)]
+
+    cuda = run(_cuda_devices()[0])
+    cpu = run(jax.devices("cpu")[0])
+    ref_px, ref_py, ref_grad = reference.logsoftmax_gather(logits, symbols, blank)
+    gx = np.where(np.isfinite(ref_px), cot[0], 0)
+    gy = np.where(np.isfinite(ref_py), cot[1], 0)
+    tol = 1e-12 if dtype == np.float64 else 2e-6
+    for got, same, want in zip(cuda, cpu, (ref_px, ref_py, ref_grad(gx, gy))):
+        assert not np.isnan(got).any()
+        finite = np.isfinite(want)
+        assert np.array_equal(finite, np.isfinite(got)) and np.array_equal(finite,
+                                                                            np.isfinite(same))
+        scale = max(1.0, np.abs(want[finite]).max()) if finite.any() else 1.0
+        assert np.abs(got[finite] - want[finite]).max(initial=0) <= tol * scale
+        assert np.abs(same[finite] - want[finite]).max(initial=0) <= tol * scale

@@ -4,6 +4,9 @@
 #   default JAX device there) including tests/test_gpu_jax.py, then the
 #   recursion benchmark, and (when .devcarry/fast_rnnt-1.3.tar.gz is carried)
 #   the side-by-side loss benchmark against fast_rnnt and torchaudio.
+#   XLA_RNNT_SKIP_TESTS=1 skips tests and recursion benchmark,
+#   XLA_RNNT_SKIP_LOSS_BENCH=1 the loss benchmark; XLA_RNNT_NCU=1 adds per-kernel
+#   Nsight Compute breakdowns (benchmarks/ncu_breakdown.py) of one call per loss.
 #   The XLA FFI headers must be carried in
 #   .devcarry/ffi_include (copied from TensorFlow 2.21's wheel, FFI API 0.2:
 #   see README "GPU check"), since that machine has no TensorFlow.
@@ -22,10 +25,29 @@ export XLA_RNNT_LIBRARY="$PWD/build/gpu/libxla_rnnt.so"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 set +e
-python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_mutual_information_jax.py \
-  tests/test_losses_jax.py 2>&1 | tee "$OUT/tests.log"
-tests_rc=${PIPESTATUS[0]}
-python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
+tests_rc=0
+if [ -z "${XLA_RNNT_SKIP_TESTS:-}" ]; then
+  python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_logsoftmax_gather.py \
+    tests/test_mutual_information_jax.py tests/test_losses_jax.py 2>&1 | tee "$OUT/tests.log"
+  tests_rc=${PIPESTATUS[0]}
+  python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
+fi
+if [ -n "${XLA_RNNT_NCU:-}" ]; then
+  # Per-kernel times of one call of each loss (Nsight Compute; clocks left
+  # alone; no autotuning, whose many launches ncu would slow down).
+  metrics=gpu__time_duration.sum,dram__bytes_read.sum,dram__bytes_write.sum,lts__t_bytes.sum,sm__throughput.avg.pct_of_peak_sustained_elapsed
+  case "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" in
+    *H200*) bandwidth=4.8 ;;
+    *) bandwidth=3.35 ;;
+  esac
+  for case in ${XLA_RNNT_NCU_CASES:-recursion simple pruned full}; do
+    XLA_FLAGS="--xla_gpu_autotune_level=0" timeout 240 ncu --clock-control none \
+      --profile-from-start off --csv --log-file "$OUT/ncu_$case.csv" --metrics "$metrics" \
+      python3 benchmarks/ncu_breakdown.py --case "$case" > "$OUT/ncu_$case.run.log" 2>&1
+    python3 benchmarks/ncu_breakdown.py --parse "$OUT/ncu_$case.csv" --bandwidth $bandwidth \
+      --json "$OUT/ncu_$case.json" 2>&1 | tee "$OUT/ncu_$case.txt"
+  done
+fi
 if [ -f .devcarry/fast_rnnt-1.3.tar.gz ] && [ -z "${XLA_RNNT_SKIP_LOSS_BENCH:-}" ]; then
   python3 benchmarks/benchmark_losses.py --fast-rnnt-sdist "$PWD/.devcarry/fast_rnnt-1.3.tar.gz" \
     --json "$OUT/benchmark_losses.json" 2>&1 | tee "$OUT/bench_losses.log"

@@ -90,21 +90,19 @@ def _safe_max(ops, x, axis):
     return ops.where(m > NEG_INF, m, 0.0)
 
 
-def _log_normalizer(ops, x):
-    """logsumexp over the last axis (dropped), with rows that are all -inf
-    (no probability mass, e.g. padding filled with -inf) normalized by 0: their
-    log-probabilities stay -inf and their gradients are 0, not NaN."""
-    m = _safe_max(ops, x, -1)
-    total = ops.sum(ops.exp(x - m), axis=-1)  # >= 1 unless the row is all -inf
-    return ops.log(ops.where(total > 0, total, 1.0)) + m[..., 0]
-
-
 def _valid_symbols(ops, symbols, C):
     """(symbols as int32 with entries outside [0, C) replaced by 0, valid [B, S]).
 
     The validity is decided before the cast, so int64 values do not wrap."""
     valid = (symbols >= 0) & (symbols < C)
     return ops.where(valid, ops.cast(symbols, "int32"), 0), valid
+
+
+def _with_blank(ops, symbols, termination_symbol):
+    """symbols [B, S] int32 followed by termination_symbol: [B, S+1], so that
+    position S (after the last symbol) has an index too."""
+    blank = ops.full((ops.batch_size(symbols), 1), termination_symbol, "int32")
+    return ops.concat([symbols, blank], axis=1)
 
 
 def _boundary_ends(ops, boundary):
@@ -293,12 +291,12 @@ def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=N
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits = _compute(ops, logits)
     symbols, valid = _valid_symbols(ops, symbols, C)
-    normalizers = _log_normalizer(ops, logits)  # [B, T, S+1]
-    index = ops.broadcast_to(symbols[:, None, :, None],
-                             (ops.batch_size(logits), T, S, 1))
-    px = ops.take_along_last(logits[:, :, :S, :], index)[:, :, :, 0]  # [B, T, S]
-    px = ops.transpose(px - normalizers[:, :, :S], (0, 2, 1))
-    py = ops.transpose(logits[:, :, :, termination_symbol] - normalizers, (0, 2, 1))
+    # Row s of frame t emits symbols[s]; row S emits nothing (its px is dropped).
+    index = ops.broadcast_to(_with_blank(ops, symbols, termination_symbol)[:, None, :],
+                             (ops.batch_size(logits), T, S + 1))
+    px, py = ops.logsoftmax_gather(logits, index, termination_symbol)  # [B, T, S+1]
+    px = ops.transpose(px[:, :, :S], (0, 2, 1))
+    py = ops.transpose(py, (0, 2, 1))
     return _finish_logprobs(ops, px, py, boundary, rnnt_type, valid)
 
 
@@ -397,14 +395,11 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
     logits = _compute(ops, logits)
     symbols, valid = _valid_symbols(ops, symbols, C)
     ranges = ops.cast(ranges, "int32")
-    normalizers = _log_normalizer(ops, logits)  # [B, T, R]
-    with_blank = ops.concat(
-        [symbols, ops.full((ops.batch_size(symbols), 1), termination_symbol, "int32")], axis=1)
     # Window positions outside [0, S] are never placed below; clip so that
     # the gather is in range on every backend.
-    pruned_symbols = ops.gather_batched(with_blank, ops.clip(ranges, 0, S), axis=1)  # [B, T, R]
-    px = ops.take_along_last(logits, pruned_symbols[:, :, :, None])[:, :, :, 0] - normalizers
-    py = logits[:, :, :, termination_symbol] - normalizers  # [B, T, R]
+    pruned_symbols = ops.gather_batched(_with_blank(ops, symbols, termination_symbol),
+                                        ops.clip(ranges, 0, S), axis=1)  # [B, T, R]
+    px, py = ops.logsoftmax_gather(logits, pruned_symbols, termination_symbol)  # [B, T, R]
     # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
     # lattice; -inf outside the window. [B, T, S+1], never [B, T, S+1, C].
     k = ops.arange(S + 1, "int32")[None, None, :] - ranges[:, :, :1]

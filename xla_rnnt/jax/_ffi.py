@@ -15,10 +15,12 @@ Every call is wrapped (see notes/distributed.md) in:
   call runs again, the handlers flattening leading axes into the batch.
 * ``jax.jit``, so that an eager call on sharded arrays is partitioned too.
 """
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.experimental.custom_partitioning import custom_partitioning
 from jax.sharding import NamedSharding, PartitionSpec
 
@@ -44,18 +46,21 @@ def _forward_backward_results(px, py, boundary):
 
 # Shardy rules: "..." are the batch axes, shared by every operand and result;
 # every other factor must be replicated: s = S, r = S+1, t = T, x = px's last
-# axis (T+1 or T), u = the lattices' T+1, f = boundary's 4.
-_TRAILING = ("s", "x", "r", "t", "f", "u")
+# axis (T+1 or T), u = the lattices' T+1, f = boundary's 4, c = the classes.
 _RULES = {
     "xla_rnnt_mi_forward": "... s x, ... r t, ... f -> ..., ... r u",
     "xla_rnnt_mi_forward_backward":
         "... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... r u",
+    "xla_rnnt_logsoftmax_gather": "... c, ... -> ..., ..., ...",
+    "xla_rnnt_logsoftmax_gather_grad": "... c, ..., ..., ..., ... -> ... c",
 }
-
-
-def _raw_call(target, results_fn, px, py, boundary):
-    # No vmap_method: jax.vmap never reaches this call (custom_vmap below).
-    return jax.ffi.ffi_call(target, results_fn(px, py, boundary))(px, py, boundary)
+_LATTICE_FACTORS = ("s", "x", "r", "t", "f", "u")
+_TRAILING = {  # per target: (its replicated factors, operand 0's non-batch rank)
+    "xla_rnnt_mi_forward": (_LATTICE_FACTORS, 2),
+    "xla_rnnt_mi_forward_backward": (_LATTICE_FACTORS, 2),
+    "xla_rnnt_logsoftmax_gather": (("c",), 1),
+    "xla_rnnt_logsoftmax_gather_grad": (("c",), 1),
+}
 
 
 def _batch_spec(mesh, shape, lead):
@@ -80,9 +85,10 @@ def _batch_spec(mesh, shape, lead):
     return tuple(out)
 
 
-def _shardings(mesh, arg_shapes, result_avals):
-    """Batch-sharded shardings for operands and results, from px's sharding."""
-    lead = len(arg_shapes[0].shape) - 2  # px [..., S, T+1|T]
+def _shardings(mesh, arg_shapes, result_avals, trailing):
+    """Batch-sharded shardings for operands and results, from operand 0's
+    sharding; operand 0 has `trailing` non-batch axes."""
+    lead = len(arg_shapes[0].shape) - trailing
     batch = _batch_spec(mesh, arg_shapes[0], lead)
 
     def make(x):
@@ -91,41 +97,44 @@ def _shardings(mesh, arg_shapes, result_avals):
     return tuple(make(a) for a in arg_shapes), tuple(make(r) for r in result_avals)
 
 
-def _partitioned(target, results_fn):
-    """custom_partitioning + custom_vmap wrapper of one target."""
+def _partitioned(target, results_fn, **attributes):
+    """custom_partitioning + custom_vmap wrapper of one target; `attributes`
+    are the handler's (static) FFI attributes."""
+    factors, trailing = _TRAILING[target]
+
+    def raw_call(*args):
+        # No vmap_method: jax.vmap never reaches this call (custom_vmap below).
+        return jax.ffi.ffi_call(target, results_fn(*args))(*args, **attributes)
 
     @custom_partitioning
-    def call(px, py, boundary):
-        return _raw_call(target, results_fn, px, py, boundary)
+    def call(*args):
+        return raw_call(*args)
 
     def partition(mesh, arg_shapes, result_shape):
-        arg_shardings, result_shardings = _shardings(mesh, arg_shapes, result_shape)
-
-        def lower_fn(px, py, boundary):  # local shards: the batch axes only are split
-            return _raw_call(target, results_fn, px, py, boundary)
-
-        return mesh, lower_fn, result_shardings, arg_shardings
+        arg_shardings, result_shardings = _shardings(mesh, arg_shapes, result_shape, trailing)
+        # raw_call gets the local shards: the batch axes only are split.
+        return mesh, raw_call, result_shardings, arg_shardings
 
     def infer_sharding_from_operands(mesh, arg_shapes, result_shape):  # GSPMD only
-        return _shardings(mesh, arg_shapes, result_shape)[1]
+        return _shardings(mesh, arg_shapes, result_shape, trailing)[1]
 
     call.def_partition(
         partition=partition,
         infer_sharding_from_operands=infer_sharding_from_operands,
         sharding_rule=_RULES[target],
-        need_replication_factors=_TRAILING)
+        need_replication_factors=factors)
 
     @jax.custom_batching.custom_vmap
-    def batched(px, py, boundary):
-        return call(px, py, boundary)
+    def batched(*args):
+        return call(*args)
 
     @batched.def_vmap
-    def _vmap_rule(axis_size, in_batched, px, py, boundary):
+    def _vmap_rule(axis_size, in_batched, *args):
         # Mapped axes arrive in front; give every operand one (the handlers
         # flatten leading axes into the batch), then call again: nested vmaps
         # come back here, a sharded caller reaches the partitioner.
         args = [x if b else jnp.broadcast_to(x, (axis_size, *x.shape))
-                for x, b in zip((px, py, boundary), in_batched)]
+                for x, b in zip(args, in_batched)]
         out = batched(*args)
         return out, tuple(True for _ in out)
 
@@ -153,3 +162,31 @@ def mi_forward_backward(px, py, boundary):
 def full_boundary(B, S, T):
     """[B, 4] rows (0, 0, S, T): the whole lattice."""
     return jnp.broadcast_to(jnp.array([0, 0, S, T], jnp.int32), (B, 4))
+
+
+def _gather_results(logits, symbols):
+    rows = jax.ShapeDtypeStruct(symbols.shape, logits.dtype)
+    return rows, rows, rows
+
+
+def _gather_grad_results(logits, *_):
+    return jax.ShapeDtypeStruct(logits.shape, logits.dtype)
+
+
+@functools.lru_cache(maxsize=None)
+def _gather_calls(blank):
+    """The (forward, gradient) calls for one blank (a static attribute)."""
+    return (_partitioned("xla_rnnt_logsoftmax_gather", _gather_results, blank=np.int64(blank)),
+            _partitioned("xla_rnnt_logsoftmax_gather_grad", _gather_grad_results,
+                         blank=np.int64(blank)))
+
+
+def logsoftmax_gather(logits, symbols, blank):
+    """(px, py, normalizers), each [...] for logits [..., C] and int32 symbols
+    [...] (cc/logsoftmax_gather.h)."""
+    return _gather_calls(blank)[0](logits, symbols)
+
+
+def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
+    """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
+    return _gather_calls(blank)[1](logits, symbols, normalizers, px_grad, py_grad)

@@ -10,7 +10,7 @@ from ._xla_module import Dim, ffi_call
 
 _native.register_tf()
 
-# px, py, boundary are operands 0, 1, 2 of every call below.
+# px, py, boundary are operands 0, 1, 2 of every mi_* call below.
 _B = Dim(0, 0)
 _LATTICE = (_B, Dim(1, 1), Dim(1, 2, 1))  # [B, S+1, T+1]
 
@@ -45,3 +45,18 @@ def mi_backward(px, py, boundary, p):
 def full_boundary(px, S, T):
     """[B, 4] rows (0, 0, S, T) with B read from px at run time."""
     return tf.tile(tf.constant([[0, 0, S, T]], tf.int32), tf.stack([tf.shape(px)[0], 1]))
+
+
+def logsoftmax_gather(logits, symbols, blank):
+    """(px, py, normalizers), each shaped like symbols [...], for logits [..., C]."""
+    rows = (_like(1, len(symbols.shape)), logits.dtype)
+    return ffi_call("xla_rnnt_logsoftmax_gather", [logits, symbols], [rows, rows, rows],
+                    attributes={"blank": int(blank)})
+
+
+def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
+    """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
+    (logits_grad,) = ffi_call(
+        "xla_rnnt_logsoftmax_gather_grad", [logits, symbols, normalizers, px_grad, py_grad],
+        [(_like(0, len(logits.shape)), logits.dtype)], attributes={"blank": int(blank)})
+    return logits_grad

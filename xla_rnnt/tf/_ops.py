@@ -4,6 +4,7 @@ Works eagerly, in tf.function and under jit_compile; the batch axis may be
 unknown at trace time (batch_size returns a scalar tensor then)."""
 import tensorflow as tf
 
+from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
 from .mutual_information import mutual_information_recursion as _mi
 
 
@@ -136,3 +137,9 @@ def gather_batched(x, idx, axis):
 
 def mutual_information_recursion(px, py, boundary, return_grad):
     return _mi(px, py, boundary, return_grad=return_grad)
+
+
+def logsoftmax_gather(logits, symbols, blank):
+    """(px, py): log_softmax(logits) at symbols (int32, -inf outside [0, C))
+    and at blank, one fused pass (cc/logsoftmax_gather.h)."""
+    return _logsoftmax_gather(logits, symbols, blank)

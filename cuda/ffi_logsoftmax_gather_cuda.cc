@@ -1,0 +1,92 @@
+// XLA FFI handlers (CUDA) of the fused log-softmax + gather; the same targets,
+// operands and results as cc/ffi_logsoftmax_gather.cc, enqueued on XLA's stream.
+#include <string>
+
+#include "../cc/ffi_checks.h"
+#include "../cc/handlers.h"
+#include "logsoftmax_gather_cuda.h"
+
+namespace xla_rnnt {
+namespace {
+
+ffi::Error LaunchStatus(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return ffi::Error::Success();
+  return ffi::Error(ffi::ErrorCode::kInternal,
+                    std::string("xla_rnnt: ") + what + ": " + cudaGetErrorString(err));
+}
+
+ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
+                      int64_t blank, ffi::Result<ffi::AnyBuffer> px,
+                      ffi::Result<ffi::AnyBuffer> py, ffi::Result<ffi::AnyBuffer> normalizers) {
+  auto sizes = GatherCheckOperands(logits, symbols, blank);
+  if (sizes.has_error()) return sizes.error();
+  const GatherSizes sz = sizes.value();
+  const ffi::DataType dtype = logits.element_type();
+  if (auto e = ExpectRows("px", *px, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("py", *py, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("normalizers", *normalizers, sz, dtype); e.failure()) return e;
+  const int32_t* sym = symbols.typed_data<int32_t>();
+  const cudaError_t err =
+      dtype == ffi::DataType::F32
+          ? LaunchLogsoftmaxGather<float>(stream, logits.typed_data<float>(), sym, sz,
+                                          px->typed_data<float>(), py->typed_data<float>(),
+                                          normalizers->typed_data<float>())
+          : LaunchLogsoftmaxGather<double>(stream, logits.typed_data<double>(), sym, sz,
+                                           px->typed_data<double>(), py->typed_data<double>(),
+                                           normalizers->typed_data<double>());
+  return LaunchStatus(err, "log-softmax gather launch");
+}
+
+ffi::Error GatherGradImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
+                          ffi::AnyBuffer normalizers, ffi::AnyBuffer px_grad,
+                          ffi::AnyBuffer py_grad, int64_t blank,
+                          ffi::Result<ffi::AnyBuffer> logits_grad) {
+  auto sizes = GatherCheckOperands(logits, symbols, blank);
+  if (sizes.has_error()) return sizes.error();
+  const GatherSizes sz = sizes.value();
+  const ffi::DataType dtype = logits.element_type();
+  if (auto e = ExpectRows("normalizers", normalizers, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("px_grad", px_grad, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("py_grad", py_grad, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectCount("logits_grad", *logits_grad, sz.N * sz.C, dtype, "logits");
+      e.failure())
+    return e;
+  const int32_t* sym = symbols.typed_data<int32_t>();
+  const cudaError_t err =
+      dtype == ffi::DataType::F32
+          ? LaunchLogsoftmaxGatherGrad<float>(
+                stream, logits.typed_data<float>(), sym, normalizers.typed_data<float>(),
+                px_grad.typed_data<float>(), py_grad.typed_data<float>(), sz,
+                logits_grad->typed_data<float>())
+          : LaunchLogsoftmaxGatherGrad<double>(
+                stream, logits.typed_data<double>(), sym, normalizers.typed_data<double>(),
+                px_grad.typed_data<double>(), py_grad.typed_data<double>(), sz,
+                logits_grad->typed_data<double>());
+  return LaunchStatus(err, "log-softmax gather gradient launch");
+}
+
+}  // namespace
+}  // namespace xla_rnnt
+
+namespace ffi = ::xla::ffi;
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherCuda, xla_rnnt::GatherImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Arg<ffi::AnyBuffer>()      // logits
+                                  .Arg<ffi::AnyBuffer>()      // symbols
+                                  .Attr<int64_t>("blank")
+                                  .Ret<ffi::AnyBuffer>()      // px
+                                  .Ret<ffi::AnyBuffer>()      // py
+                                  .Ret<ffi::AnyBuffer>());    // normalizers
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherGradCuda, xla_rnnt::GatherGradImpl,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::PlatformStream<cudaStream_t>>()
+                                  .Arg<ffi::AnyBuffer>()      // logits
+                                  .Arg<ffi::AnyBuffer>()      // symbols
+                                  .Arg<ffi::AnyBuffer>()      // normalizers
+                                  .Arg<ffi::AnyBuffer>()      // px_grad
+                                  .Arg<ffi::AnyBuffer>()      // py_grad
+                                  .Attr<int64_t>("blank")
+                                  .Ret<ffi::AnyBuffer>());    // logits_grad

@@ -1,0 +1,158 @@
+// CUDA twin of cc/logsoftmax_gather_cpu.cc: one warp per row of logits.
+//
+// Memory-bound by design: the forward reads each row once (a running maximum
+// and a rescaled running sum, so no second pass), the backward reads it once
+// and writes its gradient once. Rows whose length and base allow it move as
+// 16-byte vectors (float4 / double2), else element by element; consecutive
+// lanes touch consecutive vectors, so every warp access is contiguous.
+#include <cstdint>
+
+#include "logsoftmax_gather_cuda.h"
+
+namespace xla_rnnt {
+namespace {
+
+constexpr int kWarpsPerBlock = 8;
+constexpr unsigned kFull = 0xffffffffu;
+
+template <typename Real, int kVec>
+struct alignas(sizeof(Real) * kVec) Pack {
+  Real v[kVec];
+};
+
+// s * exp(m - m_new): the running sum rescaled to a new maximum; 0 while
+// nothing finite was seen (avoids -inf - -inf).
+template <typename Real>
+__device__ __forceinline__ Real Rescale(Real s, Real m, Real m_new) {
+  return m == NegInf<Real>() ? Real(0) : s * exp(m - m_new);
+}
+
+template <typename Real, int kVec>
+__global__ void __launch_bounds__(32 * kWarpsPerBlock)
+    GatherForwardKernel(const Real* __restrict__ logits, const int32_t* __restrict__ symbols,
+                        GatherSizes sz, Real* __restrict__ px, Real* __restrict__ py,
+                        Real* __restrict__ normalizers) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (n >= sz.N) return;
+  const Real* row = logits + n * sz.C;
+  const auto* packs = reinterpret_cast<const Pack<Real, kVec>*>(row);
+  const int64_t num_packs = sz.C / kVec;
+  Real m = NegInf<Real>(), s = 0;
+#pragma unroll 4
+  for (int64_t i = lane; i < num_packs; i += 32) {
+    const Pack<Real, kVec> pk = packs[i];
+    Real pm = pk.v[0];
+#pragma unroll
+    for (int j = 1; j < kVec; ++j) pm = max(pm, pk.v[j]);
+    const Real m_new = max(m, pm);
+    s = Rescale(s, m, m_new);
+    if (m_new > NegInf<Real>()) {
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) s += exp(pk.v[j] - m_new);
+    }
+    m = m_new;
+  }
+  for (int off = 16; off > 0; off >>= 1) {
+    const Real m_other = __shfl_xor_sync(kFull, m, off);
+    const Real s_other = __shfl_xor_sync(kFull, s, off);
+    const Real m_new = max(m, m_other);
+    s = Rescale(s, m, m_new) + Rescale(s_other, m_other, m_new);
+    m = m_new;
+  }
+  if (lane == 0) {
+    const Real norm = RowNormalizer(m, s);
+    normalizers[n] = norm;
+    px[n] = SymbolLogprob(row, symbols[n], sz.C, norm);
+    py[n] = row[sz.blank] - norm;
+  }
+}
+
+template <typename Real, int kVec>
+__global__ void __launch_bounds__(32 * kWarpsPerBlock)
+    GatherBackwardKernel(const Real* __restrict__ logits, const int32_t* __restrict__ symbols,
+                         const Real* __restrict__ normalizers,
+                         const Real* __restrict__ px_grad, const Real* __restrict__ py_grad,
+                         GatherSizes sz, Real* __restrict__ logits_grad) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (n >= sz.N) return;
+  const auto* in = reinterpret_cast<const Pack<Real, kVec>*>(logits + n * sz.C);
+  auto* out = reinterpret_cast<Pack<Real, kVec>*>(logits_grad + n * sz.C);
+  const Real gx = px_grad[n], gy = py_grad[n], total = gx + gy, norm = normalizers[n];
+  const int64_t symbol = symbols[n], blank = sz.blank;  // a symbol outside [0, C) never matches
+  const int64_t num_packs = sz.C / kVec;
+#pragma unroll 4
+  for (int64_t i = lane; i < num_packs; i += 32) {
+    const Pack<Real, kVec> pk = in[i];
+    Pack<Real, kVec> g;
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) {
+      const int64_t c = i * kVec + j;
+      g.v[j] = -total * exp(pk.v[j] - norm) + (c == symbol ? gx : Real(0)) +
+               (c == blank ? gy : Real(0));
+    }
+    out[i] = g;
+  }
+}
+
+// 16-byte vectors when every row starts on a 16-byte boundary.
+template <typename Real>
+bool CanVectorize(const void* a, const void* b, int64_t C) {
+  constexpr int kVec = 16 / sizeof(Real);
+  return C % kVec == 0 && reinterpret_cast<uintptr_t>(a) % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(b) % 16 == 0;
+}
+
+unsigned Blocks(int64_t N) {
+  return static_cast<unsigned>((N + kWarpsPerBlock - 1) / kWarpsPerBlock);
+}
+
+}  // namespace
+
+template <typename Real>
+cudaError_t LaunchLogsoftmaxGather(cudaStream_t stream, const Real* logits,
+                                   const int32_t* symbols, GatherSizes sz, Real* px, Real* py,
+                                   Real* normalizers) {
+  if (sz.N == 0) return cudaSuccess;
+  constexpr int kVec = 16 / sizeof(Real);
+  if (CanVectorize<Real>(logits, logits, sz.C))
+    GatherForwardKernel<Real, kVec><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
+        logits, symbols, sz, px, py, normalizers);
+  else
+    GatherForwardKernel<Real, 1><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
+        logits, symbols, sz, px, py, normalizers);
+  return cudaGetLastError();
+}
+
+template <typename Real>
+cudaError_t LaunchLogsoftmaxGatherGrad(cudaStream_t stream, const Real* logits,
+                                       const int32_t* symbols, const Real* normalizers,
+                                       const Real* px_grad, const Real* py_grad,
+                                       GatherSizes sz, Real* logits_grad) {
+  if (sz.N == 0) return cudaSuccess;
+  constexpr int kVec = 16 / sizeof(Real);
+  if (CanVectorize<Real>(logits, logits_grad, sz.C))
+    GatherBackwardKernel<Real, kVec><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
+        logits, symbols, normalizers, px_grad, py_grad, sz, logits_grad);
+  else
+    GatherBackwardKernel<Real, 1><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
+        logits, symbols, normalizers, px_grad, py_grad, sz, logits_grad);
+  return cudaGetLastError();
+}
+
+template cudaError_t LaunchLogsoftmaxGather<float>(cudaStream_t, const float*, const int32_t*,
+                                                   GatherSizes, float*, float*, float*);
+template cudaError_t LaunchLogsoftmaxGather<double>(cudaStream_t, const double*,
+                                                    const int32_t*, GatherSizes, double*,
+                                                    double*, double*);
+template cudaError_t LaunchLogsoftmaxGatherGrad<float>(cudaStream_t, const float*,
+                                                       const int32_t*, const float*,
+                                                       const float*, const float*,
+                                                       GatherSizes, float*);
+template cudaError_t LaunchLogsoftmaxGatherGrad<double>(cudaStream_t, const double*,
+                                                        const int32_t*, const double*,
+                                                        const double*, const double*,
+                                                        GatherSizes, double*);
+
+}  // namespace xla_rnnt

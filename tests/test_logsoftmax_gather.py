@@ -1,0 +1,181 @@
+"""The fused log-softmax + gather (cc/logsoftmax_gather.h) behind the full and
+pruned losses, called directly: float64 oracle, finite differences, -inf rows,
+out-of-range symbols, any leading axes, JAX (jit, vmap) and TF (eager,
+function, XLA with an unknown batch size), and the handlers' own checks."""
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+
+import reference  # noqa: E402
+from conftest import relative_error  # noqa: E402
+from xla_rnnt.jax import _ffi as jax_ffi  # noqa: E402
+from xla_rnnt.jax.logsoftmax_gather import logsoftmax_gather as jax_gather  # noqa: E402
+
+
+def random_case(rng, dtype):
+    """logits [*lead, C] with some -inf entries and rows, symbols with some
+    out-of-range entries, blank, cotangents."""
+    lead = tuple(int(n) for n in rng.integers(0, 5, size=rng.integers(1, 4)))
+    C = int(rng.choice([1, 3, 4, 8, 33, 64, 129]))
+    logits = (3 * rng.standard_normal(lead + (C,))).astype(dtype)
+    logits[rng.random(lead + (C,)) < 0.1] = -np.inf
+    logits[rng.random(lead) < 0.1] = -np.inf  # whole rows
+    symbols = rng.integers(-2, C + 2, size=lead).astype(np.int32)
+    blank = int(rng.integers(0, C))
+    cot = [rng.standard_normal(lead).astype(dtype) for _ in range(2)]
+    return logits, symbols, blank, cot
+
+
+def close(actual, expected, tol):
+    """Same -inf/NaN pattern and finite values within tol * max(1, |expected|)
+    (gradients here are often exactly 0, where a relative error means nothing)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    finite = np.isfinite(expected)
+    assert np.array_equal(finite, np.isfinite(actual)), (actual, expected)
+    if not finite.any():
+        return True
+    scale = max(1.0, np.abs(expected[finite]).max())
+    return np.abs(actual[finite] - expected[finite]).max() <= tol * scale
+
+
+def jax_value_and_grad(logits, symbols, blank, cot):
+    def f(x):
+        px, py = jax_gather(x, symbols, blank)
+        finite = lambda v: jnp.where(jnp.isfinite(v), v, 0)  # noqa: E731
+        return jnp.sum(cot[0] * finite(px)) + jnp.sum(cot[1] * finite(py)), (px, py)
+
+    (_, (px, py)), g = jax.jit(jax.value_and_grad(f, has_aux=True))(logits)
+    return np.asarray(px), np.asarray(py), np.asarray(g)
+
+
+# float32: px = x[k] - normalizer cancels to ~1e-7 absolute on values ~0.1.
+@pytest.mark.parametrize("dtype,tol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_jax_matches_reference(rng, dtype, tol):
+    for _ in range(6):
+        logits, symbols, blank, cot = random_case(rng, dtype)
+        px, py, g = jax_value_and_grad(logits, symbols, blank, cot)
+        ref_px, ref_py, ref_grad = reference.logsoftmax_gather(logits, symbols, blank)
+        # The cotangent of a -inf output is what the caller passes (0 here).
+        gx = np.where(np.isfinite(ref_px), cot[0], 0)
+        gy = np.where(np.isfinite(ref_py), cot[1], 0)
+        assert px.dtype == dtype and g.dtype == dtype
+        assert close(px, ref_px, tol) and close(py, ref_py, tol)
+        assert close(g, ref_grad(gx, gy), tol)
+        assert not np.isnan(g).any()
+
+
+def test_minus_inf_rows_and_bad_symbols(rng):
+    logits = rng.standard_normal((3, 6))
+    logits[1] = -np.inf
+    symbols = np.array([-1, 2, 6], np.int32)  # out of range, in range, == C
+    px, py = jax_gather(logits, symbols, 4)
+    assert np.isneginf(px).tolist() == [True, True, True]
+    assert np.isneginf(py).tolist() == [False, True, False]
+    g = jax.grad(lambda x: jnp.sum(jax_gather(x, symbols, 4)[1]))(logits)
+    assert np.all(np.isfinite(g))
+    # A -inf row has normalizer 0: only the one-hot part of its gradient is left.
+    assert np.array_equal(g[1], np.eye(6)[4])
+    assert abs(g[0].sum()) < 1e-12 and abs(g[2].sum()) < 1e-12
+
+
+def test_gradient_matches_finite_differences(rng):
+    logits = rng.standard_normal((2, 3, 7))
+    symbols = rng.integers(0, 7, size=(2, 3)).astype(np.int32)
+    w = rng.standard_normal((2, 2, 3))
+
+    def f(x):
+        px, py = jax_gather(x, symbols, 0)
+        return jnp.sum(w[0] * px) + jnp.sum(w[1] * py)
+
+    g = np.asarray(jax.grad(f)(logits))
+    eps = 1e-6
+    for idx in [(0, 0, 0), (1, 2, 6), (0, 1, int(symbols[0, 1])), (1, 0, 3)]:
+        d = np.zeros_like(logits)
+        d[idx] = eps
+        fd = (f(logits + d) - f(logits - d)) / (2 * eps)
+        assert abs(fd - g[idx]) < 1e-7, (idx, fd, g[idx])
+
+
+def test_vmap_matches_loop(rng):
+    logits = rng.standard_normal((3, 4, 5, 9))
+    symbols = rng.integers(0, 9, size=(3, 4, 5)).astype(np.int32)
+    px, py = jax.vmap(lambda x, s: jax_gather(x, s, 2))(logits, symbols)
+    for i in range(3):
+        want = jax_gather(logits[i], symbols[i], 2)
+        assert np.array_equal(px[i], want[0]) and np.array_equal(py[i], want[1])
+
+
+@pytest.mark.parametrize("logits_shape,symbols_shape,blank,message", [
+    ((2, 5), (3,), 0, r"same leading axes, got logits \[2, 5\], symbols \[3\]"),
+    ((2, 5), (2,), 5, r"blank = 5 must be in \[0, C = 5\)"),
+    ((2, 5), (2, 1), 0, r"same leading axes"),
+])
+def test_handler_rejects_bad_operands(logits_shape, symbols_shape, blank, message):
+    """The handler checks what the losses check at trace time, for other callers."""
+    logits = np.zeros(logits_shape, np.float32)
+    symbols = np.zeros(symbols_shape, np.int32)
+    results = [jax.ShapeDtypeStruct(symbols_shape, np.float32)] * 3
+    call = jax.ffi.ffi_call("xla_rnnt_logsoftmax_gather", results)
+    with pytest.raises(Exception, match=message):
+        jax.block_until_ready(call(logits, symbols, blank=np.int64(blank)))
+    with pytest.raises(Exception, match="logits must be float32 or float64"):
+        jax.block_until_ready(jax_ffi.logsoftmax_gather(logits.astype(np.float16),
+                                                        np.zeros(logits_shape[:-1], np.int32),
+                                                        0))
+
+
+try:  # the GPU machine runs the JAX half of this file; it has no TensorFlow
+    import tensorflow as tf
+except ImportError:
+    tf = None
+needs_tf = pytest.mark.skipif(tf is None, reason="TensorFlow is not installed")
+
+
+def tf_gather(logits, symbols, blank):
+    from xla_rnnt.tf.logsoftmax_gather import logsoftmax_gather
+    return logsoftmax_gather(logits, symbols, blank)
+
+
+@needs_tf
+@pytest.mark.parametrize("mode", ["eager", "function", "jit_compile"])
+def test_tf_matches_jax(rng, mode):
+    for _ in range(3):
+        logits, symbols, blank, cot = random_case(rng, np.float64)
+        want = jax_value_and_grad(logits, symbols, blank, cot)
+
+        def run(x, s, c0, c1):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                px, py = tf_gather(x, s, blank)
+                finite = lambda v: tf.where(tf.math.is_finite(v), v, tf.zeros_like(v))  # noqa
+                total = tf.reduce_sum(c0 * finite(px)) + tf.reduce_sum(c1 * finite(py))
+            return px, py, tape.gradient(total, x)
+
+        if mode != "eager":
+            # Unknown leading axes: one trace for any batch size.
+            spec = [tf.TensorSpec([None] * logits.ndim, tf.float64),
+                    tf.TensorSpec([None] * symbols.ndim, tf.int32),
+                    tf.TensorSpec([None] * symbols.ndim, tf.float64),
+                    tf.TensorSpec([None] * symbols.ndim, tf.float64)]
+            run = tf.function(run, input_signature=spec, jit_compile=mode == "jit_compile")
+        got = run(tf.constant(logits), tf.constant(symbols), tf.constant(cot[0]),
+                  tf.constant(cot[1]))
+        for a, b in zip(got, want):
+            assert relative_error(a.numpy(), b) < 1e-12
+
+
+@needs_tf
+def test_tf_one_output_used(rng):
+    """An unused output's cotangent arrives as None in TF: counted as zero."""
+    logits = tf.constant(rng.standard_normal((4, 6)))
+    symbols = tf.constant([1, 2, 3, 4], tf.int32)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        _, py = tf_gather(logits, symbols, 0)
+        total = tf.reduce_sum(py)
+    g = tape.gradient(total, logits).numpy()
+    ref = reference.logsoftmax_gather(logits.numpy(), symbols.numpy(), 0)[2]
+    assert relative_error(g, ref(np.zeros(4), np.ones(4))) < 1e-12
