@@ -41,9 +41,11 @@ if [ -n "${XLA_RNNT_NCU:-}" ]; then
     *) bandwidth=3.35 ;;
   esac
   for case in ${XLA_RNNT_NCU_CASES:-recursion simple pruned full}; do
-    XLA_FLAGS="--xla_gpu_autotune_level=0" timeout 240 ncu --clock-control none \
-      --profile-from-start off --csv --log-file "$OUT/ncu_$case.csv" --metrics "$metrics" \
-      python3 benchmarks/ncu_breakdown.py --case "$case" > "$OUT/ncu_$case.run.log" 2>&1
+    # No preallocation: ncu needs device memory to save and replay each kernel.
+    XLA_PYTHON_CLIENT_PREALLOCATE=false XLA_FLAGS="--xla_gpu_autotune_level=0" timeout 240 \
+      ncu --clock-control none --profile-from-start off --csv --log-file "$OUT/ncu_$case.csv" \
+      --metrics "$metrics" python3 benchmarks/ncu_breakdown.py --case "$case" \
+      > "$OUT/ncu_run.log" 2>&1 || tail -5 "$OUT/ncu_run.log"
     python3 benchmarks/ncu_breakdown.py --parse "$OUT/ncu_$case.csv" --bandwidth $bandwidth \
       --json "$OUT/ncu_$case.json" 2>&1 | tee "$OUT/ncu_$case.txt"
   done
