@@ -118,9 +118,9 @@ double Check(const char* name, const Problem& pr) {
   // float64 oracle
   std::vector<double> px(pr.px.begin(), pr.px.end()), py(pr.py.begin(), pr.py.end());
   const size_t nl = size_t(pr.sz.B) * (pr.sz.S + 1) * (pr.sz.T + 1);
-  std::vector<double> p(nl), g(nl), rsc(pr.sz.B), rgx(px.size()), rgy(py.size());
+  std::vector<double> p(nl), rsc(pr.sz.B), rgx(px.size()), rgy(py.size());
   MiForwardCpu<double>(px.data(), py.data(), pr.bd.data(), pr.sz, p.data(), rsc.data());
-  MiBackwardCpu<double>(px.data(), py.data(), pr.bd.data(), pr.sz, p.data(), g.data(),
+  MiBackwardCpu<double>(px.data(), py.data(), pr.bd.data(), pr.sz, p.data(),
                         rgx.data(), rgy.data());
   bool bad = false;
   const double e0 = RelErr(sc, rsc, &bad), e1 = RelErr(gx, rgx, &bad), e2 = RelErr(gy, rgy, &bad);
@@ -144,9 +144,9 @@ double CheckVsCpu32(const Problem& pr) {
   CK(cudaMemcpy(gx.data(), d.gx, gx.size() * 4, cudaMemcpyDeviceToHost));
   CK(cudaMemcpy(gy.data(), d.gy, gy.size() * 4, cudaMemcpyDeviceToHost));
   const size_t nl = size_t(pr.sz.B) * (pr.sz.S + 1) * (pr.sz.T + 1);
-  std::vector<float> p(nl), g(nl), rsc(pr.sz.B), rgx(pr.px.size()), rgy(pr.py.size());
+  std::vector<float> p(nl), rsc(pr.sz.B), rgx(pr.px.size()), rgy(pr.py.size());
   MiForwardCpu<float>(pr.px.data(), pr.py.data(), pr.bd.data(), pr.sz, p.data(), rsc.data());
-  MiBackwardCpu<float>(pr.px.data(), pr.py.data(), pr.bd.data(), pr.sz, p.data(), g.data(),
+  MiBackwardCpu<float>(pr.px.data(), pr.py.data(), pr.bd.data(), pr.sz, p.data(),
                        rgx.data(), rgy.data());
   auto to64 = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
   bool bad = false;

@@ -1,8 +1,9 @@
 """Where does the time of the simple and pruned losses go? (JAX, one device)
 
-Times forward + backward of pieces of the loss pipelines at one shape, and a
-candidate rewrite of the simple loss's symbol gather as a one-hot matmul
-(checked against the library's values first). Prints a table, writes JSON.
+Times forward + backward of pieces of the loss pipelines at one shape, and the
+simple loss with its normaliser matmuls at other precisions than HIGHEST (with
+their error against float64). Prints a table, writes JSON. (An earlier
+candidate, the symbol gather as a one-hot matmul, was 20-30% slower: NOTES.md.)
 
   python benchmarks/profile_losses.py --shape 32,500,100,500
 """
@@ -10,33 +11,47 @@ import argparse
 import json
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
-import timing
-import xla_rnnt.jax as xj
+jax.config.update("jax_enable_x64", True)  # for the float64 reference only
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from jax import lax  # noqa: E402
+
+import timing  # noqa: E402
+import xla_rnnt.jax as xj  # noqa: E402
+from xla_rnnt.jax import _ops  # noqa: E402
 
 
 def median_ms(fn, args):
     return timing.median_ms(jax.jit(fn), args, reps=30)
 
 
-def onehot_logprobs(lm, am, symbols, blank):
-    """Regular-lattice px, py of the simple loss with the symbol gather as a
-    matmul against one-hot rows (the candidate)."""
-    B, T, V = am.shape
-    S = symbols.shape[1]
-    am_max = jax.lax.stop_gradient(am.max(-1, keepdims=True))
-    lm_max = jax.lax.stop_gradient(lm.max(-1, keepdims=True))
-    norm = (jnp.log(jnp.einsum("bsv,btv->bst", jnp.exp(lm - lm_max), jnp.exp(am - am_max),
-                               precision="highest") + 1e-38)
-            + lm_max + jnp.swapaxes(am_max, 1, 2))
-    onehot = jax.nn.one_hot(symbols, V, dtype=am.dtype)              # [B, S, V]
-    px_am = jnp.einsum("bsv,btv->bst", onehot, am, precision="highest")
-    px_lm = jnp.einsum("bsv,bsv->bs", onehot, lm[:, :S])[..., None]
-    px = jnp.concatenate([px_am + px_lm - norm[:, :S], jnp.full((B, S, 1), -jnp.inf)], -1)
-    py = am[:, :, blank][:, None, :] + lm[:, :, blank][:, :, None] - norm
-    return px, py
+# Candidate precisions of the simple loss's normaliser matmuls (the library
+# uses HIGHEST: full float32).
+PRECISIONS = {
+    "HIGHEST": lax.Precision.HIGHEST,
+    "TF32_TF32_F32_X3": lax.DotAlgorithmPreset.TF32_TF32_F32_X3,
+    "BF16_BF16_F32_X6": lax.DotAlgorithmPreset.BF16_BF16_F32_X6,
+    "BF16_BF16_F32_X3": lax.DotAlgorithmPreset.BF16_BF16_F32_X3,
+    "DEFAULT (TF32)": lax.Precision.DEFAULT,
+}
+
+
+def with_matmul_precision(precision, fn):
+    """fn traced with the adapter's matmul at `precision` (restored after)."""
+    def traced(*args):
+        saved = _ops.matmul
+        _ops.matmul = lambda a, b: jnp.matmul(a, b, precision=precision)
+        try:
+            return fn(*args)
+        finally:
+            _ops.matmul = saved
+    return traced
+
+
+def relative(a, b):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
 
 
 def main():
@@ -50,8 +65,6 @@ def main():
     lm = jnp.asarray(rng.standard_normal((B, S + 1, V)), jnp.float32)
     symbols = jnp.asarray(rng.integers(1, V, (B, S)), jnp.int32)
     px, py = xj.get_rnnt_logprobs(lm=lm, am=am, symbols=symbols, termination_symbol=0)
-    px2, py2 = onehot_logprobs(lm, am, symbols, 0)
-    err = float(jnp.max(jnp.abs(jnp.where(jnp.isfinite(px), px - px2, 0))))
     _, (gx, gy) = xj.rnnt_loss_simple(lm=lm, am=am, symbols=symbols, termination_symbol=0,
                                       return_grad=True)
     ranges = xj.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy, boundary=None, s_range=5)
@@ -68,14 +81,6 @@ def main():
     def logprobs_only(am, lm):
         px, py = xj.get_rnnt_logprobs(lm=lm, am=am, symbols=symbols, termination_symbol=0)
         return jnp.sum(jnp.where(jnp.isfinite(px), px, 0)) + jnp.sum(py)
-
-    def onehot_only(am, lm):
-        px, py = onehot_logprobs(lm, am, symbols, 0)
-        return jnp.sum(jnp.where(jnp.isfinite(px), px, 0)) + jnp.sum(py)
-
-    def simple_onehot(am, lm):
-        px, py = onehot_logprobs(lm, am, symbols, 0)
-        return -jnp.sum(xj.mutual_information_recursion(px, py))
 
     def pruned(lg):
         return xj.rnnt_loss_pruned(logits=lg, symbols=symbols, ranges=ranges,
@@ -95,8 +100,6 @@ def main():
         "simple loss fwd+bwd": median_ms(g2(simple), (am, lm)),
         "  recursion alone fwd+bwd": median_ms(g2(recursion), (px, py)),
         "  logprobs alone fwd+bwd (gather)": median_ms(g2(logprobs_only), (am, lm)),
-        "  logprobs alone fwd+bwd (one-hot matmul)": median_ms(g2(onehot_only), (am, lm)),
-        "simple loss with one-hot logprobs": median_ms(g2(simple_onehot), (am, lm)),
         "pruned loss fwd+bwd": median_ms(jax.value_and_grad(pruned), (logits,)),
         "  pruned logprobs alone fwd+bwd": median_ms(jax.value_and_grad(pruned_logprobs_only),
                                                      (logits,)),
@@ -105,13 +108,28 @@ def main():
         "prune ranges": median_ms(lambda a, b: xj.get_rnnt_prune_ranges(
             px_grad=a, py_grad=b, boundary=None, s_range=5), (gx, gy)),
     }
-    print(f"{jax.devices()[0].device_kind}, jax {jax.__version__}, B,T,S,V = {B},{T},{S},{V}; "
-          f"one-hot px max abs diff {err:.2e}")
+    # The simple loss with other normaliser precisions: time, and the
+    # relative error of loss and gradients against float64.
+    exact = jax.jit(g2(simple))(am.astype(jnp.float64), lm.astype(jnp.float64))
+    errors = {}
+    for name, precision in PRECISIONS.items():
+        fn = g2(with_matmul_precision(precision, simple))
+        try:
+            got = jax.jit(fn)(am, lm)
+        except Exception as e:  # an algorithm this GPU/XLA does not offer
+            errors[name] = f"unsupported: {type(e).__name__}"
+            continue
+        rows[f"simple loss, matmuls {name}"] = median_ms(fn, (am, lm))
+        errors[name] = max(relative(got[0], exact[0]), relative(got[1][0], exact[1][0]),
+                           relative(got[1][1], exact[1][1]))
+    print(f"{jax.devices()[0].device_kind}, jax {jax.__version__}, B,T,S,V = {B},{T},{S},{V}")
     for name, ms in rows.items():
         print(f"{name:<45} {ms:8.3f} ms")
+    for name, err in errors.items():
+        print(f"matmuls {name:<25} max relative error of loss/grads vs float64: {err}")
     with open(args.json, "w") as f:
-        json.dump({"device": jax.devices()[0].device_kind, "shape": [B, T, S, V],
-                   "onehot_max_abs_diff": err, "ms": rows}, f, indent=1)
+        json.dump({"device": jax.devices()[0].device_kind, "shape": [B, T, S, V], "ms": rows,
+                   "precision_errors": errors}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,8 @@ inline ffi::Error CheckForwardResults(const MiSizes& sz, ffi::DataType dtype,
   return ExpectCount("p", p, LatticeSize(sz), dtype);
 }
 
-// px_grad and py_grad (px's and py's shapes) and the backward workspace g.
+// px_grad and py_grad (px's and py's shapes) and the backward workspace g
+// [B, handoff_rows, T+1].
 inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype,
                                    ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad,
                                    ffi::AnyBuffer g) {
@@ -96,7 +97,7 @@ inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype,
     return e;
   if (auto e = ExpectCount("py_grad", py_grad, sz.B * (sz.S + 1) * sz.T, dtype); e.failure())
     return e;
-  return ExpectCount("g", g, LatticeSize(sz), dtype);
+  return ExpectCount("g", g, sz.B * sz.handoff_rows() * (sz.T + 1), dtype);
 }
 
 // Derives (N, C, blank) from logits [..., C] and symbols [...] (the same

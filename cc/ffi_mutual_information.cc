@@ -5,7 +5,8 @@
 //   xla_rnnt_mi_backward:         (px, py, boundary, p) -> (px_grad, py_grad, g)
 // p ([B, S+1, T+1]) is workspace of the forward, kept by callers that run the
 // backward later (TF, which cannot know at forward time whether a gradient
-// will be asked for); g is workspace of the backward.
+// will be asked for); g ([B, ceil((S+1)/32), T+1]) is workspace of the CUDA
+// backward, unused here.
 #include <string>
 
 #include "ffi_checks.h"
@@ -57,12 +58,12 @@ template <typename Real>
 void ForwardBackward(ffi::AnyBuffer px, ffi::AnyBuffer py, const int32_t* rows,
                      const MiSizes& sz, ffi::AnyBuffer scores,
                      ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad,
-                     ffi::AnyBuffer p, ffi::AnyBuffer g) {
+                     ffi::AnyBuffer p) {
   MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
                      p.typed_data<Real>(), scores.typed_data<Real>());
   MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
-                      p.typed_data<Real>(), g.typed_data<Real>(),
-                      px_grad.typed_data<Real>(), py_grad.typed_data<Real>());
+                      p.typed_data<Real>(), px_grad.typed_data<Real>(),
+                      py_grad.typed_data<Real>());
 }
 
 ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
@@ -81,9 +82,9 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
   if (px.element_type() == ffi::DataType::F32) {
-    ForwardBackward<float>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p, *g);
+    ForwardBackward<float>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p);
   } else {
-    ForwardBackward<double>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p, *g);
+    ForwardBackward<double>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p);
   }
   return ffi::Error::Success();
 }
@@ -91,10 +92,10 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
 template <typename Real>
 void Backward(ffi::AnyBuffer px, ffi::AnyBuffer py, const int32_t* rows,
               const MiSizes& sz, ffi::AnyBuffer p, ffi::AnyBuffer px_grad,
-              ffi::AnyBuffer py_grad, ffi::AnyBuffer g) {
+              ffi::AnyBuffer py_grad) {
   MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
-                      p.typed_data<Real>(), g.typed_data<Real>(),
-                      px_grad.typed_data<Real>(), py_grad.typed_data<Real>());
+                      p.typed_data<Real>(), px_grad.typed_data<Real>(),
+                      py_grad.typed_data<Real>());
 }
 
 ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
@@ -111,9 +112,9 @@ ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
   if (px.element_type() == ffi::DataType::F32) {
-    Backward<float>(px, py, rows, sz, p, *px_grad, *py_grad, *g);
+    Backward<float>(px, py, rows, sz, p, *px_grad, *py_grad);
   } else {
-    Backward<double>(px, py, rows, sz, p, *px_grad, *py_grad, *g);
+    Backward<double>(px, py, rows, sz, p, *px_grad, *py_grad);
   }
   return ffi::Error::Success();
 }

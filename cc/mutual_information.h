@@ -47,6 +47,10 @@ struct MiSizes {
   bool modified;
   // Length of px's last axis.
   XLA_RNNT_HOST_DEVICE int64_t px_cols() const { return modified ? T : T + 1; }
+  // Rows of the backward's workspace g [B, handoff_rows, T+1]: the CUDA
+  // backward hands the occupations of one row per band of 32*W rows (W >= 1
+  // warps) to the next band through it, so ceil((S+1) / 32) rows always do.
+  XLA_RNNT_HOST_DEVICE int64_t handoff_rows() const { return (S + 32) / 32; }
 };
 
 template <typename Real>
@@ -88,11 +92,10 @@ void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary,
                   MiSizes sizes, Real* p, Real* scores);
 
 // Writes px_grad and py_grad (the occupations above), using p from
-// MiForwardCpu and g as workspace of p's shape.
+// MiForwardCpu (g lives in two rows of its own).
 template <typename Real>
 void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary,
-                   MiSizes sizes, const Real* p, Real* g, Real* px_grad,
-                   Real* py_grad);
+                   MiSizes sizes, const Real* p, Real* px_grad, Real* py_grad);
 
 }  // namespace xla_rnnt
 

@@ -3,6 +3,7 @@
 #include "mutual_information.h"
 
 #include <algorithm>
+#include <vector>
 
 namespace xla_rnnt {
 namespace {
@@ -61,23 +62,26 @@ void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary,
 
 template <typename Real>
 void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary,
-                   MiSizes sz, const Real* p, Real* g, Real* px_grad,
-                   Real* py_grad) {
+                   MiSizes sz, const Real* p, Real* px_grad, Real* py_grad) {
   const int64_t T1 = sz.T + 1, px_cols = sz.px_cols();
+  // Row s of g needs only row s+1: two rows, used alternately.
+  std::vector<Real> g_rows(2 * T1);
+  auto g_row = [&](int64_t s) { return g_rows.data() + (s & 1) * T1; };
   std::fill(px_grad, px_grad + sz.B * sz.S * px_cols, Real(0));
   std::fill(py_grad, py_grad + sz.B * (sz.S + 1) * sz.T, Real(0));
   for (int64_t b = 0; b < sz.B; ++b) {
     const Item<Real> it = ItemAt(px, py, sz, b);
     const Real* pb = p + b * (sz.S + 1) * T1;
-    Real* gb = g + b * (sz.S + 1) * T1;
     Real* gxb = px_grad + b * sz.S * px_cols;
     Real* gyb = py_grad + b * (sz.S + 1) * sz.T;
     const int32_t* row = boundary + 4 * b;
     const int64_t s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
     for (int64_t s = s1; s >= s0; --s) {
+      Real* g_here = g_row(s);
+      const Real* g_next = g_row(s + 1);  // row s+1 (unused when s = s1)
       for (int64_t t = t1; t >= t0; --t) {
         if (s == s1 && t == t1) {
-          gb[s * T1 + t] = Real(1);
+          g_here[t] = Real(1);
           continue;
         }
         const Real p_here = pb[s * T1 + t];
@@ -85,17 +89,15 @@ void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary,
         if (s < s1) {
           const int64_t tn = sz.modified ? t + 1 : t;
           if (tn <= t1) {
-            wx = EdgeOccupation(p_here, it.x(s, t), pb[(s + 1) * T1 + tn],
-                                gb[(s + 1) * T1 + tn]);
+            wx = EdgeOccupation(p_here, it.x(s, t), pb[(s + 1) * T1 + tn], g_next[tn]);
             gxb[s * px_cols + t] = wx;
           }
         }
         if (t < t1) {
-          wy = EdgeOccupation(p_here, it.y(s, t), pb[s * T1 + t + 1],
-                              gb[s * T1 + t + 1]);
+          wy = EdgeOccupation(p_here, it.y(s, t), pb[s * T1 + t + 1], g_here[t + 1]);
           gyb[s * sz.T + t] = wy;
         }
-        gb[s * T1 + t] = wx + wy;
+        g_here[t] = wx + wy;
       }
     }
   }
@@ -106,10 +108,9 @@ template void MiForwardCpu<float>(const float*, const float*, const int32_t*,
 template void MiForwardCpu<double>(const double*, const double*,
                                    const int32_t*, MiSizes, double*, double*);
 template void MiBackwardCpu<float>(const float*, const float*, const int32_t*,
-                                   MiSizes, const float*, float*, float*,
-                                   float*);
+                                   MiSizes, const float*, float*, float*);
 template void MiBackwardCpu<double>(const double*, const double*,
                                     const int32_t*, MiSizes, const double*,
-                                    double*, double*, double*);
+                                    double*, double*);
 
 }  // namespace xla_rnnt

@@ -6,7 +6,8 @@
 // The value a row passes to the next row (p + px forward; p and g backward)
 // moves between lanes with __shfl_up_sync, between the warps of a block
 // through a small ring in shared memory, and between successive bands of
-// 32*W rows (S+1 > 32*W) through global memory (p, and g for the backward).
+// 32*W rows (S+1 > 32*W) through global memory (p, and for the backward g,
+// whose workspace holds only those band-edge rows).
 //
 // Warps advance in chunks of C columns separated by __syncthreads; warp w
 // runs L chunks behind warp w-1, which is enough for every handoff value to
@@ -331,7 +332,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   const Real* pxb = px + b * S * pxc;
   const Real* pyb = py + b * (S + 1) * T;
   const Real* pb = p + b * (S + 1) * T1;
-  Real* gb = g + b * (S + 1) * T1;
+  Real* gb = g + b * sz.handoff_rows() * T1;  // one row per band edge
   Real* gxb = px_grad + b * S * pxc;
   Real* gyb = py_grad + b * (S + 1) * T;
   const int32_t* row = boundary + 4 * b;
@@ -372,7 +373,6 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   for (int band = 0; band <= ns; band += 32 * W) {
     const int base = band + 32 * w;
     const int irow = base + lane;
-    const int s = s1 - irow;
     const bool row_ok = irow <= ns;
     const bool warp_on = base <= ns;
     const int w_act = min(W, (ns - band) / 32 + 1);
@@ -395,7 +395,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
       next_g = Real(0);
       if (lane < C && t >= t0 && t <= t1) {
         next_p = pb[int64_t(hr) * T1 + t];
-        next_g = gb[int64_t(hr) * T1 + t];
+        next_g = gb[int64_t(band / (32 * W) - 1) * T1 + t];  // the previous band's edge
       }
     };
     if (warp_on) {
@@ -468,7 +468,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
             hand_pw[k] = ph;
             hand_gw[k] = gv;
           }
-          if (band_edge && col_ok) gb[int64_t(s) * T1 + t] = gv;
+          if (band_edge && col_ok) gb[int64_t(band / (32 * W)) * T1 + t] = gv;
         }
         CpAsyncCommit();
         bin = bin == 2 ? 0 : bin + 1;

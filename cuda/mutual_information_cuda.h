@@ -18,7 +18,8 @@ cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
                             Real* scores);
 
 // Forward, then the occupations px_grad/py_grad (zero outside each box and
-// for items with an invalid boundary row); g is workspace of p's shape.
+// for items with an invalid boundary row); g is workspace [B,
+// sizes.handoff_rows(), T+1] (one row per band edge).
 template <typename Real>
 cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
                                     const Real* py, const int32_t* boundary,

@@ -401,15 +401,19 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
                                         ops.clip(ranges, 0, S), axis=1)  # [B, T, R]
     px, py = ops.logsoftmax_gather(logits, pruned_symbols, termination_symbol)  # [B, T, R]
     # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
-    # lattice; -inf outside the window. [B, T, S+1], never [B, T, S+1, C].
-    k = ops.arange(S + 1, "int32")[None, None, :] - ranges[:, :, :1]
-    inside = (k >= 0) & (k < R)
-    k = ops.clip(k, 0, R - 1)
-    px = ops.where(inside, ops.take_along_last(px, k), NEG_INF)
-    py = ops.where(inside, ops.take_along_last(py, k), NEG_INF)
-    px = ops.transpose(px[:, :, :S], (0, 2, 1))  # [B, S, T]
-    py = ops.transpose(py, (0, 2, 1))  # [B, S+1, T]
-    return _finish_logprobs(ops, px, py, boundary, rnnt_type, valid)
+    # lattice, -inf elsewhere, directly in the recursion's [B, S+1, T] layout:
+    # R selects of the small [B, R, T] values, which XLA fuses into one pass
+    # (and whose gradient is one fused reduction), not a gather + transpose
+    # of [B, T, S+1] (whose gradient is a scatter). Never [B, T, S+1, C].
+    px, py = ops.transpose(px, (0, 2, 1)), ops.transpose(py, (0, 2, 1))  # [B, R, T]
+    offset = ops.arange(S + 1, "int32")[None, :, None] - ops.transpose(ranges[:, :, :1],
+                                                                       (0, 2, 1))
+    px_lattice = py_lattice = None
+    for k in range(R):
+        here = offset == k  # [B, S+1, T]
+        px_lattice = ops.where(here, px[:, k:k + 1], NEG_INF if k == 0 else px_lattice)
+        py_lattice = ops.where(here, py[:, k:k + 1], NEG_INF if k == 0 else py_lattice)
+    return _finish_logprobs(ops, px_lattice[:, :S], py_lattice, boundary, rnnt_type, valid)
 
 
 def rnnt_loss_pruned(ops, logits, symbols, ranges, termination_symbol, boundary=None,

@@ -39,25 +39,28 @@ def _forward_results(px, py, boundary):
 def _forward_backward_results(px, py, boundary):
     *lead, S, _ = px.shape
     T = py.shape[-1]
-    lattice = jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype)
+    # g: the backward's band-edge rows (cc/mutual_information.h, handoff_rows).
     return (jax.ShapeDtypeStruct(tuple(lead), px.dtype), jax.ShapeDtypeStruct(px.shape, px.dtype),
-            jax.ShapeDtypeStruct(py.shape, py.dtype), lattice, lattice)
+            jax.ShapeDtypeStruct(py.shape, py.dtype),
+            jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype),
+            jax.ShapeDtypeStruct((*lead, (S + 32) // 32, T + 1), px.dtype))
 
 
 # Shardy rules: "..." are the batch axes, shared by every operand and result;
 # every other factor must be replicated: s = S, r = S+1, t = T, x = px's last
-# axis (T+1 or T), u = the lattices' T+1, f = boundary's 4, c = the classes.
+# axis (T+1 or T), u = the lattices' T+1, f = boundary's 4, h = the handoff
+# rows of g, c = the classes.
 _RULES = {
     "xla_rnnt_mi_forward": "... s x, ... r t, ... f -> ..., ... r u",
     "xla_rnnt_mi_forward_backward":
-        "... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... r u",
+        "... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... h u",
     "xla_rnnt_logsoftmax_gather": "... c, ... -> ..., ..., ...",
     "xla_rnnt_logsoftmax_gather_grad": "... c, ..., ..., ..., ... -> ... c",
 }
 _LATTICE_FACTORS = ("s", "x", "r", "t", "f", "u")
 _TRAILING = {  # per target: (its replicated factors, operand 0's non-batch rank)
     "xla_rnnt_mi_forward": (_LATTICE_FACTORS, 2),
-    "xla_rnnt_mi_forward_backward": (_LATTICE_FACTORS, 2),
+    "xla_rnnt_mi_forward_backward": (_LATTICE_FACTORS + ("h",), 2),
     "xla_rnnt_logsoftmax_gather": (("c",), 1),
     "xla_rnnt_logsoftmax_gather_grad": (("c",), 1),
 }

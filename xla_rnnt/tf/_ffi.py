@@ -25,12 +25,17 @@ def mi_forward(px, py, boundary):
                     [((_B,), px.dtype), (_LATTICE, px.dtype)])
 
 
+def _handoff(py):
+    """The backward's workspace g [B, ceil((S+1)/32), T+1] (S is static)."""
+    return (_B, (py.shape[1] + 31) // 32, Dim(1, 2, 1))
+
+
 def mi_forward_backward(px, py, boundary):
     """(scores, px_grad, py_grad): scores and their gradient for a unit cotangent."""
     scores, px_grad, py_grad, _p, _g = ffi_call(
         "xla_rnnt_mi_forward_backward", [px, py, boundary],
         [((_B,), px.dtype), (_like(0, 3), px.dtype), (_like(1, 3), px.dtype),
-         (_LATTICE, px.dtype), (_LATTICE, px.dtype)])
+         (_LATTICE, px.dtype), (_handoff(py), px.dtype)])
     return scores, px_grad, py_grad
 
 
@@ -38,7 +43,7 @@ def mi_backward(px, py, boundary, p):
     """(px_grad, py_grad) for a unit cotangent, from p of mi_forward."""
     px_grad, py_grad, _g = ffi_call(
         "xla_rnnt_mi_backward", [px, py, boundary, p],
-        [(_like(0, 3), px.dtype), (_like(1, 3), px.dtype), (_LATTICE, px.dtype)])
+        [(_like(0, 3), px.dtype), (_like(1, 3), px.dtype), (_handoff(py), px.dtype)])
     return px_grad, py_grad
 
 
