@@ -211,9 +211,10 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
                 _, (px_grad, py_grad) = fast_rnnt.rnnt_loss_simple(
                     lm=x["lm"], am=x["am"], symbols=x["symbols"], termination_symbol=term,
                     boundary=x["boundary"], reduction="sum", return_grad=True)
-            fr["ranges"] = timed(lambda: fast_rnnt.get_rnnt_prune_ranges(
-                px_grad=px_grad, py_grad=py_grad, boundary=x["boundary"], s_range=S_RANGE)
-                and None)
+            def ranges_only():
+                fast_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
+                                                boundary=x["boundary"], s_range=S_RANGE)
+            fr["ranges"] = timed(ranges_only)
             ranges = fast_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
                                                      boundary=x["boundary"], s_range=S_RANGE)
             am_p, lm_p = fast_rnnt.do_rnnt_pruning(am=x["am"], lm=x["lm"], ranges=ranges)
