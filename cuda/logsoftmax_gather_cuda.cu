@@ -1,8 +1,9 @@
 // CUDA twin of cc/logsoftmax_gather_cpu.cc: one warp per row of logits.
 //
-// Memory-bound by design: the forward reads each row once (a running maximum
-// and a rescaled running sum, so no second pass), the backward reads it once
-// and writes its gradient once. Rows whose length and base allow it move as
+// Memory-bound by design: the forward reads each row once (short rows into
+// registers, then max and sum; long rows with a running maximum and a
+// rescaled running sum, so no second pass), the backward reads it once and
+// writes its gradient once. Rows whose length and base allow it move as
 // 16-byte vectors (float4 / double2), else element by element; consecutive
 // lanes touch consecutive vectors, so every warp access is contiguous.
 #include <cstdint>
@@ -68,6 +69,54 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
   }
 }
 
+// The same for rows of at most 32 * K vectors: all of a lane's loads are
+// issued before any arithmetic (more bytes in flight than the running-sum
+// loop, whose loads wait on the previous rescale), then an exact max and sum.
+template <typename Real, int kVec, int K>
+__global__ void __launch_bounds__(32 * kWarpsPerBlock)
+    GatherForwardShortKernel(const Real* __restrict__ logits,
+                             const int32_t* __restrict__ symbols, GatherSizes sz,
+                             Real* __restrict__ px, Real* __restrict__ py,
+                             Real* __restrict__ normalizers) {
+  const int lane = threadIdx.x & 31;
+  const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (n >= sz.N) return;
+  const Real* row = logits + n * sz.C;
+  const auto* packs = reinterpret_cast<const Pack<Real, kVec>*>(row);
+  const int num_packs = static_cast<int>(sz.C / kVec);
+  Pack<Real, kVec> pk[K];
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const int i = lane + 32 * k;
+    if (i < num_packs) {
+      pk[k] = packs[i];
+    } else {
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) pk[k].v[j] = NegInf<Real>();
+    }
+  }
+  Real m = NegInf<Real>();
+#pragma unroll
+  for (int k = 0; k < K; ++k)
+#pragma unroll
+    for (int j = 0; j < kVec; ++j) m = max(m, pk[k].v[j]);
+  for (int off = 16; off > 0; off >>= 1) m = max(m, __shfl_xor_sync(kFull, m, off));
+  Real s = 0;
+  if (m > NegInf<Real>()) {
+#pragma unroll
+    for (int k = 0; k < K; ++k)
+#pragma unroll
+      for (int j = 0; j < kVec; ++j) s += exp(pk[k].v[j] - m);
+  }
+  for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(kFull, s, off);
+  if (lane == 0) {
+    const Real norm = RowNormalizer(m, s);
+    normalizers[n] = norm;
+    px[n] = SymbolLogprob(row, symbols[n], sz.C, norm);
+    py[n] = row[sz.blank] - norm;
+  }
+}
+
 template <typename Real, int kVec>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock)
     GatherBackwardKernel(const Real* __restrict__ logits, const int32_t* __restrict__ symbols,
@@ -116,10 +165,19 @@ cudaError_t LaunchLogsoftmaxGather(cudaStream_t stream, const Real* logits,
                                    Real* normalizers) {
   if (sz.N == 0) return cudaSuccess;
   constexpr int kVec = 16 / sizeof(Real);
-  if (CanVectorize<Real>(logits, logits, sz.C))
-    GatherForwardKernel<Real, kVec><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
-        logits, symbols, sz, px, py, normalizers);
-  else
+  const dim3 grid(Blocks(sz.N)), block(32 * kWarpsPerBlock);
+  if (CanVectorize<Real>(logits, logits, sz.C)) {
+    const int64_t num_packs = sz.C / kVec;
+    if (num_packs <= 32 * 4)
+      GatherForwardShortKernel<Real, kVec, 4><<<grid, block, 0, stream>>>(logits, symbols, sz,
+                                                                        px, py, normalizers);
+    else if (num_packs <= 32 * 8)
+      GatherForwardShortKernel<Real, kVec, 8><<<grid, block, 0, stream>>>(logits, symbols, sz,
+                                                                        px, py, normalizers);
+    else
+      GatherForwardKernel<Real, kVec><<<grid, block, 0, stream>>>(logits, symbols, sz, px, py,
+                                                                  normalizers);
+  } else
     GatherForwardKernel<Real, 1><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
         logits, symbols, sz, px, py, normalizers);
   return cudaGetLastError();

@@ -92,8 +92,10 @@ def test_cuda_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
 
 
 # C % 4 == 0 takes the 16-byte path for float32 (C % 2 == 0 for float64), the
-# others the element path; rows of 1 to 1027 classes.
-GATHER_SHAPES = [(5, 1), (3, 7, 4), (2, 9, 5, 33), (4, 50, 5, 500), (3, 40, 1027), (2, 6, 2048)]
+# others the element path; 16-byte rows of up to 256 vectors (C <= 1024
+# float32) are read into registers at once, longer ones with a running sum.
+GATHER_SHAPES = [(5, 1), (3, 7, 4), (2, 9, 5, 33), (4, 50, 5, 500), (3, 5, 1024), (3, 40, 1027),
+                 (2, 6, 2048)]
 
 
 @pytest.mark.parametrize("shape", GATHER_SHAPES)
