@@ -1,8 +1,10 @@
 """The RNN-T loss family of fast_rnnt 1.3, written once for TF and JAX.
 
 Every function takes a backend adapter ``ops`` first (``xla_rnnt.jax._ops`` or
-``xla_rnnt.tf._ops``): a small set of array operations plus
-``ops.mutual_information_recursion``. Nothing here imports a framework, and
+``xla_rnnt.tf._ops``): a small set of array operations plus the two custom
+calls, ``ops.mutual_information_recursion`` and ``ops.logsoftmax_gather``
+(the log-probabilities of the full and pruned losses, one fused pass over the
+logits). Nothing here imports a framework, and
 nothing loops in Python over T or B: the graphs are closed-form (gathers,
 matmuls, reductions, log2(T) doubling steps for the running minima), so they
 lower well under ``jax.jit`` and ``tf.function(jit_compile=True)``. S, T and the

@@ -4,11 +4,12 @@ Every call is wrapped (see notes/distributed.md) in:
 
 * ``jax.experimental.custom_partitioning`` tells the SPMD partitioner (Shardy,
   or GSPMD where it is still switched on) that the recursion is independent per
-  batch item: operands sharded over their leading (batch) axes give results
-  sharded the same way, each device running the same handler on its local
-  batch, with no all-gather of px/py/boundary. The S/T axes are
-  ``need_replication`` factors: an operand sharded there is gathered along them
-  only. On one device the wrapper lowers to the plain custom call.
+  batch item (and the log-softmax gather per row of logits): operands sharded
+  over their leading (batch) axes give results sharded the same way, each
+  device running the same handler on its local batch, with no all-gather of
+  px/py/boundary or logits. The S/T (and class) axes are ``need_replication``
+  factors: an operand sharded there is gathered along them only. On one
+  device the wrapper lowers to the plain custom call.
 * ``jax.custom_batching.custom_vmap`` gives jax.vmap what ffi_call's
   ``vmap_method="broadcast_all"`` gave it before (custom_partitioning has no
   batching rule): every operand gets the mapped axis in front and the same
