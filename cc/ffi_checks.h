@@ -132,6 +132,24 @@ inline ffi::Error ExpectRows(const char* name, ffi::AnyBuffer buffer, const Gath
                          ", expected " + std::to_string(sz.N) + " elements");
 }
 
+// The forward's results px, py and normalizers, [N] each.
+inline ffi::Error CheckGatherResults(const GatherSizes& sz, ffi::DataType dtype,
+                                     ffi::AnyBuffer px, ffi::AnyBuffer py,
+                                     ffi::AnyBuffer normalizers) {
+  if (auto e = ExpectRows("px", px, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("py", py, sz, dtype); e.failure()) return e;
+  return ExpectRows("normalizers", normalizers, sz, dtype);
+}
+
+// The backward's normalizers and cotangents ([N] each) and logits_grad [N, C].
+inline ffi::Error CheckGatherGradBuffers(const GatherSizes& sz, ffi::DataType dtype,
+                                         ffi::AnyBuffer normalizers, ffi::AnyBuffer px_grad,
+                                         ffi::AnyBuffer py_grad, ffi::AnyBuffer logits_grad) {
+  if (auto e = CheckGatherResults(sz, dtype, px_grad, py_grad, normalizers); e.failure())
+    return e;
+  return ExpectCount("logits_grad", logits_grad, sz.N * sz.C, dtype, "logits");
+}
+
 }  // namespace xla_rnnt
 
 #endif  // XLA_RNNT_CC_FFI_CHECKS_H_

@@ -16,9 +16,7 @@ ffi::Error GatherImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, int64_t bla
   if (sizes.has_error()) return sizes.error();
   const GatherSizes sz = sizes.value();
   const ffi::DataType dtype = logits.element_type();
-  if (auto e = ExpectRows("px", *px, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("py", *py, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("normalizers", *normalizers, sz, dtype); e.failure()) return e;
+  if (auto e = CheckGatherResults(sz, dtype, *px, *py, *normalizers); e.failure()) return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
   if (dtype == ffi::DataType::F32) {
     LogsoftmaxGatherCpu<float>(logits.typed_data<float>(), sym, sz, px->typed_data<float>(),
@@ -38,10 +36,7 @@ ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
   if (sizes.has_error()) return sizes.error();
   const GatherSizes sz = sizes.value();
   const ffi::DataType dtype = logits.element_type();
-  if (auto e = ExpectRows("normalizers", normalizers, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("px_grad", px_grad, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("py_grad", py_grad, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectCount("logits_grad", *logits_grad, sz.N * sz.C, dtype, "logits");
+  if (auto e = CheckGatherGradBuffers(sz, dtype, normalizers, px_grad, py_grad, *logits_grad);
       e.failure())
     return e;
   const int32_t* sym = symbols.typed_data<int32_t>();

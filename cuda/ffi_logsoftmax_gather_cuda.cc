@@ -1,19 +1,13 @@
 // XLA FFI handlers (CUDA) of the fused log-softmax + gather; the same targets,
 // operands and results as cc/ffi_logsoftmax_gather.cc, enqueued on XLA's stream.
-#include <string>
 
 #include "../cc/ffi_checks.h"
 #include "../cc/handlers.h"
+#include "cuda_status.h"
 #include "logsoftmax_gather_cuda.h"
 
 namespace xla_rnnt {
 namespace {
-
-ffi::Error LaunchStatus(cudaError_t err, const char* what) {
-  if (err == cudaSuccess) return ffi::Error::Success();
-  return ffi::Error(ffi::ErrorCode::kInternal,
-                    std::string("xla_rnnt: ") + what + ": " + cudaGetErrorString(err));
-}
 
 ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
                       int64_t blank, ffi::Result<ffi::AnyBuffer> px,
@@ -22,9 +16,7 @@ ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer
   if (sizes.has_error()) return sizes.error();
   const GatherSizes sz = sizes.value();
   const ffi::DataType dtype = logits.element_type();
-  if (auto e = ExpectRows("px", *px, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("py", *py, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("normalizers", *normalizers, sz, dtype); e.failure()) return e;
+  if (auto e = CheckGatherResults(sz, dtype, *px, *py, *normalizers); e.failure()) return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
   const cudaError_t err =
       dtype == ffi::DataType::F32
@@ -34,7 +26,7 @@ ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer
           : LaunchLogsoftmaxGather<double>(stream, logits.typed_data<double>(), sym, sz,
                                            px->typed_data<double>(), py->typed_data<double>(),
                                            normalizers->typed_data<double>());
-  return LaunchStatus(err, "log-softmax gather launch");
+  return CudaStatus(err, "log-softmax gather launch");
 }
 
 ffi::Error GatherGradImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
@@ -45,10 +37,7 @@ ffi::Error GatherGradImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBu
   if (sizes.has_error()) return sizes.error();
   const GatherSizes sz = sizes.value();
   const ffi::DataType dtype = logits.element_type();
-  if (auto e = ExpectRows("normalizers", normalizers, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("px_grad", px_grad, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectRows("py_grad", py_grad, sz, dtype); e.failure()) return e;
-  if (auto e = ExpectCount("logits_grad", *logits_grad, sz.N * sz.C, dtype, "logits");
+  if (auto e = CheckGatherGradBuffers(sz, dtype, normalizers, px_grad, py_grad, *logits_grad);
       e.failure())
     return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
@@ -62,7 +51,7 @@ ffi::Error GatherGradImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBu
                 stream, logits.typed_data<double>(), sym, normalizers.typed_data<double>(),
                 px_grad.typed_data<double>(), py_grad.typed_data<double>(), sz,
                 logits_grad->typed_data<double>());
-  return LaunchStatus(err, "log-softmax gather gradient launch");
+  return CudaStatus(err, "log-softmax gather gradient launch");
 }
 
 }  // namespace

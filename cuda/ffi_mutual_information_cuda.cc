@@ -1,20 +1,14 @@
 // XLA FFI handlers (CUDA) for the mutual-information recursion; the same
 // targets, operands and results as cc/ffi_mutual_information.cc. Work is
 // enqueued on XLA's stream; nothing here synchronises with the host.
-#include <string>
 
 #include "../cc/ffi_checks.h"
 #include "../cc/handlers.h"
+#include "cuda_status.h"
 #include "mutual_information_cuda.h"
 
 namespace xla_rnnt {
 namespace {
-
-ffi::Error CudaStatus(cudaError_t err, const char* what) {
-  if (err == cudaSuccess) return ffi::Error::Success();
-  return ffi::Error(ffi::ErrorCode::kInternal,
-                    std::string("xla_rnnt: ") + what + ": " + cudaGetErrorString(err));
-}
 
 ffi::Error MiForwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
                          ffi::AnyBuffer py, ffi::AnyBuffer boundary,
