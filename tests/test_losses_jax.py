@@ -486,16 +486,20 @@ def test_low_precision_inputs(rng, dtype):
     lm, am = (jnp.asarray(x, dtype) for x in simple_inputs(rng, B, S, T, C))
     logits = jnp.asarray(rng.standard_normal((B, T, S + 1, C)), dtype)
 
+    # A window of all S+1 positions: the pruned loss equals the full one.
+    ranges = np.broadcast_to(np.arange(S + 1, dtype=np.int32), (B, T, S + 1))
+
     def losses(lm, am, logits):
         return (xj.rnnt_loss_simple(lm, am, symbols, blank, reduction="none"),
-                xj.rnnt_loss(logits, symbols, blank, reduction="none"))
+                xj.rnnt_loss(logits, symbols, blank, reduction="none"),
+                xj.rnnt_loss_pruned(logits, symbols, ranges, blank, reduction="none"))
     run = jax.jit(lambda *xs: (losses(*xs), jax.grad(
         lambda *ys: sum(jnp.sum(x) for x in losses(*ys)), argnums=(0, 1, 2))(*xs)))
     got, grads = run(lm, am, logits)
     up = lambda x: np.asarray(x.astype(jnp.float32), np.float64)  # noqa: E731
     lm64, am64, logits64 = up(lm), up(am), up(logits)  # the same values, in float64
-    want = (oracle("simple", (lm64, am64), symbols, blank, None, "regular", 0.0),
-            oracle("joint", (logits64,), symbols, blank, None, "regular", 0.0))
+    joint = oracle("joint", (logits64,), symbols, blank, None, "regular", 0.0)
+    want = (oracle("simple", (lm64, am64), symbols, blank, None, "regular", 0.0), joint, joint)
     for g, w in zip(got, want):
         assert g.dtype == jnp.float32
         assert relative_error(g, w) < 1e-5

@@ -3,8 +3,8 @@
 Every function takes a backend adapter ``ops`` first (``xla_rnnt.jax._ops`` or
 ``xla_rnnt.tf._ops``): a small set of array operations plus the two custom
 calls, ``ops.mutual_information_recursion`` and ``ops.logsoftmax_gather``
-(the log-probabilities of the full and pruned losses, one fused pass over the
-logits). Nothing here imports a framework, and
+(the log-probabilities of the full and pruned losses from float32/float64
+logits, one fused pass over them). Nothing here imports a framework, and
 nothing loops in Python over T or B: the graphs are closed-form (gathers,
 matmuls, reductions, log2(T) doubling steps for the running minima), so they
 lower well under ``jax.jit`` and ``tf.function(jit_compile=True)``. S, T and the
@@ -90,6 +90,31 @@ def _safe_max(ops, x, axis):
     x - max is -inf there instead of NaN (-inf - -inf)."""
     m = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
     return ops.where(m > NEG_INF, m, 0.0)
+
+
+def _log_normalizer(ops, x):
+    """logsumexp over the last axis (dropped), with rows that are all -inf
+    (no probability mass, e.g. padding filled with -inf) normalized by 0: their
+    log-probabilities stay -inf and their gradients are 0, not NaN."""
+    m = _safe_max(ops, x, -1)
+    total = ops.sum(ops.exp(x - m), axis=-1)  # >= 1 unless the row is all -inf
+    return ops.log(ops.where(total > 0, total, 1.0)) + m[..., 0]
+
+
+def _logsoftmax_gather(ops, logits, index, blank):
+    """(px, py) = log_softmax(logits) [B, T, K, C] at index [B, T, K] (in
+    range) and at blank, [B, T, K] each, in the compute dtype.
+
+    float32/float64: the fused custom call (one pass over the logits forward,
+    one backward). float16/bfloat16: XLA ops on the float32 upcast, which XLA
+    fuses into its reductions, so no float32 copy of the logits is ever
+    materialised (the custom call would need one, and a float32 gradient)."""
+    if ops.dtype_name(logits) not in _HALF:
+        return ops.logsoftmax_gather(logits, index, blank)
+    x = ops.cast(logits, "float32")
+    normalizers = _log_normalizer(ops, x)
+    px = ops.take_along_last(x, index[:, :, :, None])[:, :, :, 0] - normalizers
+    return px, x[:, :, :, blank] - normalizers
 
 
 def _valid_symbols(ops, symbols, C):
@@ -291,12 +316,11 @@ def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=N
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
-    logits = _compute(ops, logits)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Row s of frame t emits symbols[s]; row S emits nothing (its px is dropped).
     index = ops.broadcast_to(_with_blank(ops, symbols, termination_symbol)[:, None, :],
                              (ops.batch_size(logits), T, S + 1))
-    px, py = ops.logsoftmax_gather(logits, index, termination_symbol)  # [B, T, S+1]
+    px, py = _logsoftmax_gather(ops, logits, index, termination_symbol)  # [B, T, S+1]
     px = ops.transpose(px[:, :, :S], (0, 2, 1))
     py = ops.transpose(py, (0, 2, 1))
     return _finish_logprobs(ops, px, py, boundary, rnnt_type, valid)
@@ -394,14 +418,13 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
     _checks.check_termination_symbol(termination_symbol, C)
     _checks.check_pruned_s_range(R, S, rnnt_type)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
-    logits = _compute(ops, logits)
     symbols, valid = _valid_symbols(ops, symbols, C)
     ranges = ops.cast(ranges, "int32")
     # Window positions outside [0, S] are never placed below; clip so that
     # the gather is in range on every backend.
     pruned_symbols = ops.gather_batched(_with_blank(ops, symbols, termination_symbol),
                                         ops.clip(ranges, 0, S), axis=1)  # [B, T, R]
-    px, py = ops.logsoftmax_gather(logits, pruned_symbols, termination_symbol)  # [B, T, R]
+    px, py = _logsoftmax_gather(ops, logits, pruned_symbols, termination_symbol)  # [B, T, R]
     # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
     # lattice, -inf elsewhere, directly in the recursion's [B, S+1, T] layout:
     # R selects of the small [B, R, T] values, which XLA fuses into one pass
