@@ -179,3 +179,56 @@ def test_tf_one_output_used(rng):
     g = tape.gradient(total, logits).numpy()
     ref = reference.logsoftmax_gather(logits.numpy(), symbols.numpy(), 0)[2]
     assert relative_error(g, ref(np.zeros(4), np.ones(4))) < 1e-12
+
+
+@pytest.mark.parametrize("fw", ["jax", pytest.param("tf", marks=needs_tf)])
+def test_losses_equal_with_the_fused_kernel_forced_on_cpu(rng, fw, monkeypatch):
+    """Where the default device is a CPU the full and pruned losses use XLA's
+    log-softmax, on a GPU the fused kernel: both paths, forced here on any
+    machine, give the same losses and gradients (so the GPU path's
+    integration is tested without a GPU too)."""
+    import xla_rnnt.jax as xj
+    from xla_rnnt.jax import _ops as jax_ops
+    B, T, S, C = 3, 6, 4, 7
+    logits = rng.standard_normal((B, T, S + 1, C))
+    symbols = rng.integers(0, C, size=(B, S)).astype(np.int32)
+    blank = int(rng.integers(0, C))
+    s_len = rng.integers(2, S + 1, B)  # inside the last frame's window: finite losses
+    boundary = np.stack([np.zeros(B), np.zeros(B), s_len, np.full(B, T)], 1).astype(np.int32)
+    start = np.minimum(np.arange(T)[None, :, None] // 2, S - 2) + np.arange(3)[None, None, :]
+    ranges = np.broadcast_to(start, (B, T, 3)).astype(np.int32)  # s_range 3 windows
+    if fw == "jax":
+        ops_module, mod = jax_ops, xj
+
+        def run():
+            def total(lg, lg_pruned):
+                return (jnp.sum(mod.rnnt_loss(lg, symbols, blank, boundary, reduction="none"))
+                        + jnp.sum(mod.rnnt_loss_pruned(lg_pruned, symbols, ranges, blank,
+                                                       boundary, reduction="none")))
+            value, grads = jax.value_and_grad(total, argnums=(0, 1))(logits, logits[:, :, :3])
+            return [np.asarray(value)] + [np.asarray(g) for g in grads]
+    else:
+        import xla_rnnt.tf as mod
+        from xla_rnnt.tf import _ops as ops_module
+
+        def run():
+            lg, lgp = tf.constant(logits), tf.constant(logits[:, :, :3])
+            with tf.GradientTape() as tape:
+                tape.watch([lg, lgp])
+                value = (tf.reduce_sum(mod.rnnt_loss(lg, symbols, blank, boundary,
+                                                     reduction="none"))
+                         + tf.reduce_sum(mod.rnnt_loss_pruned(lgp, symbols, ranges, blank,
+                                                              boundary, reduction="none")))
+            return [value.numpy()] + [g.numpy() for g in tape.gradient(value, [lg, lgp])]
+    monkeypatch.setattr(ops_module, "default_device_is_gpu", lambda: False)
+    xla_path = run()
+    assert np.isfinite(xla_path[0])
+    calls = []
+    monkeypatch.setattr(ops_module, "default_device_is_gpu", lambda: True)
+    original = ops_module.logsoftmax_gather
+    monkeypatch.setattr(ops_module, "logsoftmax_gather",
+                        lambda *a: calls.append(1) or original(*a))
+    fused = run()
+    assert calls, "the fused kernel was not used"
+    for a, b in zip(fused, xla_path):
+        assert relative_error(a, b) < 1e-12

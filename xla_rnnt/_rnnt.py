@@ -105,13 +105,16 @@ def _logsoftmax_gather(ops, logits, index, blank):
     """(px, py) = log_softmax(logits) [B, T, K, C] at index [B, T, K] (in
     range) and at blank, [B, T, K] each, in the compute dtype.
 
-    float32/float64: the fused custom call (one pass over the logits forward,
-    one backward). float16/bfloat16: XLA ops on the float32 upcast, which XLA
-    fuses into its reductions, so no float32 copy of the logits is ever
-    materialised (the custom call would need one, and a float32 gradient)."""
-    if ops.dtype_name(logits) not in _HALF:
+    float32/float64 where the framework's default device is a GPU: the fused
+    custom call (one pass over the logits forward, one backward). Otherwise
+    XLA's own ops: on CPUs its fusions are vectorised and multi-threaded and
+    beat the single-threaded CPU kernel (benchmarks/benchmark_tf_cpu.py), and
+    for float16/bfloat16 XLA fuses the float32 upcast into its reductions, so
+    no float32 copy of the logits is materialised (the custom call would need
+    one, and a float32 gradient)."""
+    if ops.dtype_name(logits) not in _HALF and ops.default_device_is_gpu():
         return ops.logsoftmax_gather(logits, index, blank)
-    x = ops.cast(logits, "float32")
+    x = _compute(ops, logits)
     normalizers = _log_normalizer(ops, x)
     px = ops.take_along_last(x, index[:, :, :, None])[:, :, :, 0] - normalizers
     return px, x[:, :, :, blank] - normalizers

@@ -139,6 +139,11 @@ def mutual_information_recursion(px, py, boundary, return_grad):
     return _mi(px, py, boundary, return_grad=return_grad)
 
 
+def default_device_is_gpu():
+    """Whether TF has a GPU, where it places ops by default (trace time)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def logsoftmax_gather(logits, symbols, blank):
     """(px, py): log_softmax(logits) at symbols (int32, -inf outside [0, C))
     and at blank, one fused pass (cc/logsoftmax_gather.h)."""
