@@ -145,8 +145,9 @@ inline ffi::Error CheckGatherResults(const GatherSizes& sz, ffi::DataType dtype,
 inline ffi::Error CheckGatherGradBuffers(const GatherSizes& sz, ffi::DataType dtype,
                                          ffi::AnyBuffer normalizers, ffi::AnyBuffer px_grad,
                                          ffi::AnyBuffer py_grad, ffi::AnyBuffer logits_grad) {
-  if (auto e = CheckGatherResults(sz, dtype, px_grad, py_grad, normalizers); e.failure())
-    return e;
+  if (auto e = ExpectRows("normalizers", normalizers, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("px_grad", px_grad, sz, dtype); e.failure()) return e;
+  if (auto e = ExpectRows("py_grad", py_grad, sz, dtype); e.failure()) return e;
   return ExpectCount("logits_grad", logits_grad, sz.N * sz.C, dtype, "logits");
 }
 

@@ -127,6 +127,19 @@ def test_handler_rejects_bad_operands(logits_shape, symbols_shape, blank, messag
                                                         0))
 
 
+def test_gradient_handler_names_the_bad_operand():
+    logits, symbols, rows = np.zeros((2, 5), np.float32), np.zeros(2, np.int32), np.zeros(2)
+    call = jax.ffi.ffi_call("xla_rnnt_logsoftmax_gather_grad",
+                            jax.ShapeDtypeStruct((2, 5), np.float32))
+    with pytest.raises(Exception, match=r"px_grad has shape \[3\], expected 2 elements"):
+        jax.block_until_ready(call(logits, symbols, rows.astype(np.float32),
+                                   np.zeros(3, np.float32), rows.astype(np.float32),
+                                   blank=np.int64(0)))
+    with pytest.raises(Exception, match="py_grad must have the dtype of logits"):
+        jax.block_until_ready(call(logits, symbols, rows.astype(np.float32),
+                                   rows.astype(np.float32), rows, blank=np.int64(0)))
+
+
 try:  # the GPU machine runs the JAX half of this file; it has no TensorFlow
     import tensorflow as tf
 except ImportError:
