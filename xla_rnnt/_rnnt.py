@@ -516,6 +516,24 @@ _SIMPLE_ARGS = """lm: [B, S+1, C] float {array}, the prediction-network ("LM") p
         """ + _SYMBOL_RANGE + """
       termination_symbol: static int in [0, C), the blank symbol."""
 
+_JOINT_ARGS = """logits: [B, T, S+1, C] float {array}, unnormalized joiner output;
+        logits[b, t, s] follows the first s symbols at frame t.
+      symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C)
+        """ + _SYMBOL_RANGE + """
+      termination_symbol: static int in [0, C), the blank symbol.
+      """ + _BOUNDARY + """
+      """ + _RNNT_TYPE
+
+_PRUNED_ARGS = """logits: [B, T, s_range, C] float {array}, joiner output on the pruned
+        positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
+      symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C)
+        """ + _SYMBOL_RANGE + """
+      ranges: [B, T, s_range] int32/int64 {array} from get_rnnt_prune_ranges;
+        ranges[b, t, k] = ranges[b, t, 0] + k, within [0, S].
+      termination_symbol: static int in [0, C), the blank symbol.
+      """ + _BOUNDARY + """
+      """ + _RNNT_TYPE
+
 DOCS = {
     "get_rnnt_logprobs": f"""px, py of the simple (additive joiner) RNN-T loss.
 
@@ -566,26 +584,14 @@ DOCS = {
     "get_rnnt_logprobs_joint": f"""px, py of the full RNN-T loss from joiner logits.
 
     Args:
-      logits: [B, T, S+1, C] float {{array}}, unnormalized joiner output;
-        logits[b, t, s] follows the first s symbols at frame t.
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
-        {_SYMBOL_RANGE}
-      termination_symbol: static int in [0, C), the blank symbol.
-      {_BOUNDARY}
-      {_RNNT_TYPE}
+      {_JOINT_ARGS}
 
     {_LOGPROBS_RETURNS}
     """,
     "rnnt_loss": f"""The full RNN-T loss from the joiner logits [B, T, S+1, C].
 
     Args:
-      logits: [B, T, S+1, C] float {{array}}, unnormalized joiner output;
-        logits[b, t, s] follows the first s symbols at frame t.
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
-        {_SYMBOL_RANGE}
-      termination_symbol: static int in [0, C), the blank symbol.
-      {_BOUNDARY}
-      {_RNNT_TYPE}
+      {_JOINT_ARGS}
       {_LOSS_TAIL}
     """,
     "get_rnnt_prune_ranges": """Pruning ranges from the occupations of a simple loss.
@@ -642,15 +648,7 @@ DOCS = {
     [B, T, S+1, C] is built.
 
     Args:
-      logits: [B, T, s_range, C] float {{array}}, joiner output on the pruned
-        positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
-        {_SYMBOL_RANGE}
-      ranges: [B, T, s_range] int32/int64 {{array}} from get_rnnt_prune_ranges;
-        ranges[b, t, k] = ranges[b, t, 0] + k, within [0, S].
-      termination_symbol: static int in [0, C), the blank symbol.
-      {_BOUNDARY}
-      {_RNNT_TYPE}
+      {_PRUNED_ARGS}
 
     {_LOGPROBS_RETURNS}
     """,
@@ -659,14 +657,7 @@ DOCS = {
     Equal to rnnt_loss when the windows cover every position (s_range = S+1).
 
     Args:
-      logits: [B, T, s_range, C] float {{array}}, joiner output on the pruned
-        positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
-      symbols: [B, S] int32/int64 {{array}}, the transcripts, values in [0, C)
-        {_SYMBOL_RANGE}
-      ranges: [B, T, s_range] int32/int64 {{array}} from get_rnnt_prune_ranges.
-      termination_symbol: static int in [0, C), the blank symbol.
-      {_BOUNDARY}
-      {_RNNT_TYPE}
+      {_PRUNED_ARGS}
       {_LOSS_TAIL}
     """,
 }
