@@ -17,12 +17,7 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/device.txt"
 python3 -c "import jax; print('jax', jax.__version__, jax.devices())" | tee -a "$OUT/device.txt"
 
-cmake -S . -B build/gpu -GNinja -DCMAKE_BUILD_TYPE=Release \
-  -DXLA_FFI_INCLUDE_DIR="$PWD/.devcarry/ffi_include" \
-  -DXLA_RNNT_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/build.log" 2>&1
-cmake --build build/gpu >> "$OUT/build.log" 2>&1
-export XLA_RNNT_LIBRARY="$PWD/build/gpu/libxla_rnnt.so"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+source tools/gpu_build.sh
 
 set +e
 tests_rc=0
