@@ -23,10 +23,11 @@ import sys
 CASES = ("simple", "pruned", "full", "recursion")
 
 
-def run_case(case, B, T, S, V):
+def build_case(case, B, T, S, V):
+    """(jitted forward + backward, its arguments) of one case, on the inputs of
+    benchmark_losses.py (also used by trace_breakdown.py)."""
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     import xla_rnnt.jax as xj
     from benchmark_losses import make_inputs
@@ -56,6 +57,13 @@ def run_case(case, B, T, S, V):
             logits = x["am"][:, :, None, :] + x["lm"][:, None, :, :]
             fn = jax.jit(jax.value_and_grad(lambda lg: xj.rnnt_loss(logits=lg, **kw)))
         args = (logits,)
+    return fn, args
+
+
+def run_case(case, B, T, S, V):
+    import jax
+
+    fn, args = build_case(case, B, T, S, V)
     for _ in range(3):
         jax.block_until_ready(fn(*args))
     try:
@@ -68,7 +76,6 @@ def run_case(case, B, T, S, V):
     if cuda is not None:
         cuda.cuProfilerStop()
     print(f"profiled one call of {case} at {(B, T, S, V)} on {jax.devices()[0].device_kind}")
-    del np
 
 
 def _number(text):

@@ -16,24 +16,8 @@ import os
 import tempfile
 
 import jax
-import jax.numpy as jnp
 
-import xla_rnnt.jax as xj
-from benchmark_losses import make_inputs
-
-
-def cases(B, T, S, V):
-    x = {k: jnp.asarray(v) for k, v in make_inputs(B, T, S, V).items()}
-    kw = dict(symbols=x["symbols"], termination_symbol=0, boundary=x["boundary"],
-              reduction="sum")
-    simple = jax.jit(jax.value_and_grad(
-        lambda am, lm: xj.rnnt_loss_simple(lm=lm, am=am, **kw), argnums=(0, 1)))
-    _, (gx, gy) = xj.rnnt_loss_simple(lm=x["lm"], am=x["am"], return_grad=True, **kw)
-    ranges = xj.get_rnnt_prune_ranges(gx, gy, x["boundary"], 5)
-    am_p, lm_p = xj.do_rnnt_pruning(x["am"], x["lm"], ranges)
-    pruned = jax.jit(jax.value_and_grad(
-        lambda lg: xj.rnnt_loss_pruned(logits=lg, ranges=ranges, **kw)))
-    return {"simple": (simple, (x["am"], x["lm"])), "pruned": (pruned, (am_p + lm_p,))}
+from ncu_breakdown import build_case
 
 
 def kernel_times(trace_dir, calls):
@@ -59,7 +43,8 @@ def main():
     args = parser.parse_args()
     B, T, S, V = (int(v) for v in args.shape.split(","))
     out = {"device": jax.devices()[0].device_kind, "shape": [B, T, S, V], "cases": {}}
-    for name, (fn, fn_args) in cases(B, T, S, V).items():
+    for name in ("simple", "pruned"):
+        fn, fn_args = build_case(name, B, T, S, V)
         for _ in range(3):
             jax.block_until_ready(fn(*fn_args))
         with tempfile.TemporaryDirectory() as d:
