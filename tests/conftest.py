@@ -21,6 +21,19 @@ def random_shape(rng, max_b=4, max_s=5, max_t=6, min_t=1):
             int(rng.integers(min_t, max_t + 1)))
 
 
+def close(actual, expected, tol):
+    """Same -inf/NaN pattern and finite values within tol * max(1, |expected|),
+    for values that are often exactly 0 (gradients), where a relative error
+    means nothing."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    finite = np.isfinite(expected)
+    assert np.array_equal(finite, np.isfinite(actual)), (actual, expected)
+    if not finite.any():
+        return True
+    scale = max(1.0, np.abs(expected[finite]).max())
+    return np.abs(actual[finite] - expected[finite]).max() <= tol * scale
+
+
 def relative_error(actual, expected):
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     finite = np.isfinite(expected)

@@ -10,7 +10,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 
 import reference  # noqa: E402
-from conftest import relative_error  # noqa: E402
+from conftest import close, relative_error  # noqa: E402
 from xla_rnnt.jax import _ffi as jax_ffi  # noqa: E402
 from xla_rnnt.jax.logsoftmax_gather import logsoftmax_gather as jax_gather  # noqa: E402
 
@@ -27,18 +27,6 @@ def random_case(rng, dtype):
     blank = int(rng.integers(0, C))
     cot = [rng.standard_normal(lead).astype(dtype) for _ in range(2)]
     return logits, symbols, blank, cot
-
-
-def close(actual, expected, tol):
-    """Same -inf/NaN pattern and finite values within tol * max(1, |expected|)
-    (gradients here are often exactly 0, where a relative error means nothing)."""
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    finite = np.isfinite(expected)
-    assert np.array_equal(finite, np.isfinite(actual)), (actual, expected)
-    if not finite.any():
-        return True
-    scale = max(1.0, np.abs(expected[finite]).max())
-    return np.abs(actual[finite] - expected[finite]).max() <= tol * scale
 
 
 def jax_value_and_grad(logits, symbols, blank, cot):
