@@ -3,8 +3,17 @@
 TensorFlow users call the functions at this top level (``xla_rnnt.rnnt_loss_simple``
 and friends, as in the old ``tf_fast_rnnt`` module); JAX users ``import xla_rnnt.jax``.
 Importing this package imports neither framework: the top-level names load
-``xla_rnnt.tf`` on first use.
+``xla_rnnt.tf`` on first use. It does register the custom-call handlers into
+TensorFlow, at once when TF is already imported, else right after TF's own
+import, so that SavedModels holding our custom calls run once ``import
+xla_rnnt`` was done (in either order); ``register_handlers()`` does it by hand.
+Likewise, once Keras is imported, the Keras layer (``xla_rnnt.keras``) is
+registered for ``keras.saving.load_model``.
 """
+import sys
+import warnings
+
+from . import _import_hook
 
 __version__ = "0.1.0"
 
@@ -14,7 +23,53 @@ _TF_EXPORTS = ("mutual_information_recursion", "get_rnnt_logprobs", "rnnt_loss_s
                "rnnt_loss", "get_rnnt_prune_ranges", "do_rnnt_pruning",
                "get_rnnt_logprobs_pruned", "rnnt_loss_pruned")
 
-__all__ = ["__version__", *_TF_EXPORTS]
+__all__ = ["__version__", "register_handlers", *_TF_EXPORTS]
+
+
+def register_handlers():
+    """Registers the custom-call handlers into each framework this process has
+    imported (TensorFlow, JAX), e.g. before calling a reloaded SavedModel or a
+    deserialized ``jax.export`` program. Idempotent and thread-safe; returns
+    the names of the frameworks now holding them. Importing ``xla_rnnt.tf`` or
+    ``xla_rnnt.jax`` registers into that framework as well.
+
+    Raises ``xla_rnnt._native.NativeLibraryError`` (an ImportError) when the
+    library is missing or a framework refuses it."""
+    registered = []
+    if "tensorflow" in sys.modules:
+        from .tf import _registry as tf_registry
+
+        tf_registry.register()
+        registered.append("tensorflow")
+    if "jax" in sys.modules:
+        from .jax import _registry as jax_registry
+
+        jax_registry.register()
+        registered.append("jax")
+    return tuple(registered)
+
+
+def _register_into_tf(_module):
+    try:
+        from .tf import _registry as tf_registry
+
+        tf_registry.register()
+    except Exception as e:  # never break the user's `import tensorflow`
+        warnings.warn(f"xla_rnnt: could not register its handlers into TensorFlow: {e}",
+                      RuntimeWarning, stacklevel=2)
+
+
+def _register_keras_layer(_module):
+    # Makes PrunedTransducerLoss known to keras.saving.load_model.
+    try:
+        from . import keras  # noqa: F401
+    except Exception as e:
+        warnings.warn(f"xla_rnnt: could not register its Keras layer: {e}", RuntimeWarning,
+                      stacklevel=2)
+
+
+_import_hook.when_imported("tensorflow", _register_into_tf)
+_import_hook.when_imported("keras", _register_keras_layer)
 
 
 def __getattr__(name):

@@ -1,4 +1,4 @@
-"""The JAX side of the custom calls: registration and typed ffi_call wrappers.
+"""The JAX side of the custom calls: typed ffi_call wrappers.
 
 Every call is wrapped (see notes/distributed.md) in:
 
@@ -25,9 +25,9 @@ import numpy as np
 from jax.experimental.custom_partitioning import custom_partitioning
 from jax.sharding import NamedSharding, PartitionSpec
 
-from .. import _native
+from . import _registry
 
-_native.register_jax()
+_registry.register()
 
 
 def _forward_results(px, py, boundary):

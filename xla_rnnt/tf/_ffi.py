@@ -1,14 +1,15 @@
-"""The TF side of the custom calls: registration and typed wrappers.
+"""The TF side of the custom calls: typed wrappers (importing it registers the
+handlers into TF).
 
 Result shapes are written in terms of operand dimensions (Dim), so an unknown
 batch size traces once and serves every batch size.
 """
 import tensorflow as tf
 
-from .. import _native
+from . import _registry
 from ._xla_module import Dim, ffi_call
 
-_native.register_tf()
+_registry.register()
 
 # px, py, boundary are operands 0, 1, 2 of every mi_* call below.
 _B = Dim(0, 0)
