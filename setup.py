@@ -6,9 +6,14 @@ Environment variables (all optional):
   XLA_RNNT_MAKE_ARGS       extra arguments for the build tool, e.g. "-j8"
   XLA_RNNT_FFI_INCLUDE_DIR directory holding xla/ffi/api/ffi.h; default: the
                            installed TensorFlow's headers, else jaxlib's
+
+With pip's build isolation the build environment holds only what
+pyproject.toml's [build-system] requires: there the headers are those of the
+pinned jaxlib, whose FFI API (0.2) is TensorFlow 2.21's.
 """
 import importlib.util
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -27,24 +32,50 @@ def _package_dir(name):
     return Path(spec.origin).parent if spec and spec.origin else None
 
 
-def ffi_include_dir():
+# The oldest XLA FFI API among the supported runtimes (TensorFlow 2.21's):
+# handlers built against newer headers are refused by that runtime.
+OLDEST_FFI_API = (0, 2)
+
+
+def ffi_api_version(include_dir):
+    """(major, minor) that include_dir/xla/ffi/api/c_api.h defines."""
+    text = (Path(include_dir) / "xla/ffi/api/c_api.h").read_text()
+    found = [re.search(rf"#define XLA_FFI_API_{part}\s+(\d+)", text)
+             for part in ("MAJOR", "MINOR")]
+    if not all(found):
+        raise RuntimeError(f"xla_rnnt: {include_dir}/xla/ffi/api/c_api.h defines no "
+                           "XLA_FFI_API_MAJOR/MINOR")
+    return tuple(int(m.group(1)) for m in found)
+
+
+def _find_ffi_include_dir():
     explicit = os.environ.get("XLA_RNNT_FFI_INCLUDE_DIR")
     if explicit:
-        return Path(explicit)
+        return Path(explicit), "XLA_RNNT_FFI_INCLUDE_DIR"
     # TensorFlow first: its FFI API is the oldest of the supported runtimes,
-    # and handlers built against it load into newer jaxlibs too.
+    # and handlers built against it load into newer jaxlibs too. Under build
+    # isolation only the pinned jaxlib (same API as TF 2.21) is there.
     for package in ("tensorflow", "jaxlib"):
         root = _package_dir(package)
         if root and (root / "include/xla/ffi/api/ffi.h").exists():
-            if package == "jaxlib":
-                print("xla_rnnt: TensorFlow not found; building against jaxlib's FFI "
-                      "headers, so TensorFlow will not be able to load the handlers",
-                      file=sys.stderr)
-            return root / "include"
+            return root / "include", package
     raise RuntimeError(
-        "xla_rnnt: no XLA FFI headers found. Install tensorflow (or jax) into this "
-        "environment first and build with `pip install --no-build-isolation .`, or set "
+        "xla_rnnt: no XLA FFI headers found. `pip install .` (with build isolation) "
+        "installs them from [build-system] requires; without isolation install "
+        "tensorflow or jax into this environment first, or set "
         "XLA_RNNT_FFI_INCLUDE_DIR to a directory containing xla/ffi/api/ffi.h.")
+
+
+def ffi_include_dir():
+    include, source = _find_ffi_include_dir()
+    version = ffi_api_version(include)
+    print(f"xla_rnnt: building against XLA FFI API {version[0]}.{version[1]} headers "
+          f"from {source} ({include})", file=sys.stderr)
+    if version > OLDEST_FFI_API:
+        print(f"xla_rnnt: warning: these headers are newer than API "
+              f"{OLDEST_FFI_API[0]}.{OLDEST_FFI_API[1]} (TensorFlow 2.21's), so TensorFlow "
+              "2.21 will refuse the handlers", file=sys.stderr)
+    return include
 
 
 def cuda_enabled():
