@@ -7,6 +7,9 @@
 #   XLA_RNNT_SKIP_TESTS=1 skips tests and recursion benchmark,
 #   XLA_RNNT_SKIP_LOSS_BENCH=1 the loss benchmark; XLA_RNNT_NCU=1 adds per-kernel
 #   Nsight Compute breakdowns (benchmarks/ncu_breakdown.py) of one call per loss.
+#   First the kernel check (tests/cuda/kernel_check.cc, build/kcheck) plain and
+#   under each compute-sanitizer tool ($OUT/kernel_check.log,
+#   $OUT/sanitizer_<tool>.log); XLA_RNNT_SKIP_KERNEL_CHECK=1 skips it.
 #   The XLA FFI headers must be carried in
 #   .devcarry/ffi_include (copied from TensorFlow 2.21's wheel, FFI API 0.2:
 #   see README "GPU check"), since that machine has no TensorFlow.
@@ -21,6 +24,32 @@ source tools/gpu_build.sh
 
 set +e
 tests_rc=0
+kcheck_rc=0
+if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
+  # The kernels alone against their CPU twins: no XLA in the process, so every
+  # sanitizer report is about them. A failure counts but later steps still run.
+  if cmake -S . -B build/kcheck -GNinja -DCMAKE_BUILD_TYPE=Release \
+      -DXLA_FFI_INCLUDE_DIR="$PWD/.devcarry/ffi_include" -DXLA_RNNT_WITH_CUDA=ON \
+      -DXLA_RNNT_KERNEL_CHECK=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/kcheck_build.log" 2>&1 &&
+    cmake --build build/kcheck --target xla_rnnt_kernel_check >> "$OUT/kcheck_build.log" 2>&1; then
+    kcheck=build/kcheck/xla_rnnt_kernel_check
+    "$kcheck" > "$OUT/kernel_check.log" 2>&1 || kcheck_rc=1
+    grep -E '^FAIL' "$OUT/kernel_check.log" | head -20
+    echo "kernel check: $(tail -1 "$OUT/kernel_check.log")"
+    sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+    for tool in memcheck racecheck initcheck synccheck; do
+      timeout "${XLA_RNNT_SANITIZER_TIMEOUT:-300}" "$sanitizer" --tool "$tool" --error-exitcode 1 \
+        "$kcheck" > "$OUT/sanitizer_$tool.log" 2>&1
+      rc=$?
+      echo "compute-sanitizer $tool: exit $rc;" \
+        "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|passed, [0-9]+ failed' "$OUT/sanitizer_$tool.log" | tr '\n' ' ')"
+      [ $rc -eq 0 ] || { kcheck_rc=1; tail -3 "$OUT/sanitizer_$tool.log"; }
+    done
+  else
+    kcheck_rc=1
+    echo "kernel check: build failed"; tail -20 "$OUT/kcheck_build.log"
+  fi
+fi
 if [ -z "${XLA_RNNT_SKIP_TESTS:-}" ]; then
   python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_logsoftmax_gather.py \
     tests/test_mutual_information_jax.py tests/test_losses_jax.py 2>&1 | tee "$OUT/tests.log"
@@ -49,4 +78,5 @@ if [ -f .devcarry/fast_rnnt-1.3.tar.gz ] && [ -z "${XLA_RNNT_SKIP_LOSS_BENCH:-}"
   python3 benchmarks/benchmark_losses.py --fast-rnnt-sdist "$PWD/.devcarry/fast_rnnt-1.3.tar.gz" \
     --json "$OUT/benchmark_losses.json" 2>&1 | tee "$OUT/bench_losses.log"
 fi
-exit $tests_rc
+[ "$tests_rc" -ne 0 ] && exit "$tests_rc"
+exit $kcheck_rc

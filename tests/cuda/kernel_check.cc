@@ -1,0 +1,891 @@
+// Standalone check of the CUDA kernels (cuda/*.cu) against their CPU twins
+// (cc/*_cpu.cc): it calls the launchers that the FFI handlers call, on ragged
+// lattices and rows chosen to reach every code path, and compares every
+// result. No XLA and no Python in the process, so a compute-sanitizer report
+// can only be about these kernels (README "Kernel check under
+// compute-sanitizer").
+//
+//   xla_rnnt_kernel_check [--seed N] [--only SUBSTRING] [--perturb]
+//
+// The seed comes from --seed, else $XLA_RNNT_KCHECK_SEED, else a default, and
+// is printed first; each case draws from its own stream derived from the seed
+// and its index, so --only reproduces a case's inputs. --perturb shifts one
+// value of every device result: every case holding a value must then fail
+// (shows that the comparison can fail). One line per case, then
+// "N passed, M failed"; the exit status is 1 when M > 0.
+//
+// Device buffers: inputs are uploaded in full; outputs the kernels must write
+// completely (scores, gradients, gather results) start as a finite sentinel
+// (bytes 0x7f), so a cell left unwritten is a mismatch even where fresh memory
+// happens to be zero; p and the workspace g start uninitialised and only the
+// cells the contract defines (p inside each valid item's box) are read back,
+// so initcheck reports any read of a cell nobody wrote.
+//
+// Built with XLA_RNNT_KCHECK_CPU_ONLY (target xla_rnnt_kernel_check_cpu) the
+// device side is an item-by-item emulation from the CPU twins with the GPU's
+// contract (NaN score and zero gradients for an invalid boundary row): it
+// checks this driver's own bookkeeping where no GPU is available.
+#include <algorithm>
+#include <array>
+#include <cinttypes>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "../../cc/logsoftmax_gather.h"
+#include "../../cc/mutual_information.h"
+
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+#include <cuda_runtime_api.h>
+
+#include "../../cuda/logsoftmax_gather_cuda.h"
+#include "../../cuda/mutual_information_cuda.h"
+#endif
+
+namespace xla_rnnt {
+namespace {
+
+// ---------------------------------------------------------------- utilities
+
+uint64_t SplitMix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+struct Rng {
+  uint64_t state;
+  double Uniform() { return static_cast<double>(SplitMix(state) >> 11) * 0x1.0p-53; }
+  double Range(double lo, double hi) { return lo + (hi - lo) * Uniform(); }
+  // Uniform integer in [lo, hi]; lo when hi < lo.
+  int64_t Int(int64_t lo, int64_t hi) {
+    if (hi <= lo) return lo;
+    return lo + static_cast<int64_t>(SplitMix(state) % static_cast<uint64_t>(hi - lo + 1));
+  }
+};
+
+uint64_t g_seed = 20261126;
+bool g_perturb = false;
+const char* g_only = nullptr;
+int g_case_index = 0;  // every case counts, filtered or not (stable streams)
+int g_passed = 0, g_failed = 0;
+
+Rng CaseRng() {
+  uint64_t s = g_seed ^ (0xd1b54a32d192ed03ull * static_cast<uint64_t>(g_case_index + 1));
+  SplitMix(s);
+  return Rng{s};
+}
+
+template <typename Real>
+const char* DtypeName() {
+  return sizeof(Real) == 4 ? "f32" : "f64";
+}
+
+template <typename Real>
+Real Inf() {
+  return std::numeric_limits<Real>::infinity();
+}
+
+// ---------------------------------------------------------------- comparison
+
+enum class Cls { kFinite, kNegInf, kPosInf, kNaN };
+
+template <typename Real>
+Cls Classify(Real v) {
+  if (std::isnan(v)) return Cls::kNaN;
+  if (std::isinf(v)) return v < 0 ? Cls::kNegInf : Cls::kPosInf;
+  return Cls::kFinite;
+}
+
+struct ArrayCheck {
+  std::string name;
+  bool ok = true;
+  double err = 0;  // max |dev - ref| / scale over finite cells
+  std::string detail;
+};
+
+// Same NaN/inf pattern, and finite values within tolerance of the CPU twin:
+// float64 1e-12 relative; float32 max(1e-5 relative, 4 ulps) of the scale,
+// or, where a long float32 chain drifts beyond that (NOTES "Correctness on the
+// GPU"), no further from the float64 result than 3x the CPU float32 path is.
+// Scale: max(1, |ref|) per cell for log-domain values, max(1, max |ref|) over
+// the array for gradients (often exactly 0, where relative means nothing).
+template <typename Real>
+ArrayCheck Compare(const char* name, const std::vector<Real>& dev,
+                   const std::vector<Real>& ref, const std::vector<double>* ref64,
+                   bool per_cell_scale) {
+  ArrayCheck out;
+  out.name = name;
+  if (dev.size() != ref.size()) {
+    out.ok = false;
+    out.detail = "size " + std::to_string(dev.size()) + " vs " + std::to_string(ref.size());
+    return out;
+  }
+  const bool f32 = std::is_same<Real, float>::value;
+  const double rtol = f32 ? 1e-5 : 1e-12;
+  double array_scale = 1;
+  for (Real r : ref)
+    if (Classify(r) == Cls::kFinite) array_scale = std::max(array_scale, std::fabs(double(r)));
+  bool pattern_ok = true, direct_ok = true;
+  double err64 = 0, cpu64 = 0;
+  size_t first_bad = dev.size();
+  for (size_t i = 0; i < dev.size(); ++i) {
+    const double d = dev[i], r = ref[i];
+    if (Classify(dev[i]) != Classify(ref[i])) {
+      pattern_ok = false;
+      if (first_bad == dev.size()) first_bad = i;
+      continue;
+    }
+    if (Classify(ref[i]) != Cls::kFinite) continue;
+    const double scale = per_cell_scale ? std::max(1.0, std::fabs(r)) : array_scale;
+    const Real rs = static_cast<Real>(scale);
+    const double ulp = double(std::nextafter(rs, Inf<Real>())) - double(rs);
+    const double allowed = std::max(rtol * scale, 4 * ulp);
+    const double e = std::fabs(d - r);
+    out.err = std::max(out.err, e / scale);
+    if (e > allowed) {
+      if (direct_ok && first_bad == dev.size()) first_bad = i;
+      direct_ok = false;
+    }
+    if (ref64 != nullptr && std::isfinite((*ref64)[i])) {
+      err64 = std::max(err64, std::fabs(d - (*ref64)[i]) / scale);
+      cpu64 = std::max(cpu64, std::fabs(r - (*ref64)[i]) / scale);
+    }
+  }
+  const bool chain_ok = ref64 != nullptr && err64 <= 3 * cpu64;
+  out.ok = pattern_ok && (direct_ok || chain_ok);
+  char buf[256];
+  if (!out.ok && first_bad < dev.size()) {
+    std::snprintf(buf, sizeof(buf), " [%zu]: dev %.17g ref %.17g%s", first_bad,
+                  double(dev[first_bad]), double(ref[first_bad]),
+                  pattern_ok ? "" : " (inf/NaN pattern differs)");
+    out.detail = buf;
+  }
+  if (!direct_ok && ref64 != nullptr) {
+    std::snprintf(buf, sizeof(buf), " (vs f64: dev %.2g, cpu f32 %.2g)", err64, cpu64);
+    out.detail += buf;
+  }
+  return out;
+}
+
+void Report(const std::string& label, const std::vector<ArrayCheck>& checks, double tol) {
+  bool ok = true;
+  std::string body;
+  char buf[64];
+  for (const ArrayCheck& c : checks) {
+    ok = ok && c.ok;
+    std::snprintf(buf, sizeof(buf), " %s %.1e", c.name.c_str(), c.err);
+    body += buf;
+    if (!c.ok) body += " FAILED" + c.detail;
+  }
+  std::snprintf(buf, sizeof(buf), " (tol %.0e)", tol);
+  std::printf("%s %s:%s%s\n", ok ? "PASS" : "FAIL", label.c_str(), body.c_str(), buf);
+  (ok ? g_passed : g_failed) += 1;
+}
+
+void ReportError(const std::string& label, const std::string& what) {
+  std::printf("FAIL %s: %s\n", label.c_str(), what.c_str());
+  ++g_failed;
+}
+
+// True (and the case counted) unless --only filters it out.
+bool Selected(const std::string& label) {
+  ++g_case_index;
+  return g_only == nullptr || label.find(g_only) != std::string::npos;
+}
+
+// --perturb: moves the first value of the first non-empty array far enough
+// to fail any tolerance: a finite value by 1e-2 of its scale (the float32
+// fallback admits ~1e-3 on the longest lattices here, where the CPU's float32
+// occupations drift ~3e-4 from float64), a non-finite one to 0.
+template <typename Real>
+void Perturb(std::vector<std::vector<Real>*> arrays) {
+  if (!g_perturb) return;
+  for (std::vector<Real>* a : arrays) {
+    for (Real& v : *a) {
+      if (Classify(v) == Cls::kFinite) {
+        v += static_cast<Real>(1e-2 * std::max(1.0, std::fabs(double(v))));
+        return;
+      }
+    }
+  }
+  for (std::vector<Real>* a : arrays) {
+    if (!a->empty()) {
+      (*a)[0] = Real(0);
+      return;
+    }
+  }
+}
+
+template <typename Real>
+std::vector<double> Widen(const std::vector<Real>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+// ---------------------------------------------------------------- device side
+
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+
+struct CudaFailure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void Check(cudaError_t err, const char* what) {
+  if (err != cudaSuccess)
+    throw CudaFailure(std::string(what) + ": " + cudaGetErrorName(err) + " " +
+                      cudaGetErrorString(err));
+}
+
+cudaStream_t g_stream = nullptr;
+
+// A launcher's status, then the kernel's own errors (which surface only
+// after it ran).
+void Launched(cudaError_t launch_status, const char* what) {
+  Check(launch_status, what);
+  Check(cudaDeviceSynchronize(), what);
+  Check(cudaGetLastError(), what);
+}
+
+// A device array of n elements (storage for at least one, so that empty
+// arrays still have a distinct address); freed by the destructor.
+template <typename T>
+class DevBuf {
+ public:
+  explicit DevBuf(size_t n) : n_(n) {
+    Check(cudaMalloc(reinterpret_cast<void**>(&ptr_), std::max<size_t>(n, 1) * sizeof(T)),
+          "cudaMalloc");
+  }
+  ~DevBuf() { cudaFree(ptr_); }
+  DevBuf(const DevBuf&) = delete;
+  DevBuf& operator=(const DevBuf&) = delete;
+  T* get() const { return ptr_; }
+  void Upload(const std::vector<T>& v) {
+    if (v.size() != n_) throw std::logic_error("upload size");
+    if (n_) Check(cudaMemcpy(ptr_, v.data(), n_ * sizeof(T), cudaMemcpyHostToDevice), "upload");
+  }
+  void Sentinel() {
+    if (n_) Check(cudaMemset(ptr_, 0x7f, n_ * sizeof(T)), "cudaMemset");
+  }
+  std::vector<T> Download(size_t offset, size_t n) const {
+    std::vector<T> v(n);
+    if (n)
+      Check(cudaMemcpy(v.data(), ptr_ + offset, n * sizeof(T), cudaMemcpyDeviceToHost),
+            "download");
+    return v;
+  }
+  std::vector<T> Download() const { return Download(0, n_); }
+
+ private:
+  size_t n_;
+  T* ptr_ = nullptr;
+};
+
+#endif  // XLA_RNNT_KCHECK_CPU_ONLY
+
+// ---------------------------------------------------------------- recursion
+
+enum class Lattice { kRegular, kModified, kConstrained };
+
+const char* LatticeName(Lattice l) {
+  switch (l) {
+    case Lattice::kRegular: return "regular";
+    case Lattice::kModified: return "modified";
+    default: return "constrained";
+  }
+}
+
+using Row = std::array<int32_t, 4>;  // s_begin, t_begin, s_end, t_end
+
+enum class BoxKind { kFull, kOffsets, kRagged, kEmptyS, kEmptyT, kPoint };
+
+// A boundary row of the given kind inside [S+1, T+1]; for the modified
+// lattices most rows leave at least as many frames as symbols (the others
+// have no alignment: score -inf).
+Row MakeRow(BoxKind kind, int64_t S, int64_t T, bool modified, Rng& rng) {
+  int64_t s0 = 0, t0 = 0, s1 = S, t1 = T;
+  switch (kind) {
+    case BoxKind::kFull: break;
+    case BoxKind::kOffsets:  // s_begin > 0 and t_begin > 0 where the lattice allows
+      s0 = S > 0 ? rng.Int(1, std::max<int64_t>(1, S / 3)) : 0;
+      t0 = T > 0 ? rng.Int(1, std::max<int64_t>(1, T / 3)) : 0;
+      s1 = rng.Int(std::max(s0, S - S / 4), S);
+      t1 = rng.Int(std::max(t0, T - T / 4), T);
+      break;
+    case BoxKind::kRagged:
+      s0 = rng.Int(0, S / 4);
+      t0 = rng.Int(0, T / 4);
+      s1 = rng.Int(s0, S);
+      t1 = rng.Int(t0, T);
+      break;
+    case BoxKind::kEmptyS:
+      s0 = s1 = rng.Int(0, S);
+      t0 = rng.Int(0, T / 2);
+      t1 = rng.Int(t0, T);
+      break;
+    case BoxKind::kEmptyT:
+      t0 = t1 = rng.Int(0, T);
+      s0 = rng.Int(0, S / 2);
+      s1 = rng.Int(s0, S);
+      break;
+    case BoxKind::kPoint:
+      s0 = s1 = rng.Int(0, S);
+      t0 = t1 = rng.Int(0, T);
+      break;
+  }
+  if (modified && kind != BoxKind::kFull && kind != BoxKind::kEmptyT && rng.Uniform() < 0.8)
+    s1 = std::min(s1, s0 + (t1 - t0));
+  return Row{int32_t(s0), int32_t(t0), int32_t(s1), int32_t(t1)};
+}
+
+bool RowValid(const Row& r, int64_t S, int64_t T) { return BoundaryValid(r.data(), S, T); }
+
+template <typename Real>
+struct MiInputs {
+  MiSizes sz;
+  std::vector<Real> px, py;
+  std::vector<int32_t> boundary;       // as given to the kernels
+  std::vector<int32_t> cpu_boundary;   // invalid rows replaced by (0, 0, 0, 0)
+  std::vector<char> valid;
+};
+
+// px, py uniform in [-3, 0.5] with a fraction of -inf cells. Regular: odd
+// items look like the losses' px (-inf in column T and column t_end);
+// constrained: a modified px plus py of the next context (as _rnnt.py builds it).
+template <typename Real>
+MiInputs<Real> MakeMiInputs(int64_t S, int64_t T, Lattice lattice, const std::vector<Row>& rows,
+                            double ninf_rate, Rng& rng) {
+  MiInputs<Real> in;
+  const int64_t B = static_cast<int64_t>(rows.size());
+  in.sz = MiSizes{B, S, T, lattice != Lattice::kRegular};
+  const int64_t pxc = in.sz.px_cols();
+  auto draw = [&]() {
+    return rng.Uniform() < ninf_rate ? -Inf<Real>() : static_cast<Real>(rng.Range(-3.0, 0.5));
+  };
+  in.px.resize(B * S * pxc);
+  in.py.resize(B * (S + 1) * T);
+  for (Real& v : in.px) v = draw();
+  for (Real& v : in.py) v = draw();
+  for (int64_t b = 0; b < B; ++b) {
+    const Row& r = rows[b];
+    Real* pxb = in.px.data() + b * S * pxc;
+    const Real* pyb = in.py.data() + b * (S + 1) * T;
+    if (lattice == Lattice::kRegular && (b & 1)) {
+      for (int64_t s = 0; s < S; ++s) {
+        pxb[s * pxc + T] = -Inf<Real>();
+        if (r[3] >= 0 && r[3] <= T) pxb[s * pxc + r[3]] = -Inf<Real>();
+      }
+    }
+    if (lattice == Lattice::kConstrained)
+      for (int64_t s = 0; s < S; ++s)
+        for (int64_t t = 0; t < T; ++t) pxb[s * pxc + t] += pyb[(s + 1) * T + t];
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    const bool ok = RowValid(rows[b], S, T);
+    in.valid.push_back(ok);
+    for (int k = 0; k < 4; ++k) {
+      in.boundary.push_back(rows[b][k]);
+      in.cpu_boundary.push_back(ok ? rows[b][k] : 0);
+    }
+  }
+  return in;
+}
+
+template <typename R>
+struct MiResult {
+  std::vector<R> scores, p_box, px_grad, py_grad;
+};
+
+// p inside each valid item's box, items then rows then columns.
+template <typename R>
+void AppendBox(const R* pb, int64_t T1, const int32_t* row, std::vector<R>* out) {
+  for (int64_t s = row[0]; s <= row[2]; ++s)
+    for (int64_t t = row[1]; t <= row[3]; ++t) out->push_back(pb[s * T1 + t]);
+}
+
+// The CPU twins on the whole batch (the reference), from px/py of dtype R
+// and the rows of `in`.
+template <typename R, typename In>
+MiResult<R> CpuMiRef(const std::vector<R>& px, const std::vector<R>& py, const In& in) {
+  const MiSizes sz = in.sz;
+  const int64_t T1 = sz.T + 1;
+  MiResult<R> r;
+  std::vector<R> p(sz.B * (sz.S + 1) * T1, std::numeric_limits<R>::quiet_NaN());
+  r.scores.resize(sz.B);
+  r.px_grad.resize(px.size());
+  r.py_grad.resize(py.size());
+  MiForwardCpu<R>(px.data(), py.data(), in.cpu_boundary.data(), sz, p.data(), r.scores.data());
+  MiBackwardCpu<R>(px.data(), py.data(), in.cpu_boundary.data(), sz, p.data(),
+                   r.px_grad.data(), r.py_grad.data());
+  for (int64_t b = 0; b < sz.B; ++b) {
+    if (!in.valid[b]) {
+      r.scores[b] = std::numeric_limits<R>::quiet_NaN();  // the GPU's answer
+      continue;
+    }
+    AppendBox(p.data() + b * (sz.S + 1) * T1, T1, in.boundary.data() + 4 * b, &r.p_box);
+  }
+  return r;
+}
+
+// Device results of the three entry points: forward alone; backward alone
+// from the forward's p (as the FFI backward gets it); forward+backward into
+// fresh buffers.
+template <typename Real>
+struct MiDevice {
+  MiResult<Real> fwd, bwd, fb;
+};
+
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+
+template <typename Real>
+std::vector<Real> DownloadBoxes(const DevBuf<Real>& p, const MiInputs<Real>& in) {
+  const MiSizes sz = in.sz;
+  const int64_t T1 = sz.T + 1;
+  std::vector<Real> out;
+  for (int64_t b = 0; b < sz.B; ++b) {
+    if (!in.valid[b]) continue;  // p is not written for such items
+    const int32_t* row = in.boundary.data() + 4 * b;
+    const size_t h = row[2] - row[0] + 1, w = row[3] - row[1] + 1;
+    std::vector<Real> box(h * w);
+    const Real* src = p.get() + b * (sz.S + 1) * T1 + row[0] * T1 + row[1];
+    Check(cudaMemcpy2D(box.data(), w * sizeof(Real), src, T1 * sizeof(Real), w * sizeof(Real),
+                       h, cudaMemcpyDeviceToHost),
+          "download p box");
+    out.insert(out.end(), box.begin(), box.end());
+  }
+  return out;
+}
+
+template <typename Real>
+MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
+  const MiSizes sz = in.sz;
+  const size_t n_p = sz.B * (sz.S + 1) * (sz.T + 1), n_g = sz.B * sz.handoff_rows() * (sz.T + 1);
+  DevBuf<Real> px(in.px.size()), py(in.py.size());
+  DevBuf<int32_t> boundary(in.boundary.size());
+  px.Upload(in.px);
+  py.Upload(in.py);
+  boundary.Upload(in.boundary);
+  MiDevice<Real> out;
+  {
+    DevBuf<Real> p(n_p), scores(sz.B), px_grad(in.px.size()), py_grad(in.py.size()), g(n_g);
+    scores.Sentinel();
+    px_grad.Sentinel();
+    py_grad.Sentinel();
+    Launched(LaunchMiForward<Real>(g_stream, px.get(), py.get(), boundary.get(), sz, p.get(),
+                                   scores.get()),
+             "LaunchMiForward");
+    out.fwd.scores = scores.Download();
+    out.fwd.p_box = DownloadBoxes(p, in);
+    Launched(LaunchMiBackward<Real>(g_stream, px.get(), py.get(), boundary.get(), sz, p.get(),
+                                    px_grad.get(), py_grad.get(), g.get()),
+             "LaunchMiBackward");
+    out.bwd.px_grad = px_grad.Download();
+    out.bwd.py_grad = py_grad.Download();
+  }
+  DevBuf<Real> p(n_p), scores(sz.B), px_grad(in.px.size()), py_grad(in.py.size()), g(n_g);
+  scores.Sentinel();
+  px_grad.Sentinel();
+  py_grad.Sentinel();
+  Launched(LaunchMiForwardBackward<Real>(g_stream, px.get(), py.get(), boundary.get(), sz,
+                                         scores.get(), px_grad.get(), py_grad.get(), p.get(),
+                                         g.get()),
+           "LaunchMiForwardBackward");
+  out.fb.scores = scores.Download();
+  out.fb.p_box = DownloadBoxes(p, in);
+  out.fb.px_grad = px_grad.Download();
+  out.fb.py_grad = py_grad.Download();
+  return out;
+}
+
+#else  // XLA_RNNT_KCHECK_CPU_ONLY
+
+// The GPU's contract from the CPU twins, one item at a time (B = 1 slices),
+// so that slicing, the invalid-row rule and the box read-back are computed
+// independently of the reference's whole-batch call.
+template <typename Real>
+MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
+  const MiSizes sz = in.sz;
+  const int64_t T1 = sz.T + 1, pxc = sz.px_cols();
+  MiResult<Real> r;
+  r.scores.assign(sz.B, Real(1e30));  // a sentinel, as on the device
+  r.px_grad.assign(in.px.size(), Real(1e30));
+  r.py_grad.assign(in.py.size(), Real(1e30));
+  for (int64_t b = 0; b < sz.B; ++b) {
+    const int32_t* row = in.boundary.data() + 4 * b;
+    Real* gx = r.px_grad.data() + b * sz.S * pxc;
+    Real* gy = r.py_grad.data() + b * (sz.S + 1) * sz.T;
+    if (!BoundaryValid(row, sz.S, sz.T)) {
+      r.scores[b] = std::numeric_limits<Real>::quiet_NaN();
+      std::fill(gx, gx + sz.S * pxc, Real(0));
+      std::fill(gy, gy + (sz.S + 1) * sz.T, Real(0));
+      continue;
+    }
+    const MiSizes one{1, sz.S, sz.T, sz.modified};
+    std::vector<Real> p((sz.S + 1) * T1, Real(-7777));  // outside the box: never read
+    const Real* pxb = in.px.data() + b * sz.S * pxc;
+    const Real* pyb = in.py.data() + b * (sz.S + 1) * sz.T;
+    MiForwardCpu<Real>(pxb, pyb, row, one, p.data(), &r.scores[b]);
+    MiBackwardCpu<Real>(pxb, pyb, row, one, p.data(), gx, gy);
+    AppendBox(p.data(), T1, row, &r.p_box);
+  }
+  return MiDevice<Real>{r, r, r};
+}
+
+#endif  // XLA_RNNT_KCHECK_CPU_ONLY
+
+struct MiConfig {
+  const char* tag;
+  int64_t S, T;
+  std::vector<BoxKind> kinds;  // one item per kind; empty: explicit rows
+  double ninf_rate;
+  bool invalid_rows;  // the invalid-boundary case
+};
+
+std::vector<Row> InvalidRows(int64_t S, int64_t T, bool modified, Rng& rng) {
+  const int32_t s = int32_t(S), t = int32_t(T);
+  return {MakeRow(BoxKind::kFull, S, T, modified, rng),
+          Row{-1, 0, s, t},      // s_begin < 0
+          Row{0, 0, s + 1, t},   // s_end > S
+          MakeRow(BoxKind::kRagged, S, T, modified, rng),
+          Row{0, 5, s, 4},       // t_begin > t_end
+          Row{3, 0, 2, t},       // s_begin > s_end
+          Row{0, 0, s, t + 1},   // t_end > T
+          Row{0, -1, s, t},      // t_begin < 0
+          MakeRow(BoxKind::kOffsets, S, T, modified, rng)};
+}
+
+template <typename Real>
+void RunMi(const MiConfig& cfg, Lattice lattice) {
+  char label[160];
+  std::snprintf(label, sizeof(label), "mi %-11s %s %-8s S=%" PRId64 " T=%" PRId64,
+                LatticeName(lattice), DtypeName<Real>(), cfg.tag, cfg.S, cfg.T);
+  const std::string base = label;
+  const std::string labels[3] = {base + " fwd", base + " bwd", base + " fwd+bwd"};
+  Rng rng = CaseRng();  // the stream of the case's first line
+  bool any = false;
+  for (const std::string& l : labels) any = Selected(l) || any;
+  if (!any) return;
+  const bool modified = lattice != Lattice::kRegular;
+  std::vector<Row> rows;
+  if (cfg.invalid_rows) {
+    rows = InvalidRows(cfg.S, cfg.T, modified, rng);
+  } else {
+    for (BoxKind k : cfg.kinds) rows.push_back(MakeRow(k, cfg.S, cfg.T, modified, rng));
+  }
+  const MiInputs<Real> in = MakeMiInputs<Real>(cfg.S, cfg.T, lattice, rows, cfg.ninf_rate, rng);
+  const MiResult<Real> ref = CpuMiRef<Real>(in.px, in.py, in);
+  MiResult<double> ref64;
+  const bool f32 = std::is_same<Real, float>::value;
+  if (f32) ref64 = CpuMiRef<double>(Widen(in.px), Widen(in.py), in);
+  auto r64 = [&](const std::vector<double>& v) { return f32 ? &v : nullptr; };
+  MiDevice<Real> dev;
+  try {
+    dev = DeviceMi<Real>(in);
+  } catch (const std::exception& e) {
+    for (const std::string& l : labels) ReportError(l, e.what());
+    return;
+  }
+  Perturb<Real>({&dev.fwd.scores, &dev.fwd.p_box});
+  Perturb<Real>({&dev.bwd.px_grad, &dev.bwd.py_grad});
+  Perturb<Real>({&dev.fb.scores, &dev.fb.p_box, &dev.fb.px_grad, &dev.fb.py_grad});
+  const double tol = f32 ? 1e-5 : 1e-12;
+  Report(labels[0],
+         {Compare("scores", dev.fwd.scores, ref.scores, r64(ref64.scores), true),
+          Compare("p", dev.fwd.p_box, ref.p_box, r64(ref64.p_box), true)},
+         tol);
+  Report(labels[1],
+         {Compare("px_grad", dev.bwd.px_grad, ref.px_grad, r64(ref64.px_grad), false),
+          Compare("py_grad", dev.bwd.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
+         tol);
+  Report(labels[2],
+         {Compare("scores", dev.fb.scores, ref.scores, r64(ref64.scores), true),
+          Compare("p", dev.fb.p_box, ref.p_box, r64(ref64.p_box), true),
+          Compare("px_grad", dev.fb.px_grad, ref.px_grad, r64(ref64.px_grad), false),
+          Compare("py_grad", dev.fb.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
+         tol);
+}
+
+// ---------------------------------------------------------------- log-softmax + gather
+
+enum class Misalign { kNone, kBoth, kGradOnly };
+
+struct GatherConfig {
+  int64_t N, C, blank;
+  Misalign misalign;  // base one element past a 16-byte boundary: the scalar path
+  const char* path;   // the forward kernel the launcher picks (for the label)
+};
+
+template <typename Real>
+struct GatherInputs {
+  GatherSizes sz;
+  std::vector<Real> logits, px_grad, py_grad;
+  std::vector<int32_t> symbols;
+};
+
+// Rows: uniform [-8, 8]; every 7th (from 3) all -inf; every 7th (from 5) 30%
+// -inf cells; every 11th (from 4) shifted by +60. Symbols: every 5th (from 2)
+// outside [0, C), every 13th (from 6) the blank. Cotangents uniform [-2, 2],
+// every 9th row zero.
+template <typename Real>
+GatherInputs<Real> MakeGatherInputs(const GatherConfig& cfg, Rng& rng) {
+  GatherInputs<Real> in;
+  in.sz = GatherSizes{cfg.N, cfg.C, cfg.blank};
+  in.logits.resize(cfg.N * cfg.C);
+  const int64_t C = cfg.C;
+  const int32_t outside[] = {-1, int32_t(C), int32_t(C + 5), std::numeric_limits<int32_t>::min(),
+                             std::numeric_limits<int32_t>::max()};
+  for (int64_t n = 0; n < cfg.N; ++n) {
+    Real* row = in.logits.data() + n * C;
+    for (int64_t c = 0; c < C; ++c) {
+      double v = rng.Range(-8.0, 8.0);
+      if (n % 11 == 4) v += 60;
+      row[c] = static_cast<Real>(v);
+      if (n % 7 == 5 && rng.Uniform() < 0.3) row[c] = -Inf<Real>();
+      if (n % 7 == 3) row[c] = -Inf<Real>();
+    }
+    int32_t sym = int32_t(rng.Int(0, C - 1));
+    if (n % 5 == 2) sym = outside[(n / 5) % 5];
+    if (n % 13 == 6) sym = int32_t(cfg.blank);
+    in.symbols.push_back(sym);
+    const bool zero = n % 9 == 0;
+    in.px_grad.push_back(zero ? Real(0) : static_cast<Real>(rng.Range(-2.0, 2.0)));
+    in.py_grad.push_back(zero ? Real(0) : static_cast<Real>(rng.Range(-2.0, 2.0)));
+  }
+  return in;
+}
+
+template <typename R>
+struct GatherResult {
+  std::vector<R> px, py, normalizers, logits_grad;
+};
+
+// The CPU twins; the gradient from `normalizers` (the float CPU ones, which
+// the device's backward gets too, so it is checked on its own).
+template <typename R>
+GatherResult<R> CpuGather(const std::vector<R>& logits, const std::vector<int32_t>& symbols,
+                          const std::vector<R>& px_grad, const std::vector<R>& py_grad,
+                          const std::vector<R>* normalizers, GatherSizes sz) {
+  GatherResult<R> r;
+  r.px.resize(sz.N);
+  r.py.resize(sz.N);
+  r.normalizers.resize(sz.N);
+  r.logits_grad.resize(sz.N * sz.C);
+  LogsoftmaxGatherCpu<R>(logits.data(), symbols.data(), sz, r.px.data(), r.py.data(),
+                         r.normalizers.data());
+  const R* norm = normalizers != nullptr ? normalizers->data() : r.normalizers.data();
+  LogsoftmaxGatherGradCpu<R>(logits.data(), symbols.data(), norm, px_grad.data(),
+                             py_grad.data(), sz, r.logits_grad.data());
+  return r;
+}
+
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+
+template <typename Real>
+GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<Real>& norm_in,
+                                Misalign misalign) {
+  const GatherSizes sz = in.sz;
+  const size_t n = sz.N * sz.C;
+  const size_t off_in = misalign == Misalign::kBoth ? 1 : 0;
+  const size_t off_out = misalign == Misalign::kNone ? 0 : 1;
+  std::vector<Real> padded(off_in, Real(0));  // the pad element is written too
+  padded.insert(padded.end(), in.logits.begin(), in.logits.end());
+  DevBuf<Real> logits(n + off_in), px_grad(sz.N), py_grad(sz.N), normalizers_in(sz.N);
+  DevBuf<int32_t> symbols(sz.N);
+  logits.Upload(padded);
+  symbols.Upload(in.symbols);
+  px_grad.Upload(in.px_grad);
+  py_grad.Upload(in.py_grad);
+  normalizers_in.Upload(norm_in);
+  DevBuf<Real> px(sz.N), py(sz.N), normalizers(sz.N), logits_grad(n + off_out);
+  px.Sentinel();
+  py.Sentinel();
+  normalizers.Sentinel();
+  logits_grad.Sentinel();
+  GatherResult<Real> r;
+  Launched(LaunchLogsoftmaxGather<Real>(g_stream, logits.get() + off_in, symbols.get(), sz,
+                                        px.get(), py.get(), normalizers.get()),
+           "LaunchLogsoftmaxGather");
+  r.px = px.Download();
+  r.py = py.Download();
+  r.normalizers = normalizers.Download();
+  Launched(LaunchLogsoftmaxGatherGrad<Real>(g_stream, logits.get() + off_in, symbols.get(),
+                                            normalizers_in.get(), px_grad.get(), py_grad.get(),
+                                            sz, logits_grad.get() + off_out),
+           "LaunchLogsoftmaxGatherGrad");
+  r.logits_grad = logits_grad.Download(off_out, n);
+  return r;
+}
+
+#else  // XLA_RNNT_KCHECK_CPU_ONLY
+
+// Row by row (N = 1 slices), for the same reason as DeviceMi.
+template <typename Real>
+GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<Real>& norm_in,
+                                Misalign) {
+  const GatherSizes sz = in.sz;
+  GatherResult<Real> r;
+  r.px.resize(sz.N);
+  r.py.resize(sz.N);
+  r.normalizers.resize(sz.N);
+  r.logits_grad.resize(sz.N * sz.C);
+  const GatherSizes one{1, sz.C, sz.blank};
+  for (int64_t n = 0; n < sz.N; ++n) {
+    const Real* row = in.logits.data() + n * sz.C;
+    LogsoftmaxGatherCpu<Real>(row, &in.symbols[n], one, &r.px[n], &r.py[n], &r.normalizers[n]);
+    LogsoftmaxGatherGradCpu<Real>(row, &in.symbols[n], &norm_in[n], &in.px_grad[n],
+                                  &in.py_grad[n], one, r.logits_grad.data() + n * sz.C);
+  }
+  return r;
+}
+
+#endif  // XLA_RNNT_KCHECK_CPU_ONLY
+
+template <typename Real>
+void RunGather(const GatherConfig& cfg) {
+  static const char* kMisalign[] = {"", " misaligned", " grad-misaligned"};
+  char label[160];
+  std::snprintf(label, sizeof(label), "gather %s N=%" PRId64 " C=%" PRId64 " blank=%" PRId64
+                " (%s%s)", DtypeName<Real>(), cfg.N, cfg.C, cfg.blank, cfg.path,
+                kMisalign[int(cfg.misalign)]);
+  const std::string labels[2] = {std::string(label) + " fwd", std::string(label) + " bwd"};
+  Rng rng = CaseRng();
+  bool any = false;
+  for (const std::string& l : labels) any = Selected(l) || any;
+  if (!any) return;
+  const GatherInputs<Real> in = MakeGatherInputs<Real>(cfg, rng);
+  const GatherResult<Real> ref =
+      CpuGather<Real>(in.logits, in.symbols, in.px_grad, in.py_grad, nullptr, in.sz);
+  const bool f32 = std::is_same<Real, float>::value;
+  GatherResult<double> ref64;
+  if (f32) {
+    const std::vector<double> norm64 = Widen(ref.normalizers);
+    ref64 = CpuGather<double>(Widen(in.logits), in.symbols, Widen(in.px_grad),
+                              Widen(in.py_grad), &norm64, in.sz);
+  }
+  auto r64 = [&](const std::vector<double>& v) { return f32 ? &v : nullptr; };
+  GatherResult<Real> dev;
+  try {
+    dev = DeviceGather<Real>(in, ref.normalizers, cfg.misalign);
+  } catch (const std::exception& e) {
+    for (const std::string& l : labels) ReportError(l, e.what());
+    return;
+  }
+  Perturb<Real>({&dev.px, &dev.py, &dev.normalizers});
+  Perturb<Real>({&dev.logits_grad});
+  const double tol = f32 ? 1e-5 : 1e-12;
+  Report(labels[0],
+         {Compare("px", dev.px, ref.px, r64(ref64.px), true),
+          Compare("py", dev.py, ref.py, r64(ref64.py), true),
+          Compare("normalizers", dev.normalizers, ref.normalizers, r64(ref64.normalizers), true)},
+         tol);
+  Report(labels[1],
+         {Compare("logits_grad", dev.logits_grad, ref.logits_grad, r64(ref64.logits_grad),
+                  false)},
+         tol);
+}
+
+// The launcher's forward paths (cuda/logsoftmax_gather_cuda.cu): rows of
+// P = C / V vectors (V = 16 bytes / element) when C % V == 0 and the base is
+// 16-byte aligned: P <= 128 short kernel K = 4, P <= 256 K = 8, else the
+// running-sum kernel; otherwise the running-sum kernel element by element.
+template <typename Real>
+std::vector<GatherConfig> GatherConfigs() {
+  const int64_t V = 16 / sizeof(Real);
+  return {
+      {19, 1, 0, Misalign::kNone, "scalar"},
+      {37, V, V - 1, Misalign::kNone, "short K=4, 1 vector"},
+      {64, 25 * V, 0, Misalign::kNone, "short K=4"},
+      {40, 128 * V, 128 * V - 1, Misalign::kNone, "short K=4, last"},
+      {33, 129 * V, 7, Misalign::kNone, "short K=8, first"},
+      {21, 256 * V, 0, Misalign::kNone, "short K=8, last"},
+      {17, 257 * V, 257 * V - 1, Misalign::kNone, "long vector, first"},
+      {9, 1250 * V, 3, Misalign::kNone, "long vector"},
+      {13, 1001, 500, Misalign::kNone, "long scalar"},
+      {9, 37, 36, Misalign::kNone, "scalar, C % V != 0"},
+      {11, 128 * V, 1, Misalign::kBoth, "scalar"},
+      {10, 25 * V, 2, Misalign::kGradOnly, "short K=4, scalar backward"},
+      {0, 16, 0, Misalign::kNone, "N=0, no launch"},
+  };
+}
+
+std::vector<MiConfig> MiConfigs() {
+  using K = BoxKind;
+  const std::vector<K> all = {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS, K::kEmptyT, K::kPoint};
+  // Rows per band: 32 lanes per warp, W <= 16 warps (fewer where shared
+  // memory runs out: for H200 float64 backward W = 7), so S = 520 runs in 2-3
+  // bands and S = 1100 in 3-5; T = 300 wraps the 128-entry handoff rings.
+  return {
+      {"empty", 0, 0, {K::kFull, K::kFull}, 0, false},
+      {"S=0", 0, 6, {K::kFull, K::kOffsets, K::kEmptyT}, 0, false},
+      {"T=0", 4, 0, {K::kFull, K::kEmptyS, K::kOffsets}, 0, false},
+      {"tiny", 5, 7, all, 0, false},
+      {"1warp", 31, 40, all, 0, false},
+      {"2warps", 32, 33, all, 0, false},
+      {"4warps", 100, 150, all, 0, false},
+      {"longT", 20, 300, all, 0, false},
+      {"masked", 60, 70, all, 0.05, false},
+      {"bands", 520, 530, {K::kFull, K::kOffsets}, 0, false},
+      {"manybands", 1100, 40, {K::kFull, K::kOffsets, K::kRagged}, 0, false},
+      {"invalid", 40, 50, {}, 0, true},
+      {"B=0", 3, 4, {}, 0, false},
+  };
+}
+
+int Main(int argc, char** argv) {
+  if (const char* env = std::getenv("XLA_RNNT_KCHECK_SEED")) g_seed = std::strtoull(env, nullptr, 0);
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--seed" && i + 1 < argc) {
+      g_seed = std::strtoull(argv[++i], nullptr, 0);
+    } else if (a == "--only" && i + 1 < argc) {
+      g_only = argv[++i];
+    } else if (a == "--perturb") {
+      g_perturb = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--seed N] [--only SUBSTRING] [--perturb]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::printf("kernel_check: seed %" PRIu64 " (--seed N or XLA_RNNT_KCHECK_SEED)%s\n", g_seed,
+              g_perturb ? ", perturbed: every case holding a value must FAIL" : "");
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+  int dev = 0, smem = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
+          cudaSuccess ||
+      cudaStreamCreate(&g_stream) != cudaSuccess) {
+    std::printf("no usable CUDA device: %s\n0 passed, 1 failed\n",
+                cudaGetErrorString(cudaGetLastError()));
+    return 1;
+  }
+  std::printf("device %d: %s, sm_%d%d, %d KiB shared memory per block (opt-in)\n", dev,
+              prop.name, prop.major, prop.minor, smem / 1024);
+#else
+  std::printf("device side: CPU emulation (built without CUDA; checks the driver only)\n");
+#endif
+  for (const MiConfig& cfg : MiConfigs()) {
+    for (Lattice l : {Lattice::kRegular, Lattice::kModified, Lattice::kConstrained}) {
+      RunMi<float>(cfg, l);
+      RunMi<double>(cfg, l);
+    }
+  }
+  for (const GatherConfig& cfg : GatherConfigs<float>()) RunGather<float>(cfg);
+  for (const GatherConfig& cfg : GatherConfigs<double>()) RunGather<double>(cfg);
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+  cudaStreamDestroy(g_stream);
+#endif
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace xla_rnnt
+
+int main(int argc, char** argv) { return xla_rnnt::Main(argc, argv); }
