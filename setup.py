@@ -13,7 +13,6 @@ pinned jaxlib, whose FFI API (0.2) is TensorFlow 2.21's.
 """
 import importlib.util
 import os
-import re
 import shlex
 import shutil
 import subprocess
@@ -32,20 +31,17 @@ def _package_dir(name):
     return Path(spec.origin).parent if spec and spec.origin else None
 
 
-# The oldest XLA FFI API among the supported runtimes (TensorFlow 2.21's):
-# handlers built against newer headers are refused by that runtime.
-OLDEST_FFI_API = (0, 2)
+def _load_versions():
+    # xla_rnnt/_versions.py by path: importing the package would need its
+    # dependencies, which a build environment need not have.
+    spec = importlib.util.spec_from_file_location("_xla_rnnt_versions",
+                                                  ROOT / "xla_rnnt" / "_versions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def ffi_api_version(include_dir):
-    """(major, minor) that include_dir/xla/ffi/api/c_api.h defines."""
-    text = (Path(include_dir) / "xla/ffi/api/c_api.h").read_text()
-    found = [re.search(rf"#define XLA_FFI_API_{part}\s+(\d+)", text)
-             for part in ("MAJOR", "MINOR")]
-    if not all(found):
-        raise RuntimeError(f"xla_rnnt: {include_dir}/xla/ffi/api/c_api.h defines no "
-                           "XLA_FFI_API_MAJOR/MINOR")
-    return tuple(int(m.group(1)) for m in found)
+_versions = _load_versions()
 
 
 def _find_ffi_include_dir():
@@ -68,13 +64,16 @@ def _find_ffi_include_dir():
 
 def ffi_include_dir():
     include, source = _find_ffi_include_dir()
-    version = ffi_api_version(include)
-    print(f"xla_rnnt: building against XLA FFI API {version[0]}.{version[1]} headers "
-          f"from {source} ({include})", file=sys.stderr)
-    if version > OLDEST_FFI_API:
-        print(f"xla_rnnt: warning: these headers are newer than API "
-              f"{OLDEST_FFI_API[0]}.{OLDEST_FFI_API[1]} (TensorFlow 2.21's), so TensorFlow "
-              "2.21 will refuse the handlers", file=sys.stderr)
+    version = _versions.header_ffi_api(include)
+    if version is None:
+        raise RuntimeError(f"xla_rnnt: {include} has no xla/ffi/api/c_api.h")
+    found, oldest = "%d.%d" % version, "%d.%d" % _versions.OLDEST_FFI_API
+    print(f"xla_rnnt: building against XLA FFI API {found} headers from {source} "
+          f"({include})", file=sys.stderr)
+    if version > _versions.OLDEST_FFI_API:
+        print(f"xla_rnnt: warning: these headers are newer than API {oldest} "
+              "(TensorFlow 2.21's), so TensorFlow 2.21 will refuse the handlers",
+              file=sys.stderr)
     return include
 
 

@@ -1,0 +1,61 @@
+"""FFI API versions: the installed library is built against the oldest
+supported API (TF 2.21's 0.2), the readers agree with the runtimes, and a
+runtime older than the library gets an error naming both versions."""
+import os
+
+import pytest
+
+from xla_rnnt import _native, _versions
+
+
+def test_installed_library_is_built_against_the_oldest_api():
+    # Newer headers would make TF 2.21 refuse every handler.
+    assert _native.ffi_api_version() == _versions.OLDEST_FFI_API == (0, 2)
+
+
+def test_header_reader_reads_tensorflow_2_21_as_api_0_2():
+    tf = pytest.importorskip("tensorflow")
+    assert tf.__version__.startswith("2.21."), tf.__version__
+    include = os.path.join(os.path.dirname(tf.__file__), "include")
+    assert _versions.header_ffi_api(include) == (0, 2)
+
+
+def test_jaxlib_0_12_ships_api_0_5_and_loads_the_library():
+    jaxlib = pytest.importorskip("jaxlib")
+    assert jaxlib.__version__.startswith("0.12."), jaxlib.__version__
+    runtime_api = _versions.bundled_ffi_api(jaxlib.__file__)
+    assert runtime_api == (0, 5)
+    assert _versions.check_runtime("jaxlib", jaxlib.__version__, runtime_api,
+                                   _native.ffi_api_version()) is None
+
+
+def test_header_reader_returns_none_without_headers(tmp_path):
+    assert _versions.header_ffi_api(tmp_path) is None
+
+
+def test_live_tensorflow_api_is_what_its_headers_say():
+    tf = pytest.importorskip("tensorflow")
+    from xla_rnnt.tf import _registry
+
+    include = os.path.join(os.path.dirname(tf.__file__), "include")
+    assert _versions.runtime_ffi_api(_registry.ffi_api()) == _versions.header_ffi_api(include)
+
+
+def test_runtime_reader_rejects_a_null_address():
+    with pytest.raises(ValueError, match="api_address"):
+        _versions.runtime_ffi_api(0)
+
+
+def test_older_runtime_gets_both_versions_named():
+    with pytest.raises(_native.NativeLibraryError) as info:
+        _versions.check_runtime("TensorFlow", "2.21.0", (0, 2), (0, 3))
+    message = str(info.value)
+    assert "TensorFlow 2.21.0 has XLA FFI API 0.2" in message
+    assert "older than the API 0.3 this xla_rnnt library was built against" in message
+    assert isinstance(info.value, ImportError)
+
+
+@pytest.mark.parametrize("runtime_api", [(0, 2), (0, 5), None])
+def test_same_newer_or_unknown_runtime_passes(runtime_api):
+    assert _versions.check_runtime("jaxlib", "0.12.0.1", runtime_api, (0, 2)) is None
+    assert _versions.too_old_message("jaxlib", "0.12.0.1", runtime_api, (0, 2)) is None
