@@ -59,3 +59,19 @@ def test_older_runtime_gets_both_versions_named():
 def test_same_newer_or_unknown_runtime_passes(runtime_api):
     assert _versions.check_runtime("jaxlib", "0.12.0.1", runtime_api, (0, 2)) is None
     assert _versions.too_old_message("jaxlib", "0.12.0.1", runtime_api, (0, 2)) is None
+
+
+def test_distribution_version_is_the_package_version():
+    # pyproject.toml reads the version from xla_rnnt.__version__: one place.
+    from importlib import metadata
+
+    import xla_rnnt
+
+    assert metadata.version("xla_rnnt") == xla_rnnt.__version__
+
+
+def test_distribution_declares_the_extras():
+    from importlib import metadata
+
+    extras = set(metadata.metadata("xla_rnnt").get_all("Provides-Extra"))
+    assert {"tf", "jax", "keras", "test"} <= extras, extras
