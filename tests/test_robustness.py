@@ -275,21 +275,25 @@ def test_bad_boundary_raises_on_cpu(row):
     # jaxlib raises the handler's InvalidArgument as JaxRuntimeError or, when
     # the program holds several custom calls (XLA:CPU's thunk executor), as
     # ValueError; either way with the handler's message.
-    with pytest.raises((jax.errors.JaxRuntimeError, ValueError), match=msg):
-        run_jax("joint", arrays, symbols, 0, boundary, rnnt_type=JAX_TYPE["joint"])
-    for jit_compile in (None, False):
+    # The CPU's behaviour: pinned there also where a GPU is the default
+    # device (the GPU's, NaN and zero gradients, is tested in test_gpu_*.py).
+    with jax.default_device(jax.devices("cpu")[0]):
+        with pytest.raises((jax.errors.JaxRuntimeError, ValueError), match=msg):
+            run_jax("joint", arrays, symbols, 0, boundary, rnnt_type=JAX_TYPE["joint"])
+    with tf.device("/CPU:0"):
+        for jit_compile in (None, False):
+            with pytest.raises(tf.errors.InvalidArgumentError, match=msg):
+                run_tf("joint", arrays, symbols, 0, boundary, jit_compile=jit_compile)
         with pytest.raises(tf.errors.InvalidArgumentError, match=msg):
-            run_tf("joint", arrays, symbols, 0, boundary, jit_compile=jit_compile)
-    with pytest.raises(tf.errors.InvalidArgumentError, match=msg):
-        tf_xla_joint(arrays[0], symbols, boundary)
-    # The pruning pipeline (shared code; TF eagerly): ranges stay within [0, S]
-    # and the pruned loss reports the row.
-    occupations = (np.full((B0, S0, T0 + 1), 0.1), np.full((B0, S0 + 1, T0), 0.1))
-    ranges = xt.get_rnnt_prune_ranges(*occupations, boundary, 2).numpy()
-    assert ranges.min() >= 0 and ranges.max() <= S0
-    pruned = xt.do_rnnt_pruning(arrays[0][:, :, 0], arrays[0][:, 0], ranges)[1]
-    with pytest.raises(tf.errors.InvalidArgumentError, match=msg):
-        xt.rnnt_loss_pruned(pruned, symbols, ranges, 0, boundary)
+            tf_xla_joint(arrays[0], symbols, boundary)
+        # The pruning pipeline (shared code; TF eagerly): ranges stay within
+        # [0, S] and the pruned loss reports the row.
+        occupations = (np.full((B0, S0, T0 + 1), 0.1), np.full((B0, S0 + 1, T0), 0.1))
+        ranges = xt.get_rnnt_prune_ranges(*occupations, boundary, 2).numpy()
+        assert ranges.min() >= 0 and ranges.max() <= S0
+        pruned = xt.do_rnnt_pruning(arrays[0][:, :, 0], arrays[0][:, 0], ranges)[1]
+        with pytest.raises(tf.errors.InvalidArgumentError, match=msg):
+            xt.rnnt_loss_pruned(pruned, symbols, ranges, 0, boundary)
 
 
 @pytest.mark.parametrize("fw", ["jax", "tf"])

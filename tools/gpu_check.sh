@@ -51,8 +51,19 @@ if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
   fi
 fi
 if [ -z "${XLA_RNNT_SKIP_TESTS:-}" ]; then
-  python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_jax.py tests/test_logsoftmax_gather.py \
-    tests/test_mutual_information_jax.py tests/test_losses_jax.py 2>&1 | tee "$OUT/tests.log"
+  if python3 -c "import tensorflow" > /dev/null 2>&1; then
+    # Both frameworks see the GPU: the whole suite, TF's and JAX's GPU tests
+    # included (tests pin the CPU where they expect the CPU's behaviour).
+    echo "tests: TensorFlow and JAX" | tee -a "$OUT/device.txt"
+    python3 -c "import tensorflow as tf; print('tensorflow', tf.__version__, tf.config.list_physical_devices('GPU'))" 2>&1 \
+      | grep -v '^[WIE]0000' | tee -a "$OUT/device.txt"
+    test_files=tests
+  else
+    echo "tests: JAX only (TensorFlow is not importable here)" | tee -a "$OUT/device.txt"
+    test_files="tests/test_gpu_jax.py tests/test_logsoftmax_gather.py tests/test_mutual_information_jax.py tests/test_losses_jax.py"
+  fi
+  # shellcheck disable=SC2086
+  python3 -m pytest -q -p no:cacheprovider -rs $test_files 2>&1 | tee "$OUT/tests.log"
   tests_rc=${PIPESTATUS[0]}
   python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
 fi

@@ -35,13 +35,15 @@ def check_int(name, dtype):
         raise TypeError(f"{name} must be an int32 or int64 tensor, got {dtype}")
 
 
-def check_boundary(boundary_shape, boundary_dtype, B):
-    """boundary: [B, 4] integer rows (s_begin, t_begin, s_end, t_end)."""
+def check_boundary(boundary_shape, boundary_dtype, B, batch_of=None):
+    """boundary: [B, 4] integer rows (s_begin, t_begin, s_end, t_end); B is the
+    batch size of the argument named batch_of."""
     check_int("boundary", boundary_dtype)
     check_rank("boundary", boundary_shape, 2, f"[B, 4] = [{B}, 4]")
     if not (_same(boundary_shape[0], B) and _same(boundary_shape[1], 4)):
-        raise ValueError(f"boundary must have shape [B, 4] = [{'?' if B is None else B}, 4], "
-                         f"got {_fmt(boundary_shape)}")
+        source = f" (B of {batch_of})" if batch_of and B is not None else ""
+        raise ValueError(f"boundary must have shape [B, 4] = [{'?' if B is None else B}, 4]"
+                         f"{source}, got {_fmt(boundary_shape)}")
 
 
 def check_mutual_information(px_shape, px_dtype, py_shape, py_dtype, boundary_shape=None,
@@ -72,7 +74,7 @@ def check_mutual_information(px_shape, px_dtype, py_shape, py_dtype, boundary_sh
                          f"[B, S, T] = [.., {S}, {T}] (modified) for {y} {_fmt(py_shape)}, "
                          f"got {_fmt(px_shape)}")
     if boundary_shape is not None:
-        check_boundary(boundary_shape, boundary_dtype, B)
+        check_boundary(boundary_shape, boundary_dtype, B, x if px_shape[0] is not None else y)
     return B, S, T, px_shape[2] == T
 
 
@@ -133,15 +135,16 @@ def _static(name, shape, axes, expected):
 
 
 def _batch(*named_shapes):
-    """The common batch size of [(name, shape)], checking they agree."""
-    B = None
+    """(B, the name of the first argument with a known B) of [(name, shape)],
+    checking that the known batch sizes agree."""
+    B = source = None
     for name, shape in named_shapes:
         if B is not None and shape[0] is not None and shape[0] != B:
-            first = named_shapes[0]
-            raise ValueError(f"{name} has batch size {shape[0]} but {first[0]} has "
-                             f"{B} (shapes {_fmt(first[1])} and {_fmt(shape)})")
-        B = shape[0] if shape[0] is not None else B
-    return B
+            raise ValueError(f"{name} has batch size {shape[0]} but {source[0]} has "
+                             f"{B} (shapes {_fmt(source[1])} and {_fmt(shape)})")
+        if B is None and shape[0] is not None:
+            B, source = shape[0], (name, shape)
+    return B, None if source is None else source[0]
 
 
 def check_symbols(symbols_shape, symbols_dtype, B, S):
@@ -163,7 +166,7 @@ def check_simple_inputs(lm_shape, lm_dtype, am_shape, am_dtype, symbols_shape, s
     check_rank("am", am_shape, 3, "[B, T, C]")
     _static("lm", lm_shape, (1, 2), "[B, S+1, C]")
     _static("am", am_shape, (1, 2), "[B, T, C]")
-    B = _batch(("lm", lm_shape), ("am", am_shape), ("symbols", symbols_shape))
+    B, batch_of = _batch(("lm", lm_shape), ("am", am_shape), ("symbols", symbols_shape))
     S, T, C = lm_shape[1] - 1, am_shape[1], am_shape[2]
     if lm_shape[1] < 1:
         raise ValueError(f"lm must have shape [B, S+1, C] with S+1 >= 1, got {_fmt(lm_shape)}")
@@ -172,7 +175,7 @@ def check_simple_inputs(lm_shape, lm_dtype, am_shape, am_dtype, symbols_shape, s
                          f"{_fmt(lm_shape)} and am {_fmt(am_shape)}")
     check_symbols(symbols_shape, symbols_dtype, B, S)
     if boundary_shape is not None:
-        check_boundary(boundary_shape, boundary_dtype, B)
+        check_boundary(boundary_shape, boundary_dtype, B, batch_of)
     return B, S, T, C
 
 
@@ -185,11 +188,11 @@ def check_joint_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype,
     if logits_shape[2] < 1 or logits_shape[3] < 1:
         raise ValueError(f"logits must have shape [B, T, S+1, C] with S+1 >= 1 and C >= 1, "
                          f"got {_fmt(logits_shape)}")
-    B = _batch(("logits", logits_shape), ("symbols", symbols_shape))
+    B, batch_of = _batch(("logits", logits_shape), ("symbols", symbols_shape))
     _, T, S1, C = logits_shape
     check_symbols(symbols_shape, symbols_dtype, B, S1 - 1)
     if boundary_shape is not None:
-        check_boundary(boundary_shape, boundary_dtype, B)
+        check_boundary(boundary_shape, boundary_dtype, B, batch_of)
     return B, S1 - 1, T, C
 
 
@@ -219,7 +222,8 @@ def check_pruned_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype
     check_int("symbols", symbols_dtype)
     check_rank("symbols", symbols_shape, 2, "[B, S]")
     _static("symbols", symbols_shape, (1,), "[B, S]")
-    B = _batch(("logits", logits_shape), ("symbols", symbols_shape), ("ranges", ranges_shape))
+    B, batch_of = _batch(("logits", logits_shape), ("symbols", symbols_shape),
+                         ("ranges", ranges_shape))
     _, T, R, C = logits_shape
     S = symbols_shape[1]
     if C < 1:
@@ -227,7 +231,7 @@ def check_pruned_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype
                          f"got {_fmt(logits_shape)}")
     check_ranges(ranges_shape, ranges_dtype, B, T, S, R)
     if boundary_shape is not None:
-        check_boundary(boundary_shape, boundary_dtype, B)
+        check_boundary(boundary_shape, boundary_dtype, B, batch_of)
     return B, S, T, R, C
 
 
@@ -249,7 +253,7 @@ def check_pruning_inputs(am_shape, am_dtype, lm_shape, lm_dtype, ranges_shape, r
     check_rank("lm", lm_shape, 3, "[B, S+1, C]")
     _static("am", am_shape, (1, 2), "[B, T, C]")
     _static("lm", lm_shape, (1, 2), "[B, S+1, C]")
-    B = _batch(("am", am_shape), ("lm", lm_shape), ("ranges", ranges_shape))
+    B, _ = _batch(("am", am_shape), ("lm", lm_shape), ("ranges", ranges_shape))
     T, C, S = am_shape[1], am_shape[2], lm_shape[1] - 1
     if lm_shape[2] != C or S < 0:
         raise ValueError(f"lm must have shape [B, S+1, C] = [{_b(B)}, S+1, {C}] for am "

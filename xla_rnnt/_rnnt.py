@@ -56,6 +56,15 @@ def _asarray(ops, x):
     return None if x is None else ops.asarray(x)
 
 
+def _same_batch(ops, **named):
+    """The named arrays (None passes through), which the backend checks at run
+    time to share their batch size where it is unknown at trace time (the
+    trace-time checks compared the known ones), naming them in its error."""
+    names = [name for name, x in named.items() if x is not None]
+    checked = iter(ops.same_batch(names, [named[name] for name in names]))
+    return [None if x is None else next(checked) for x in named.values()]
+
+
 def _check_lattice_sizes(S, T, rnnt_type, boundary):
     if boundary is None and rnnt_type != "regular" and T < S:
         raise ValueError(f"rnnt_type={rnnt_type!r} emits at most one symbol per frame, so it "
@@ -216,6 +225,8 @@ def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
+    lm, am, symbols, boundary = _same_batch(ops, lm=lm, am=am, symbols=symbols,
+                                            boundary=boundary)
     lm, am = _compute(ops, lm), _compute(ops, am)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Shift by the (gradient-free) maxima so exp() neither overflows nor
@@ -319,6 +330,8 @@ def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=N
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
+    logits, symbols, boundary = _same_batch(ops, logits=logits, symbols=symbols,
+                                            boundary=boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Row s of frame t emits symbols[s]; row S emits nothing (its px is dropped).
     index = ops.broadcast_to(_with_blank(ops, symbols, termination_symbol)[:, None, :],
@@ -367,6 +380,8 @@ def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
         ops.shape(px_grad), ops.dtype_name(px_grad), ops.shape(py_grad),
         ops.dtype_name(py_grad), _opt_shape(ops, boundary), _opt_dtype(ops, boundary))
     s_range = effective_s_range(S, T, regular, _checks.check_static_int("s_range", s_range, 1))
+    px_grad, py_grad, boundary = _same_batch(ops, px_grad=px_grad, py_grad=py_grad,
+                                             boundary=boundary)
     K = S + 2 - s_range  # candidate window starts 0 .. S+1-s_range
     # Occupation of the blanks inside the window minus the emission that enters
     # it from below: [B, K, T]. s_range is static and small: a sum of slices.
@@ -404,6 +419,7 @@ def do_rnnt_pruning(ops, am, lm, ranges):
     B, S, T, R, C = _checks.check_pruning_inputs(
         ops.shape(am), ops.dtype_name(am), ops.shape(lm), ops.dtype_name(lm),
         ops.shape(ranges), ops.dtype_name(ranges))
+    am, lm, ranges = _same_batch(ops, am=am, lm=lm, ranges=ranges)
     am_pruned = ops.broadcast_to(am[:, :, None, :], (ops.batch_size(am), T, R, C))
     lm_pruned = ops.gather_batched(lm, ops.cast(ranges, "int32"), axis=1)  # [B, T, R, C]
     return am_pruned, lm_pruned
@@ -421,6 +437,8 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
     _checks.check_termination_symbol(termination_symbol, C)
     _checks.check_pruned_s_range(R, S, rnnt_type)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
+    logits, symbols, ranges, boundary = _same_batch(ops, logits=logits, symbols=symbols,
+                                                    ranges=ranges, boundary=boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     ranges = ops.cast(ranges, "int32")
     # Window positions outside [0, S] are never placed below; clip so that

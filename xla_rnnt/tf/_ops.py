@@ -3,9 +3,16 @@
 Works eagerly, in tf.function and under jit_compile; the batch axis may be
 unknown at trace time (batch_size returns a scalar tensor then)."""
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python import xla as _tfxla
+from tensorflow.compiler.xla import xla_data_pb2
 
+from ._xla_module import batch_check as _batch_check
 from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
 from .mutual_information import mutual_information_recursion as _mi
+
+
+_HIGHEST = xla_data_pb2.PrecisionConfig(
+    operand_precision=[xla_data_pb2.PrecisionConfig.HIGHEST] * 2)
 
 
 def asarray(x):
@@ -108,10 +115,26 @@ def log(x):
     return tf.math.log(x)
 
 
+def _dot_highest(a, b, a_contract, b_contract):
+    """Batched dot (batch axis 0) at HIGHEST precision."""
+    dims = xla_data_pb2.DotDimensionNumbers(
+        lhs_contracting_dimensions=[a_contract], rhs_contracting_dimensions=[b_contract],
+        lhs_batch_dimensions=[0], rhs_batch_dimensions=[0])
+    return _tfxla.dot_general(a, b, dims, _HIGHEST, preferred_element_type=a.dtype)
+
+
+@tf.custom_gradient
 def matmul(a, b):
-    # Note: TF may use TensorFloat-32 for float32 matmuls on Ampere+ GPUs
-    # unless tf.config.experimental.enable_tensor_float_32_execution(False).
-    return tf.linalg.matmul(a, b)
+    """a [N, M, K] @ b [N, K, L], float32-accurate whatever the user's TF32
+    setting: the normalizers of the simple loss are logs of these products, and
+    tf.linalg.matmul uses TensorFloat-32 on GPUs that have it unless the user
+    turned it off globally (gradients 4-7e-4 off the float64 ones on an H200;
+    JAX asks for 3xTF32). The dot carries its own precision instead."""
+
+    def grad(g):  # [N, M, L]
+        return _dot_highest(g, b, 2, 2), tf.transpose(_dot_highest(g, a, 1, 1), (0, 2, 1))
+
+    return _dot_highest(a, b, 2, 1), grad
 
 
 def stop_gradient(x):
@@ -148,3 +171,14 @@ def logsoftmax_gather(logits, symbols, blank):
     """(px, py): log_softmax(logits) at symbols (int32, -inf outside [0, C))
     and at blank, one fused pass (cc/logsoftmax_gather.h)."""
     return _logsoftmax_gather(logits, symbols, blank)
+
+
+def same_batch(names, arrays):
+    """arrays, checked at run time to share their batch size where it is unknown
+    at trace time (known sizes were compared at trace time): an identity after
+    a check that names the arguments, which XLA removes."""
+    if len(arrays) < 2 or all(x.shape[0] is not None for x in arrays):
+        return arrays
+    check = _batch_check(names, arrays)
+    with tf.control_dependencies([check]):
+        return [tf.identity(x) for x in arrays]

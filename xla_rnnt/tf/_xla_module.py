@@ -6,9 +6,8 @@ module, and XLA runs whatever handler is registered under the custom call's
 target name. This module writes that StableHLO by hand (plain strings, no JAX,
 no MLIR bindings) and calls the op.
 
-Handlers are registered into TF's own FFI registry (separate from JAX's) with
-``XLA_FFI_Handler_Register`` on the ``XLA_FFI_Api`` that :func:`tf_ffi_api`
-returns, for platform "Host" (CPU) and "CUDA".
+Handlers are registered into TF's own FFI registry (separate from JAX's) by
+``xla_rnnt.tf._registry``, for platform "Host" (CPU) and "CUDA".
 
 Unknown dimensions: the module is emitted with dynamic (``?``) dimensions and
 ``jax.uses_shape_polymorphism = true``. ``XlaCallModule`` then refines it to the
@@ -43,9 +42,7 @@ C API has no lookup, so a missing handler cannot be detected earlier):
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import os
 import re
 from typing import Mapping, NamedTuple, Sequence, Union
 
@@ -53,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _tfxla
 
-__all__ = ["Dim", "ffi_call", "module_text", "tf_ffi_api"]
+__all__ = ["Dim", "ffi_call", "module_text"]
 
 # XlaCallModule version 10 is what jax2tf emits today and the highest TF 2.21
 # accepts (>= 9 honours `jax.uses_shape_polymorphism`; >= 5 takes `platforms`).
@@ -118,7 +115,7 @@ def _serialize(text: str) -> str | bytes:
 
 
 # XlaCallModule's platform names -> what `platforms` may contain. FFI
-# registration uses other names ("Host", "CUDA"); see tf_ffi_api().
+# registration uses other names ("Host", "CUDA").
 _PLATFORMS = ("CPU", "CUDA", "ROCM", "TPU")
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$.]*\Z")
@@ -385,24 +382,46 @@ def ffi_call(target: str, operands: Sequence[tf.Tensor], results: Sequence[Resul
   ))
 
 
-def tf_ffi_api() -> int:
-  """Address of TF's ``const XLA_FFI_Api*``, for ``XLA_FFI_Handler_Register``.
+_CHECK_PLATFORMS = ("CPU", "CUDA")
 
-  TF does not export the C symbol ``XLA_FFI_GetApi`` in every build (the
-  tensorflow-cpu 2.21 wheel exports only the C++ ``xla::ffi::GetXlaFfiApi()``,
-  from libtensorflow_cc.so.2), so both are looked up in the libraries TF has
-  already loaded. The registry behind it serves XLA:CPU ("Host") and XLA:GPU
-  ("CUDA") inside TF; JAX has its own.
-  """
-  tf_dir = os.path.dirname(tf.__file__)
-  for lib in ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2"):
-    try:  # RTLD_NOLOAD: only a library TF already loaded (importing tf did).
-      handle = ctypes.CDLL(os.path.join(tf_dir, lib), mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
-    except OSError:
-      continue
-    for sym in ("XLA_FFI_GetApi", "_ZN3xla3ffi12GetXlaFfiApiEv"):
-      fn = getattr(handle, sym, None)
-      if fn is not None:
-        fn.restype, fn.argtypes = ctypes.c_void_p, []
-        return fn()
-  raise RuntimeError("this TensorFlow exports no XLA FFI API (XLA_FFI_GetApi)")
+
+@functools.lru_cache(maxsize=256)
+def _batch_check_module(names: tuple[str, ...], operands: tuple[tuple[_Shape, tf.DType], ...]):
+  types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
+  # %arg0 is the platform index XlaCallModule passes with several platforms.
+  lines = [f"%b{i} = stablehlo.get_dimension_size %arg{i + 1}, dim = 0 : ({t}) -> tensor<i32>"
+           for i, t in enumerate(types)]
+  for i in range(1, len(names)):
+    # XlaCallModule evaluates shape assertions when it refines the module to
+    # the actual shapes: at compile time under jit_compile, else at the call.
+    lines += [
+        f"%eq{i} = stablehlo.compare EQ, %b0, %b{i}, SIGNED : (tensor<i32>, tensor<i32>) -> "
+        "tensor<i1>",
+        f"stablehlo.custom_call @shape_assertion(%eq{i}, %b{i}, %b0) {{api_version = 2 : i32, "
+        f'error_message = "{names[i]} has batch size {{0}} but {names[0]} has batch size '
+        f'{{1}}", has_side_effect = true}} : (tensor<i1>, tensor<i32>, tensor<i32>) -> ()',
+    ]
+  lines.append("return %b0 : tensor<i32>")
+  args = ", ".join(['%arg0: tensor<i32> {jax.global_constant = "_platform_index"}']
+                   + [f"%arg{i + 1}: {t}" for i, t in enumerate(types)])
+  text = "\n".join(
+      ["module @batch_check attributes {jax.uses_shape_polymorphism = true, "
+       "mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {",
+       f"  func.func public @main({args}) -> tensor<i32> {{"]
+      + [f"    {l}" for l in lines] + ["  }", "}", ""])
+  return _serialize(text)
+
+
+def batch_check(names: Sequence[str], operands: Sequence[tf.Tensor]) -> tf.Tensor:
+  """The batch size (axis 0) of ``operands[0]``, failing with
+  ``InvalidArgumentError: <name> has batch size 3 but <name 0> has batch size 2``
+  when the operands' batch sizes differ; for sizes unknown at trace time.
+  Needs no handler: XlaCallModule checks shape assertions itself."""
+  for name in names:
+    if not _IDENT.match(name):
+      raise ValueError(f"name {name!r} is not a bare identifier")
+  sig = tuple((tuple(x.shape.as_list()), x.dtype) for x in operands)
+  (size,) = _tfxla.call_module(
+      list(operands), version=_CALL_MODULE_VERSION, module=_batch_check_module(tuple(names), sig),
+      Tout=[tf.int32], Sout=[tf.TensorShape([])], platforms=list(_CHECK_PLATFORMS))
+  return size

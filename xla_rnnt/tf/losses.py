@@ -8,6 +8,8 @@ return_grad) are static Python values. Gradients w.r.t. lm, am and logits flow
 through the tf.custom_gradient of mutual_information_recursion. Each
 function's docstring gives shapes and dtypes.
 """
+import tensorflow as tf
+
 from .. import _rnnt
 from . import _ops
 
@@ -15,7 +17,9 @@ __all__ = list(_rnnt.PUBLIC)
 
 
 def _doc(fn):
-    return _rnnt.document(fn, "tf.Tensor")
+    # No Python control flow depends on tensors here: AutoGraph has nothing
+    # to convert, and converting ~80 functions per trace costs seconds.
+    return tf.autograph.experimental.do_not_convert(_rnnt.document(fn, "tf.Tensor"))
 
 
 @_doc

@@ -54,6 +54,7 @@ def prepare_inputs(px, py, boundary):
     return px, py, boundary
 
 
+@tf.autograph.experimental.do_not_convert  # nothing to convert (see losses.py)
 def mutual_information_recursion(px, py, boundary=None, return_grad=False):
     """The recursion under every RNN-T loss here (fast_rnnt's API).
 

@@ -1,0 +1,152 @@
+"""The CUDA handlers through TensorFlow: GPU == CPU == float64, the GPU's
+defined result for bad boundary rows, and TF's GPU gradients as accurate as
+JAX's whatever TF's global TensorFloat-32 setting.
+
+Skipped cleanly where TF sees no GPU or the library has no CUDA handlers; run
+on a GPU machine by tools/gpu_check.sh.
+"""
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import reference  # noqa: E402
+from conftest import close, relative_error  # noqa: E402
+from xla_rnnt import _native  # noqa: E402
+from xla_rnnt.tf import losses as xt  # noqa: E402
+from xla_rnnt.tf import mutual_information_recursion  # noqa: E402
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="TF sees no GPU"),
+    pytest.mark.skipif(not _native.has_cuda(), reason="libxla_rnnt built without CUDA"),
+]
+
+
+@tf.function(jit_compile=True)
+def _recursion(px, py, boundary, weights):
+    with tf.GradientTape() as tape:
+        tape.watch([px, py])
+        scores = mutual_information_recursion(px, py, boundary)
+        total = tf.reduce_sum(weights * scores)
+    return scores, tape.gradient(total, [px, py])
+
+
+def _run_recursion(device, *args):
+    with tf.device(device):
+        scores, grads = _recursion(*[tf.constant(a) for a in args])
+    assert "GPU" in scores.device if "GPU" in device else "CPU" in scores.device
+    return [scores.numpy()] + [g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("B,S,T", [(3, 0, 7), (5, 17, 40), (2, 300, 150), (8, 100, 500)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_recursion_matches_cpu_and_float64(rng, B, S, T, dtype):
+    px = rng.standard_normal((B, S, T + 1)).astype(dtype)
+    py = rng.standard_normal((B, S + 1, T)).astype(dtype)
+    boundary = reference.random_boundary(rng, B, S, T, False).astype(np.int32)
+    weights = rng.standard_normal(B).astype(dtype)
+    gpu = _run_recursion("/GPU:0", px, py, boundary, weights)
+    cpu = _run_recursion("/CPU:0", px, py, boundary, weights)
+    exact = _run_recursion("/CPU:0", px.astype(np.float64), py.astype(np.float64), boundary,
+                           weights.astype(np.float64))
+    for got, same_dtype, want in zip(gpu, cpu, exact):
+        if dtype == np.float64:
+            assert relative_error(got, same_dtype) < 1e-12
+        else:  # as close to float64 as the CPU's float32 (see test_gpu_jax.py)
+            assert relative_error(got, want) <= max(1e-5, 3 * relative_error(same_dtype, want))
+
+
+def test_gpu_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
+    """No host sync to raise from: the GPU's defined result for a bad row."""
+    px = rng.standard_normal((2, 3, 5)).astype(np.float32)
+    py = rng.standard_normal((2, 4, 4)).astype(np.float32)
+    boundary = np.array([[0, 0, 3, 4], [0, 0, 3, 9]], np.int32)
+    scores, gx, gy = _run_recursion("/GPU:0", px, py, boundary, np.ones(2, np.float32))
+    assert np.isfinite(scores[0]) and np.isnan(scores[1])
+    assert np.all(gx[1] == 0) and np.all(gy[1] == 0)
+    assert np.any(gx[0] != 0)
+
+
+def _simple_inputs(rng, B, T, S, V):
+    lm = rng.standard_normal((B, S + 1, V)).astype(np.float32)
+    am = rng.standard_normal((B, T, V)).astype(np.float32)
+    symbols = rng.integers(1, V, (B, S)).astype(np.int32)
+    boundary = np.stack([np.zeros(B), np.zeros(B), rng.integers(S // 2, S + 1, B),
+                         rng.integers(max(1, T * 7 // 10), T + 1, B)], 1).astype(np.int32)
+    return lm, am, symbols, boundary
+
+
+@tf.function(jit_compile=True)
+def _tf_simple(lm, am, symbols, boundary):
+    with tf.GradientTape() as tape:
+        tape.watch([lm, am])
+        loss = xt.rnnt_loss_simple(lm, am, symbols, 0, boundary, reduction="sum")
+    return loss, tape.gradient(loss, [lm, am])
+
+
+def _simple_on(device, lm, am, symbols, boundary):
+    with tf.device(device):
+        loss, grads = _tf_simple(*[tf.constant(a) for a in (lm, am, symbols, boundary)])
+    return [loss.numpy()] + [g.numpy() for g in grads]
+
+
+def _jax_simple_gpu(lm, am, symbols, boundary):
+    jax = pytest.importorskip("jax")
+    import xla_rnnt.jax as xj
+
+    def loss(lm, am):
+        return xj.rnnt_loss_simple(lm, am, symbols, 0, boundary, reduction="sum")
+
+    gpu = jax.devices("cuda")[0]
+    value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(
+        *jax.device_put((lm, am), gpu))
+    return [np.asarray(value)] + [np.asarray(g) for g in grads]
+
+
+def _max_relative(got, want):
+    return np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
+
+
+@pytest.mark.parametrize("B,T,S,V", [(4, 30, 8, 20), (8, 100, 20, 200), (32, 500, 100, 500)])
+def test_gpu_simple_loss_gradients_as_accurate_as_jax_with_tf32_on(rng, B, T, S, V):
+    """TF's default on GPUs with TF32 is to use it in float32 matmuls (the
+    simple loss's normalizers); the library's dots ask for full precision, so
+    the user's global setting (left on here) does not cost accuracy."""
+    assert tf.config.experimental.tensor_float_32_execution_enabled()
+    lm, am, symbols, boundary = _simple_inputs(rng, B, T, S, V)
+    exact = _simple_on("/CPU:0", lm.astype(np.float64), am.astype(np.float64), symbols,
+                       boundary)
+    tf_gpu = _simple_on("/GPU:0", lm, am, symbols, boundary)
+    jax_gpu = _jax_simple_gpu(lm, am, symbols, boundary)
+    for name, got_tf, got_jax, want in zip(("loss", "lm_grad", "am_grad"), tf_gpu, jax_gpu,
+                                           exact):
+        tf_error, jax_error = _max_relative(got_tf, want), _max_relative(got_jax, want)
+        print(f"{name}: TF GPU {tf_error:.2e}, JAX GPU {jax_error:.2e} vs float64")
+        assert tf_error <= max(1.5 * jax_error, 1e-6), (name, tf_error, jax_error)
+
+
+@pytest.mark.parametrize("B,T,S,V", [(3, 12, 4, 9), (16, 200, 40, 256)])
+def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
+    lm, am, symbols, boundary = _simple_inputs(rng, B, T, S, V)
+
+    @tf.function(jit_compile=True)
+    def pipeline(lm, am):
+        with tf.GradientTape() as tape:
+            tape.watch([lm, am])
+            simple, (px_grad, py_grad) = xt.rnnt_loss_simple(
+                lm, am, symbols, 0, boundary, reduction="sum", return_grad=True)
+            ranges = xt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, 3)
+            am_p, lm_p = xt.do_rnnt_pruning(am, lm, ranges)
+            pruned = xt.rnnt_loss_pruned(tf.tanh(am_p + lm_p) * 3.0, symbols, ranges, 0,
+                                         boundary, reduction="sum")
+            loss = 0.5 * simple + pruned
+        return loss, tape.gradient(loss, [lm, am])
+
+    results = {}
+    for device in ("/GPU:0", "/CPU:0"):
+        with tf.device(device):
+            loss, grads = pipeline(tf.constant(lm), tf.constant(am))
+        results[device] = [loss.numpy()] + [g.numpy() for g in grads]
+    for got, want in zip(results["/GPU:0"], results["/CPU:0"]):
+        assert close(got, want, 1e-4)
