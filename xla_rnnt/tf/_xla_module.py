@@ -385,8 +385,8 @@ def ffi_call(target: str, operands: Sequence[tf.Tensor], results: Sequence[Resul
 _CHECK_PLATFORMS = ("CPU", "CUDA")
 
 
-@functools.lru_cache(maxsize=256)
-def _batch_check_module(names: tuple[str, ...], operands: tuple[tuple[_Shape, tf.DType], ...]):
+def batch_check_text(names: Sequence[str], operands: Sequence[tuple[_Shape, tf.DType]]) -> str:
+  """The module :func:`batch_check` emits, for operands given as (shape, dtype)."""
   types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
   # %arg0 is the platform index XlaCallModule passes with several platforms.
   lines = [f"%b{i} = stablehlo.get_dimension_size %arg{i + 1}, dim = 0 : ({t}) -> tensor<i32>"
@@ -409,7 +409,12 @@ def _batch_check_module(names: tuple[str, ...], operands: tuple[tuple[_Shape, tf
        "mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {",
        f"  func.func public @main({args}) -> tensor<i32> {{"]
       + [f"    {l}" for l in lines] + ["  }", "}", ""])
-  return _serialize(text)
+  return text
+
+
+@functools.lru_cache(maxsize=256)
+def _batch_check_module(names: tuple[str, ...], operands: tuple[tuple[_Shape, tf.DType], ...]):
+  return _serialize(batch_check_text(names, operands))
 
 
 def batch_check(names: Sequence[str], operands: Sequence[tf.Tensor]) -> tf.Tensor:
