@@ -2,7 +2,8 @@
 
 Environment variables (all optional):
   XLA_RNNT_CUDA            auto (default: on when nvcc is found) | 1/on | 0/off
-  XLA_RNNT_CUDA_ARCHS      CMAKE_CUDA_ARCHITECTURES, default "80-real;90"
+  XLA_RNNT_CUDA_ARCHS      CMAKE_CUDA_ARCHITECTURES, default "80-real;90-real;90-virtual"
+                           (sm_80, sm_90 code; PTX for newer GPUs, compiled by the driver)
   XLA_RNNT_MAKE_ARGS       extra arguments for the build tool, e.g. "-j8"
   XLA_RNNT_FFI_INCLUDE_DIR directory holding xla/ffi/api/ffi.h; default: the
                            installed TensorFlow's headers, else jaxlib's
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -77,6 +79,9 @@ def ffi_include_dir():
     return include
 
 
+DEFAULT_CUDA_ARCHS = "80-real;90-real;90-virtual"
+
+
 def cuda_enabled():
     flag = os.environ.get("XLA_RNNT_CUDA", "auto").strip().lower()
     if flag in ("1", "on", "yes", "true"):
@@ -89,6 +94,11 @@ def cuda_enabled():
 
 
 class CMakeBuild(build_ext):
+    def get_ext_filename(self, fullname):
+        # libxla_rnnt.so, not an interpreter-tagged extension name: ctypes
+        # loads it under any Python 3.
+        return os.path.join(*fullname.split(".")) + ".so"
+
     def build_extension(self, ext):
         target = Path(self.get_ext_fullpath(ext.name)).resolve()
         build_dir = Path(self.build_temp).resolve() / "cmake"
@@ -101,7 +111,7 @@ class CMakeBuild(build_ext):
             nvcc = shutil.which("nvcc")
             args += ["-DXLA_RNNT_WITH_CUDA=ON",
                      "-DCMAKE_CUDA_ARCHITECTURES=" +
-                     os.environ.get("XLA_RNNT_CUDA_ARCHS", "80-real;90")]
+                     os.environ.get("XLA_RNNT_CUDA_ARCHS", DEFAULT_CUDA_ARCHS)]
             if nvcc:
                 args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
         if shutil.which("ninja"):
@@ -115,8 +125,17 @@ class CMakeBuild(build_ext):
         shutil.copyfile(build_dir / "libxla_rnnt.so", target)
 
 
+class PlatformWheel(bdist_wheel):
+    """Tags the wheel py3-none-<platform>: the library is loaded with ctypes,
+    not as an extension module, so one wheel serves every Python 3."""
+
+    def get_tag(self):
+        _python, _abi, platform = super().get_tag()
+        return "py3", "none", platform
+
+
 setup(
     # A plain shared library (no Python module inside), loaded with ctypes.
     ext_modules=[Extension("xla_rnnt.libxla_rnnt", sources=[])],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "bdist_wheel": PlatformWheel},
 )

@@ -129,7 +129,8 @@ def test_recursion_alone_exports_and_differentiates(rng):
     for B in (1, 4):
         px = rng.standard_normal((B, S, T + 1)).astype(np.float32)
         py = rng.standard_normal((B, S + 1, T)).astype(np.float32)
-        boundary = np.stack([np.zeros(B), np.zeros(B), rng.integers(0, S + 1, B),
+        # s_end >= 1: px takes part, so its gradient is not all zeros.
+        boundary = np.stack([np.zeros(B), np.zeros(B), rng.integers(1, S + 1, B),
                              rng.integers(1, T + 1, B)], 1).astype(np.int32)
         np.testing.assert_allclose(float(restored.call(px, py, boundary)),
                                    float(jax.jit(total)(px, py, boundary)), rtol=1e-6)
