@@ -1,9 +1,13 @@
 // Kernel-level timing and checking of cuda/mutual_information_cuda.cu, with
 // no framework in the way: CUDA events around each launcher, median of 30,
-// and float32 results compared to the float64 CPU recursion. Built on the GPU
-// machine by benchmarks/kernel_variants.sh with -D switches for variants:
-//   nvcc -O3 -std=c++17 --expt-relaxed-constexpr -arch=sm_90 -I. \
-//        benchmarks/kernel_bench.cu -o kernel_bench
+// and float32 results compared to the float64 CPU recursion. Results go to
+// stdout; the exit status is 2 when the worst error reaches 1e-5.
+// Build (CMake option XLA_RNNT_KERNEL_BENCH, with the CUDA handlers) and run:
+//   cmake -S . -B build/gpu/cmake -DXLA_RNNT_KERNEL_BENCH=ON    # README "GPU check"
+//   cmake --build build/gpu/cmake --target xla_rnnt_kernel_bench
+//   build/gpu/cmake/xla_rnnt_kernel_bench [TAG]   # TAG labels the timing rows
+#include <cuda_runtime_api.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -12,12 +16,8 @@
 #include <random>
 #include <vector>
 
-#include "../cc/mutual_information_cpu.cc"
-#ifdef KB_KERNEL  // another version of the kernels, e.g. the baseline
-#include KB_KERNEL
-#else
-#include "../cuda/mutual_information_cuda.cu"
-#endif
+#include "cc/mutual_information.h"
+#include "cuda/mutual_information_cuda.h"
 
 using namespace xla_rnnt;
 
