@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# Run on the GPU machine (device tool) from the repository root:
-#   builds libxla_rnnt with CUDA, runs the JAX test suite on the GPU (the
-#   default JAX device there) including tests/test_gpu_jax.py, then the
-#   recursion benchmark, and (when .devcarry/fast_rnnt-1.3.tar.gz is carried)
-#   the side-by-side loss benchmark against fast_rnnt and torchaudio.
+# Run on a machine with a CUDA GPU, from the repository root:
+#   builds libxla_rnnt with CUDA (tools/gpu_build.sh: setup.py's CMake build,
+#   XLA_RNNT_CUDA_ARCHS default 90), runs the JAX test suite on the GPU (the
+#   default JAX device there) including tests/test_gpu_jax.py, the whole suite
+#   when TensorFlow is importable, then the recursion benchmark, and (when
+#   .gpu_inputs/fast_rnnt-1.3.tar.gz exists) the side-by-side loss benchmark
+#   against fast_rnnt and torchaudio.
 #   XLA_RNNT_SKIP_TESTS=1 skips tests and recursion benchmark,
 #   XLA_RNNT_SKIP_LOSS_BENCH=1 the loss benchmark; XLA_RNNT_NCU=1 adds per-kernel
 #   Nsight Compute breakdowns (benchmarks/ncu_breakdown.py) of one call per loss.
-#   First the kernel check (tests/cuda/kernel_check.cc, build/kcheck) plain and
-#   under each compute-sanitizer tool ($OUT/kernel_check.log,
-#   $OUT/sanitizer_<tool>.log); XLA_RNNT_SKIP_KERNEL_CHECK=1 skips it.
-#   The XLA FFI headers must be carried in
-#   .devcarry/ffi_include (copied from TensorFlow 2.21's wheel, FFI API 0.2:
-#   see README "GPU check"), since that machine has no TensorFlow.
+#   First the kernel check (tests/cuda/kernel_check.cc, target
+#   xla_rnnt_kernel_check of the same CMake build) plain and under each
+#   compute-sanitizer tool ($OUT/kernel_check.log, $OUT/sanitizer_<tool>.log);
+#   XLA_RNNT_SKIP_KERNEL_CHECK=1 skips it.
+#   Without TensorFlow there, the XLA FFI headers go in .gpu_inputs/ffi_include
+#   (copied from TensorFlow 2.21's wheel, FFI API 0.2: see README "GPU check").
+#   Logs and results go to $OUT (default /tmp/xla_rnnt_out).
 set -euo pipefail
 OUT=${OUT:-/tmp/xla_rnnt_out}
 mkdir -p "$OUT"
@@ -28,11 +31,11 @@ kcheck_rc=0
 if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
   # The kernels alone against their CPU twins: no XLA in the process, so every
   # sanitizer report is about them. A failure counts but later steps still run.
-  if cmake -S . -B build/kcheck -GNinja -DCMAKE_BUILD_TYPE=Release \
-      -DXLA_FFI_INCLUDE_DIR="$PWD/.devcarry/ffi_include" -DXLA_RNNT_WITH_CUDA=ON \
-      -DXLA_RNNT_KERNEL_CHECK=ON -DCMAKE_CUDA_ARCHITECTURES=90 > "$OUT/kcheck_build.log" 2>&1 &&
-    cmake --build build/kcheck --target xla_rnnt_kernel_check >> "$OUT/kcheck_build.log" 2>&1; then
-    kcheck=build/kcheck/xla_rnnt_kernel_check
+  # The library's CMake build, reconfigured with one option more: the same
+  # compiler, architectures and headers as the library.
+  if cmake -S . -B "$XLA_RNNT_CMAKE_DIR" -DXLA_RNNT_KERNEL_CHECK=ON > "$OUT/kcheck_build.log" 2>&1 &&
+    cmake --build "$XLA_RNNT_CMAKE_DIR" --target xla_rnnt_kernel_check >> "$OUT/kcheck_build.log" 2>&1; then
+    kcheck="$XLA_RNNT_CMAKE_DIR/xla_rnnt_kernel_check"
     "$kcheck" > "$OUT/kernel_check.log" 2>&1 || kcheck_rc=1
     grep -E '^FAIL' "$OUT/kernel_check.log" | head -20
     echo "kernel check: $(tail -1 "$OUT/kernel_check.log")"
@@ -85,8 +88,8 @@ if [ -n "${XLA_RNNT_NCU:-}" ]; then
       --json "$OUT/ncu_$case.json" 2>&1 | tee "$OUT/ncu_$case.txt"
   done
 fi
-if [ -f .devcarry/fast_rnnt-1.3.tar.gz ] && [ -z "${XLA_RNNT_SKIP_LOSS_BENCH:-}" ]; then
-  python3 benchmarks/benchmark_losses.py --fast-rnnt-sdist "$PWD/.devcarry/fast_rnnt-1.3.tar.gz" \
+if [ -f .gpu_inputs/fast_rnnt-1.3.tar.gz ] && [ -z "${XLA_RNNT_SKIP_LOSS_BENCH:-}" ]; then
+  python3 benchmarks/benchmark_losses.py --fast-rnnt-sdist "$PWD/.gpu_inputs/fast_rnnt-1.3.tar.gz" \
     --json "$OUT/benchmark_losses.json" 2>&1 | tee "$OUT/bench_losses.log"
 fi
 [ "$tests_rc" -ne 0 ] && exit "$tests_rc"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run on a machine with several GPUs (device tool, e.g. nvidia-h100-x2): builds
-# libxla_rnnt for sm_90 (FFI headers carried in .devcarry/ffi_include) and runs
+# Run on a machine with several GPUs, from the repository root: builds
+# libxla_rnnt as tools/gpu_check.sh does (tools/gpu_build.sh) and runs
 # benchmarks/benchmark_sharded.py: the pruned pipeline batch-sharded over all
-# GPUs vs one GPU (values, no all-gather of big operands, time).
+# GPUs vs one GPU (values, no all-gather of big operands, time). Logs and
+# results go to $OUT (default /tmp/xla_rnnt_out).
 set -euo pipefail
 OUT=${OUT:-/tmp/xla_rnnt_out}
 mkdir -p "$OUT"
