@@ -126,7 +126,7 @@ def matmul(a, b):
     # of them. On CUDA GPUs with TF32 (compute capability >= 8.0), three TF32
     # passes are as accurate there and faster (simple loss at 32,500,100,500
     # on an H200: -0.1 ms with a host sync per call, 0-0.06 ms back to back;
-    # NOTES.md); elsewhere HIGHEST.
+    # notes/measurements.md); elsewhere HIGHEST.
     if a.dtype == jnp.float32 and b.dtype == jnp.float32 and _cuda_has_tf32():
         return lax.platform_dependent(a, b, cuda=_tf32_x3, default=_highest)
     return _highest(a, b)
