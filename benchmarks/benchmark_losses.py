@@ -5,9 +5,12 @@ synchronised) and records peak device memory of: the simple loss, the prune
 ranges, the pruned loss, the full-logits loss, and a whole pruned training
 step (encoder/decoder outputs of dim 512, joiner tanh(enc + dec) @ W). The two
 frameworks run in separate processes (`--part jax`, `--part torch`) on
-identical NumPy inputs; the driver merges them, prints a table and writes JSON.
+identical NumPy inputs; the driver merges them and prints a table (--json
+writes it too). fast_rnnt is built from its sdist into --fast-rnnt-build-dir
+(default: a temporary directory, removed at exit).
 
-  python benchmarks/benchmark_losses.py --fast-rnnt-sdist .devcarry/fast_rnnt-1.3.tar.gz
+  python benchmarks/benchmark_losses.py --fast-rnnt-sdist .gpu_inputs/fast_rnnt-1.3.tar.gz \
+    --json losses.json
 """
 import argparse
 import json
@@ -151,13 +154,13 @@ def run_jax(configs, reps, skip_full):
 
 # --------------------------------------------------------------------------- torch
 
-def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio")):
+def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"), build_dir=None):
     import torch
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from fast_rnnt_build import load_fast_rnnt
 
-    fast_rnnt = load_fast_rnnt(sdist) if sdist and "fast_rnnt" in libs else None
+    fast_rnnt = load_fast_rnnt(sdist, build_dir) if sdist and "fast_rnnt" in libs else None
     taf = None
     if "torchaudio" in libs:
         try:
@@ -173,7 +176,7 @@ def run_torch(configs, reps, skip_full, sdist, libs=("fast_rnnt", "torchaudio"))
             # Recorded, not fatal: the other cases and configurations still run.
             torch.cuda.empty_cache()
             return {"ms": None, "peak_mb": None, "error": "out of memory"}
-        except RuntimeError as e:  # e.g. torchaudio's illegal memory access (see NOTES.md)
+        except RuntimeError as e:  # torchaudio's illegal memory access: notes/measurements.md
             return {"ms": None, "peak_mb": None, "error": str(e)[:300]}
 
     def _timed(fn):
@@ -335,20 +338,23 @@ def report(ours, theirs, path):
             print(f"{cfg:>16} {case:>18} {_fmt(mine):>9} {_fmt(fr):>10} {speed:>8} {_fmt(ta):>10} "
                   f"{_mem(mine):>8} {_mem(fr):>7} {_mem(ta):>7} {_rel(mine, fr):>10} "
                   f"{_rel(mine, ta):>8}")
-    with open(path, "w") as f:
-        json.dump({"s_range": S_RANGE, "ours": ours, "theirs": theirs}, f, indent=1)
+    if path:
+        with open(path, "w") as f:
+            json.dump({"s_range": S_RANGE, "ours": ours, "theirs": theirs}, f, indent=1)
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--part", choices=["jax", "torch", "all"], default="all")
     parser.add_argument("--fast-rnnt-sdist", default=None)
+    parser.add_argument("--fast-rnnt-build-dir", default=None,
+                        help="where fast_rnnt is compiled (default: a temporary directory)")
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--skip-full", action="store_true")
     parser.add_argument("--torch-libs", default="fast_rnnt,torchaudio",
                         help="which torch losses to time (comma-separated)")
     parser.add_argument("--configs", default=None, help="e.g. '32,500,100,500;8,2000,400,500'")
-    parser.add_argument("--json", default="benchmark_losses.json")
+    parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument("--merge", nargs=2, metavar=("OURS", "THEIRS"),
                         help="only print and write the table from two part outputs")
     args = parser.parse_args()
@@ -364,13 +370,13 @@ def main():
         return
     if args.part == "torch":
         json.dump(run_torch(configs, args.reps, args.skip_full, args.fast_rnnt_sdist,
-                            args.torch_libs.split(",")), sys.stdout)
+                            args.torch_libs.split(","), args.fast_rnnt_build_dir), sys.stdout)
         return
     # One process per library. torchaudio 2.11 hits an illegal memory access
     # unless every launch is synchronous (CUDA_LAUNCH_BLOCKING=1), which also
     # slows it a little (its times are upper bounds), and even so at
     # (8,2000,400,500), which breaks the CUDA context: one process per
-    # configuration for it (NOTES.md).
+    # configuration for it (notes/measurements.md).
     def part(name, cfgs, libs="", env=None):
         cmd = [sys.executable, __file__, "--part", name, "--reps", str(args.reps),
                "--configs", ";".join(",".join(map(str, c)) for c in cfgs)]
@@ -378,6 +384,8 @@ def main():
             cmd += ["--torch-libs", libs]
         if args.fast_rnnt_sdist:
             cmd += ["--fast-rnnt-sdist", args.fast_rnnt_sdist]
+        if args.fast_rnnt_build_dir:
+            cmd += ["--fast-rnnt-build-dir", args.fast_rnnt_build_dir]
         if args.skip_full:
             cmd.append("--skip-full")
         proc = subprocess.run(cmd, capture_output=True, text=True,

@@ -1,7 +1,7 @@
 """Times the mutual-information recursion (forward + backward) through JAX.
 
-Prints a table and writes JSON. Inputs are random px/py with ragged lengths
-(70-100% of the maximum), as in the anchor benchmark of the project.
+Prints a table (--json writes the results too). Inputs are random px/py with ragged lengths
+(70-100% of the maximum), as in benchmarks/benchmark_losses.py.
 """
 import argparse
 import json
@@ -24,7 +24,7 @@ def ragged_boundary(rng, B, S, T):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--json", default="benchmark_recursion.json")
+    parser.add_argument("--json", help="also write the results as JSON to this path")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     device = jax.devices()[0]
@@ -43,8 +43,10 @@ def main():
     print(f"{'B':>4} {'T':>5} {'S':>4} {'fwd ms':>8} {'fwd+bwd ms':>11}")
     for r in rows:
         print(f"{r['B']:>4} {r['T']:>5} {r['S']:>4} {r['forward_ms']:>8.3f} {r['forward_backward_ms']:>11.3f}")
-    with open(args.json, "w") as f:
-        json.dump({"device": device.device_kind, "jax": jax.__version__, "rows": rows}, f, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": device.device_kind, "jax": jax.__version__, "rows": rows}, f,
+                      indent=1)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ the batch sharded over all local devices (NamedSharding) against one device.
 
 Checks that the compiled program has no all-gather of the big operands and
 that losses and gradients equal the single-device ones, then times both.
-Prints a table and writes JSON.
+Prints a table; --json writes the results too.
 
   python benchmarks/benchmark_sharded.py --json sharded.json
 """
@@ -35,7 +35,7 @@ def loss_fn(am, lm, symbols, boundary):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shape", default="64,500,100,500")
-    parser.add_argument("--json", default="sharded.json")
+    parser.add_argument("--json", help="also write the results as JSON to this path")
     args = parser.parse_args()
     B, T, S, V = (int(v) for v in args.shape.split(","))
     devices = jax.devices()
@@ -70,8 +70,9 @@ def main():
     print(f"{n} x {devices[0].device_kind}, jax {jax.__version__}, B,T,S,V = {B},{T},{S},{V}")
     for key, value in result.items():
         print(f"  {key}: {value}")
-    with open(args.json, "w") as f:
-        json.dump(result, f, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
     ok = (result["loss_rel_diff"] < 1e-5 and result["grad_am_rel_diff"] < 1e-4
           and not big_gathers)
     print("OK" if ok else "MISMATCH OR GATHER")

@@ -2,17 +2,28 @@
 
 Its own CMake downloads pybind11, so instead its four sources are compiled with
 torch.utils.cpp_extension as module `_fast_rnnt`, then its Python package is
-imported. Nothing of fast_rnnt is committed here: the sdist is downloaded by
-`pip download --no-deps --no-binary :all: fast_rnnt==1.3` and carried.
+imported. Nothing of fast_rnnt is committed here: the sdist comes from
+`pip download --no-deps --no-binary :all: fast_rnnt==1.3` (on a GPU machine
+without network, placed in .gpu_inputs/: README "GPU check").
 """
+import atexit
 import glob
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 
 
-def load_fast_rnnt(sdist, build_dir="/tmp/fast_rnnt_build"):
-    """Returns the imported fast_rnnt package (CUDA build when torch has CUDA)."""
+def load_fast_rnnt(sdist, build_dir=None):
+    """Returns the imported fast_rnnt package (CUDA build when torch has CUDA).
+
+    It is compiled in build_dir; None: a temporary directory removed at exit
+    (the loaded module stays mapped, its Python files are imported by then).
+    """
+    if build_dir is None:
+        build_dir = tempfile.mkdtemp(prefix="fast_rnnt_build_")
+        atexit.register(shutil.rmtree, build_dir, ignore_errors=True)
     os.makedirs(build_dir, exist_ok=True)
     if sdist.endswith(".tar.gz"):
         with tarfile.open(sdist) as tar:

@@ -2,8 +2,9 @@
 
 Times forward + backward of pieces of the loss pipelines at one shape, and the
 simple loss with its normaliser matmuls at other precisions than HIGHEST (with
-their error against float64). Prints a table, writes JSON. (An earlier
-candidate, the symbol gather as a one-hot matmul, was 20-30% slower: NOTES.md.)
+their error against float64). Prints a table; --json writes the results too.
+(An earlier candidate, the symbol gather as a one-hot matmul, was 20-30%
+slower: notes/measurements.md.)
 
   python benchmarks/profile_losses.py --shape 32,500,100,500
 """
@@ -57,7 +58,7 @@ def relative(a, b):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shape", default="32,500,100,500")
-    parser.add_argument("--json", default="profile_losses.json")
+    parser.add_argument("--json", help="also write the results as JSON to this path")
     args = parser.parse_args()
     B, T, S, V = (int(v) for v in args.shape.split(","))
     rng = np.random.default_rng(0)
@@ -127,9 +128,10 @@ def main():
         print(f"{name:<45} {ms:8.3f} ms")
     for name, err in errors.items():
         print(f"matmuls {name:<25} max relative error of loss/grads vs float64: {err}")
-    with open(args.json, "w") as f:
-        json.dump({"device": jax.devices()[0].device_kind, "shape": [B, T, S, V], "ms": rows,
-                   "precision_errors": errors}, f, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"device": jax.devices()[0].device_kind, "shape": [B, T, S, V], "ms": rows,
+                       "precision_errors": errors}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Unlike benchmarks/ncu_breakdown.py (hardware counters, but no autotuning and
 serialised kernels), this reads the CUPTI kernel records of jax.profiler at
 full speed: N calls of each loss (forward + backward, after warm-up), kernel
-times summed by name and divided by N. Prints a table per case, writes JSON.
+times summed by name and divided by N. Prints a table per case; --json
+writes the results too. The trace itself goes to a temporary directory,
+removed right after it is read.
 
   python benchmarks/trace_breakdown.py --shape 32,500,100,500 --json trace.json
 """
@@ -39,7 +41,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--shape", default="32,500,100,500")
     parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--json", default="trace_breakdown.json")
+    parser.add_argument("--json", help="also write the results as JSON to this path")
     args = parser.parse_args()
     B, T, S, V = (int(v) for v in args.shape.split(","))
     out = {"device": jax.devices()[0].device_kind, "shape": [B, T, S, V], "cases": {}}
@@ -58,8 +60,9 @@ def main():
               f"of kernels per call")
         for kernel, us in times.items():
             print(f"  {us:8.1f}  {kernel[:90]}")
-    with open(args.json, "w") as f:
-        json.dump(out, f, indent=1)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":
