@@ -2,8 +2,9 @@
 // no framework in the way: CUDA events around each launcher, median of 30,
 // and float32 results compared to the float64 CPU recursion. Results go to
 // stdout; the exit status is 2 when the worst error reaches 1e-5.
-// Build (CMake option XLA_RNNT_KERNEL_BENCH, with the CUDA handlers) and run:
-//   cmake -S . -B build/gpu/cmake -DXLA_RNNT_KERNEL_BENCH=ON    # README "GPU check"
+// Build (CMake option XLA_RNNT_KERNEL_BENCH) in the CUDA build that
+// tools/gpu_build.sh configures (README "GPU check"), then run:
+//   cmake -S . -B build/gpu/cmake -DXLA_RNNT_KERNEL_BENCH=ON
 //   cmake --build build/gpu/cmake --target xla_rnnt_kernel_bench
 //   build/gpu/cmake/xla_rnnt_kernel_bench [TAG]   # TAG labels the timing rows
 #include <cuda_runtime_api.h>
