@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <string>
 
-#include "logsoftmax_gather.h"
-#include "mutual_information.h"
+#include "cc/logsoftmax_gather.h"
+#include "cc/mutual_information.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace xla_rnnt {
@@ -32,10 +32,46 @@ inline ffi::Unexpected<ffi::Error> Invalid(const std::string& message) {
   return ffi::Unexpected<ffi::Error>(InvalidArgument(message));
 }
 
+// A dtype as error messages name it; the XLA enum value where unnamed here.
+inline std::string DataTypeName(ffi::DataType dtype) {
+  switch (dtype) {
+    case ffi::DataType::F16: return "float16";
+    case ffi::DataType::BF16: return "bfloat16";
+    case ffi::DataType::F32: return "float32";
+    case ffi::DataType::F64: return "float64";
+    case ffi::DataType::S32: return "int32";
+    case ffi::DataType::S64: return "int64";
+    default: return "XLA_FFI_DataType " + std::to_string(static_cast<int>(dtype));
+  }
+}
+
+// The C++ type of a float dtype, as DispatchReal hands it to its callback.
+template <typename T>
+struct RealTag {
+  using type = T;
+};
+
+// Calls fn(RealTag<float>{}) for float32, fn(RealTag<double>{}) for float64
+// and returns its error, so each handler names its kernel template once:
+//   return DispatchReal(dtype, [&](auto tag) {
+//     using Real = typename decltype(tag)::type;
+//     ...
+//   });
+// The operand checks admit these two dtypes only; the error is a safety net.
+template <typename Fn>
+ffi::Error DispatchReal(ffi::DataType dtype, Fn&& fn) {
+  switch (dtype) {
+    case ffi::DataType::F32: return fn(RealTag<float>{});
+    case ffi::DataType::F64: return fn(RealTag<double>{});
+    default: return InvalidArgument("expected float32 or float64, got " + DataTypeName(dtype));
+  }
+}
+
 // Derives (B, S, T, modified) from px [..., S, T+1|T], py [..., S+1, T] and
 // boundary [..., 4], or says which operand has which unexpected shape. Any
-// number of leading (batch) axes is accepted and flattened into B, which is
-// how jax.vmap (vmap_method="broadcast_all") reaches the handler.
+// number of leading (batch) axes is accepted and flattened into B: jax.vmap
+// reaches the handler through a custom_vmap rule that broadcasts every
+// operand to the mapped axis (in front) and calls the handler again.
 inline ffi::ErrorOr<MiSizes> MiCheckOperands(ffi::AnyBuffer px,
                                              ffi::AnyBuffer py,
                                              ffi::AnyBuffer boundary) {

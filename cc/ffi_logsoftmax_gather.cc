@@ -2,9 +2,9 @@
 //   xla_rnnt_logsoftmax_gather:      (logits, symbols; blank) -> (px, py, normalizers)
 //   xla_rnnt_logsoftmax_gather_grad: (logits, symbols, normalizers, px_grad, py_grad;
 //                                     blank) -> logits_grad
-#include "ffi_checks.h"
-#include "handlers.h"
-#include "logsoftmax_gather.h"
+#include "cc/ffi_checks.h"
+#include "cc/handlers.h"
+#include "cc/logsoftmax_gather.h"
 
 namespace xla_rnnt {
 namespace {
@@ -18,14 +18,12 @@ ffi::Error GatherImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, int64_t bla
   const ffi::DataType dtype = logits.element_type();
   if (auto e = CheckGatherResults(sz, dtype, *px, *py, *normalizers); e.failure()) return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
-  if (dtype == ffi::DataType::F32) {
-    LogsoftmaxGatherCpu<float>(logits.typed_data<float>(), sym, sz, px->typed_data<float>(),
-                               py->typed_data<float>(), normalizers->typed_data<float>());
-  } else {
-    LogsoftmaxGatherCpu<double>(logits.typed_data<double>(), sym, sz, px->typed_data<double>(),
-                                py->typed_data<double>(), normalizers->typed_data<double>());
-  }
-  return ffi::Error::Success();
+  return DispatchReal(dtype, [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    LogsoftmaxGatherCpu<Real>(logits.typed_data<Real>(), sym, sz, px->typed_data<Real>(),
+                              py->typed_data<Real>(), normalizers->typed_data<Real>());
+    return ffi::Error::Success();
+  });
 }
 
 ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
@@ -40,18 +38,13 @@ ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
       e.failure())
     return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
-  if (dtype == ffi::DataType::F32) {
-    LogsoftmaxGatherGradCpu<float>(logits.typed_data<float>(), sym,
-                                   normalizers.typed_data<float>(), px_grad.typed_data<float>(),
-                                   py_grad.typed_data<float>(), sz,
-                                   logits_grad->typed_data<float>());
-  } else {
-    LogsoftmaxGatherGradCpu<double>(
-        logits.typed_data<double>(), sym, normalizers.typed_data<double>(),
-        px_grad.typed_data<double>(), py_grad.typed_data<double>(), sz,
-        logits_grad->typed_data<double>());
-  }
-  return ffi::Error::Success();
+  return DispatchReal(dtype, [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    LogsoftmaxGatherGradCpu<Real>(logits.typed_data<Real>(), sym, normalizers.typed_data<Real>(),
+                                  px_grad.typed_data<Real>(), py_grad.typed_data<Real>(), sz,
+                                  logits_grad->typed_data<Real>());
+    return ffi::Error::Success();
+  });
 }
 
 }  // namespace

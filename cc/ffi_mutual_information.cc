@@ -9,9 +9,9 @@
 // backward, unused here.
 #include <string>
 
-#include "ffi_checks.h"
-#include "handlers.h"
-#include "mutual_information.h"
+#include "cc/ffi_checks.h"
+#include "cc/handlers.h"
+#include "cc/mutual_information.h"
 
 namespace xla_rnnt {
 namespace {
@@ -43,27 +43,12 @@ ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   if (auto e = CheckForwardResults(sz, px.element_type(), *scores, *p); e.failure()) return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
-  if (px.element_type() == ffi::DataType::F32) {
-    MiForwardCpu<float>(px.typed_data<float>(), py.typed_data<float>(), rows, sz,
-                        p->typed_data<float>(), scores->typed_data<float>());
-  } else {
-    MiForwardCpu<double>(px.typed_data<double>(), py.typed_data<double>(), rows,
-                         sz, p->typed_data<double>(),
-                         scores->typed_data<double>());
-  }
-  return ffi::Error::Success();
-}
-
-template <typename Real>
-void ForwardBackward(ffi::AnyBuffer px, ffi::AnyBuffer py, const int32_t* rows,
-                     const MiSizes& sz, ffi::AnyBuffer scores,
-                     ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad,
-                     ffi::AnyBuffer p) {
-  MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
-                     p.typed_data<Real>(), scores.typed_data<Real>());
-  MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
-                      p.typed_data<Real>(), px_grad.typed_data<Real>(),
-                      py_grad.typed_data<Real>());
+  return DispatchReal(px.element_type(), [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                       p->typed_data<Real>(), scores->typed_data<Real>());
+    return ffi::Error::Success();
+  });
 }
 
 ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
@@ -81,21 +66,15 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
     return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
-  if (px.element_type() == ffi::DataType::F32) {
-    ForwardBackward<float>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p);
-  } else {
-    ForwardBackward<double>(px, py, rows, sz, *scores, *px_grad, *py_grad, *p);
-  }
-  return ffi::Error::Success();
-}
-
-template <typename Real>
-void Backward(ffi::AnyBuffer px, ffi::AnyBuffer py, const int32_t* rows,
-              const MiSizes& sz, ffi::AnyBuffer p, ffi::AnyBuffer px_grad,
-              ffi::AnyBuffer py_grad) {
-  MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
-                      p.typed_data<Real>(), px_grad.typed_data<Real>(),
-                      py_grad.typed_data<Real>());
+  return DispatchReal(px.element_type(), [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                       p->typed_data<Real>(), scores->typed_data<Real>());
+    MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                        p->typed_data<Real>(), px_grad->typed_data<Real>(),
+                        py_grad->typed_data<Real>());
+    return ffi::Error::Success();
+  });
 }
 
 ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
@@ -111,12 +90,13 @@ ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
     return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
-  if (px.element_type() == ffi::DataType::F32) {
-    Backward<float>(px, py, rows, sz, p, *px_grad, *py_grad);
-  } else {
-    Backward<double>(px, py, rows, sz, p, *px_grad, *py_grad);
-  }
-  return ffi::Error::Success();
+  return DispatchReal(px.element_type(), [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
+                        p.typed_data<Real>(), px_grad->typed_data<Real>(),
+                        py_grad->typed_data<Real>());
+    return ffi::Error::Success();
+  });
 }
 
 }  // namespace

@@ -19,9 +19,10 @@
 #ifndef XLA_RNNT_CC_LOGSOFTMAX_GATHER_H_
 #define XLA_RNNT_CC_LOGSOFTMAX_GATHER_H_
 
+#include <cmath>
 #include <cstdint>
 
-#include "mutual_information.h"  // XLA_RNNT_HOST_DEVICE, NegInf
+#include "cc/host_device.h"
 
 namespace xla_rnnt {
 

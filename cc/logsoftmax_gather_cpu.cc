@@ -5,7 +5,7 @@
 #include <cstring>
 #include <limits>
 
-#include "logsoftmax_gather.h"
+#include "cc/logsoftmax_gather.h"
 
 namespace xla_rnnt {
 namespace {

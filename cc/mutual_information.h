@@ -32,13 +32,8 @@
 
 #include <cmath>
 #include <cstdint>
-#include <limits>
 
-#if defined(__CUDACC__)
-#define XLA_RNNT_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define XLA_RNNT_HOST_DEVICE inline
-#endif
+#include "cc/host_device.h"
 
 namespace xla_rnnt {
 
@@ -52,11 +47,6 @@ struct MiSizes {
   // warps) to the next band through it, so ceil((S+1) / 32) rows always do.
   XLA_RNNT_HOST_DEVICE int64_t handoff_rows() const { return (S + 32) / 32; }
 };
-
-template <typename Real>
-XLA_RNNT_HOST_DEVICE Real NegInf() {
-  return -std::numeric_limits<Real>::infinity();
-}
 
 // log(exp(a) + exp(b)) without overflow; -inf + -inf stays -inf (not NaN).
 template <typename Real>

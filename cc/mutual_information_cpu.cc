@@ -1,6 +1,6 @@
 // CPU twin of cuda/mutual_information_cuda.cu: the recursion of
 // mutual_information.h as plain loops, one batch item at a time.
-#include "mutual_information.h"
+#include "cc/mutual_information.h"
 
 #include <algorithm>
 #include <vector>

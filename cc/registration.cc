@@ -4,7 +4,7 @@
 // whose XLA_FFI_Api* TF's libraries hand out (see xla_rnnt/tf/_xla_module.py).
 #include <string>
 
-#include "handlers.h"
+#include "cc/handlers.h"
 #include "xla/ffi/api/c_api.h"
 
 namespace {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "../cc/ffi_checks.h"
+#include "cc/ffi_checks.h"
 
 namespace xla_rnnt {
 

@@ -1,10 +1,10 @@
 // XLA FFI handlers (CUDA) of the fused log-softmax + gather; the same targets,
 // operands and results as cc/ffi_logsoftmax_gather.cc, enqueued on XLA's stream.
 
-#include "../cc/ffi_checks.h"
-#include "../cc/handlers.h"
-#include "cuda_status.h"
-#include "logsoftmax_gather_cuda.h"
+#include "cc/ffi_checks.h"
+#include "cc/handlers.h"
+#include "cuda/cuda_status.h"
+#include "cuda/logsoftmax_gather_cuda.h"
 
 namespace xla_rnnt {
 namespace {
@@ -18,15 +18,13 @@ ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer
   const ffi::DataType dtype = logits.element_type();
   if (auto e = CheckGatherResults(sz, dtype, *px, *py, *normalizers); e.failure()) return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
-  const cudaError_t err =
-      dtype == ffi::DataType::F32
-          ? LaunchLogsoftmaxGather<float>(stream, logits.typed_data<float>(), sym, sz,
-                                          px->typed_data<float>(), py->typed_data<float>(),
-                                          normalizers->typed_data<float>())
-          : LaunchLogsoftmaxGather<double>(stream, logits.typed_data<double>(), sym, sz,
-                                           px->typed_data<double>(), py->typed_data<double>(),
-                                           normalizers->typed_data<double>());
-  return CudaStatus(err, "log-softmax gather launch");
+  return DispatchReal(dtype, [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    const cudaError_t err = LaunchLogsoftmaxGather<Real>(
+        stream, logits.typed_data<Real>(), sym, sz, px->typed_data<Real>(),
+        py->typed_data<Real>(), normalizers->typed_data<Real>());
+    return CudaStatus(err, "log-softmax gather launch");
+  });
 }
 
 ffi::Error GatherGradImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
@@ -41,17 +39,14 @@ ffi::Error GatherGradImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBu
       e.failure())
     return e;
   const int32_t* sym = symbols.typed_data<int32_t>();
-  const cudaError_t err =
-      dtype == ffi::DataType::F32
-          ? LaunchLogsoftmaxGatherGrad<float>(
-                stream, logits.typed_data<float>(), sym, normalizers.typed_data<float>(),
-                px_grad.typed_data<float>(), py_grad.typed_data<float>(), sz,
-                logits_grad->typed_data<float>())
-          : LaunchLogsoftmaxGatherGrad<double>(
-                stream, logits.typed_data<double>(), sym, normalizers.typed_data<double>(),
-                px_grad.typed_data<double>(), py_grad.typed_data<double>(), sz,
-                logits_grad->typed_data<double>());
-  return CudaStatus(err, "log-softmax gather gradient launch");
+  return DispatchReal(dtype, [&](auto tag) {
+    using Real = typename decltype(tag)::type;
+    const cudaError_t err = LaunchLogsoftmaxGatherGrad<Real>(
+        stream, logits.typed_data<Real>(), sym, normalizers.typed_data<Real>(),
+        px_grad.typed_data<Real>(), py_grad.typed_data<Real>(), sz,
+        logits_grad->typed_data<Real>());
+    return CudaStatus(err, "log-softmax gather gradient launch");
+  });
 }
 
 }  // namespace

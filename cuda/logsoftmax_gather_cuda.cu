@@ -8,7 +8,7 @@
 // lanes touch consecutive vectors, so every warp access is contiguous.
 #include <cstdint>
 
-#include "logsoftmax_gather_cuda.h"
+#include "cuda/logsoftmax_gather_cuda.h"
 
 namespace xla_rnnt {
 namespace {

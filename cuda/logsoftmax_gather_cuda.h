@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "../cc/logsoftmax_gather.h"
+#include "cc/logsoftmax_gather.h"
 
 namespace xla_rnnt {
 

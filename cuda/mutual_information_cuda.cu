@@ -20,7 +20,7 @@
 // buffers; this tile traffic is spread over the steps of the next chunk.
 // Nothing needs memsets: the backward zeroes the gradient cells outside its
 // item's box itself. Measurements and limits: notes/gpu_kernels.md.
-#include "mutual_information_cuda.h"
+#include "cuda/mutual_information_cuda.h"
 
 #include <algorithm>
 

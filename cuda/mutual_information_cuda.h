@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "../cc/mutual_information.h"
+#include "cc/mutual_information.h"
 
 namespace xla_rnnt {
 

@@ -38,14 +38,14 @@
 #include <type_traits>
 #include <vector>
 
-#include "../../cc/logsoftmax_gather.h"
-#include "../../cc/mutual_information.h"
+#include "cc/logsoftmax_gather.h"
+#include "cc/mutual_information.h"
 
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
 #include <cuda_runtime_api.h>
 
-#include "../../cuda/logsoftmax_gather_cuda.h"
-#include "../../cuda/mutual_information_cuda.h"
+#include "cuda/logsoftmax_gather_cuda.h"
+#include "cuda/mutual_information_cuda.h"
 #endif
 
 namespace xla_rnnt {
