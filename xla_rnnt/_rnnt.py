@@ -1,8 +1,10 @@
 """The RNN-T loss family of fast_rnnt 1.3, written once for TF and JAX.
 
 Every function takes a backend adapter ``ops`` first (``xla_rnnt.jax._ops`` or
-``xla_rnnt.tf._ops``): a small set of array operations plus the two custom
-calls, ``ops.mutual_information_recursion`` and ``ops.logsoftmax_gather``
+``xla_rnnt.tf._ops``, both of the protocol ``xla_rnnt._ops_protocol.Ops``): a
+small set of array operations plus the differentiable custom calls,
+``ops.mi_scores`` / ``ops.mi_scores_and_grads`` (via ``_recursion``) and
+``ops.logsoftmax_gather``
 (the log-probabilities of the full and pruned losses from float32/float64
 logits, one fused pass over them). Nothing here imports a framework, and
 nothing loops in Python over T or B: the graphs are closed-form (gathers,
@@ -24,7 +26,8 @@ import warnings
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _recursion
+from ._ops_protocol import Ops
 
 NEG_INF = float("-inf")
 _HALF = ("float16", "bfloat16")
@@ -35,28 +38,28 @@ _BIG = 2**30  # larger than any symbol index; padding for running minima
 # small helpers
 
 
-def _compute(ops, x):
+def _compute(ops: Ops, x):
     """x in its compute dtype: float32 for half precision, else unchanged."""
     return ops.cast(x, "float32") if ops.dtype_name(x) in _HALF else x
 
 
-def _tiny(ops, x):
+def _tiny(ops: Ops, x):
     return float(np.finfo(np.dtype(ops.dtype_name(x))).tiny)
 
 
-def _opt_shape(ops, x):
+def _opt_shape(ops: Ops, x):
     return None if x is None else ops.shape(x)
 
 
-def _opt_dtype(ops, x):
+def _opt_dtype(ops: Ops, x):
     return None if x is None else ops.dtype_name(x)
 
 
-def _asarray(ops, x):
+def _asarray(ops: Ops, x):
     return None if x is None else ops.asarray(x)
 
 
-def _same_batch(ops, **named):
+def _same_batch(ops: Ops, **named):
     """The named arrays (None passes through), which the backend checks at run
     time to share their batch size where it is unknown at trace time (the
     trace-time checks compared the known ones), naming them in its error."""
@@ -71,7 +74,7 @@ def _check_lattice_sizes(S, T, rnnt_type, boundary):
                          f"needs T >= S when boundary is None, got S={S} and T={T}")
 
 
-def _first_argmax(ops, x, axis_len):
+def _first_argmax(ops: Ops, x, axis_len):
     """Index of the first maximum along axis 1 of x [B, K, T], int32 [B, T].
 
     Explicit first-occurrence rule, so TF and JAX agree on ties (fast_rnnt's
@@ -82,7 +85,7 @@ def _first_argmax(ops, x, axis_len):
     return ops.min(cand, axis=1)
 
 
-def _suffix_min(ops, x, T):
+def _suffix_min(ops: Ops, x, T):
     """y[.., t] = min(x[.., t:]) along the last axis (length T), int32 [B, T].
 
     log2(T) doubling steps of shift-and-minimum instead of a loop over T."""
@@ -94,14 +97,14 @@ def _suffix_min(ops, x, T):
     return x
 
 
-def _safe_max(ops, x, axis):
+def _safe_max(ops: Ops, x, axis):
     """Gradient-free max over `axis` (kept), 0 where a row is all -inf, so that
     x - max is -inf there instead of NaN (-inf - -inf)."""
     m = ops.stop_gradient(ops.max(x, axis=axis, keepdims=True))
     return ops.where(m > NEG_INF, m, 0.0)
 
 
-def _log_normalizer(ops, x):
+def _log_normalizer(ops: Ops, x):
     """logsumexp over the last axis (dropped), with rows that are all -inf
     (no probability mass, e.g. padding filled with -inf) normalized by 0: their
     log-probabilities stay -inf and their gradients are 0, not NaN."""
@@ -110,7 +113,7 @@ def _log_normalizer(ops, x):
     return ops.log(ops.where(total > 0, total, 1.0)) + m[..., 0]
 
 
-def _logsoftmax_gather(ops, logits, index, blank):
+def _logsoftmax_gather(ops: Ops, logits, index, blank):
     """(px, py) = log_softmax(logits) [B, T, K, C] at index [B, T, K] (in
     range) and at blank, [B, T, K] each, in the compute dtype.
 
@@ -129,7 +132,7 @@ def _logsoftmax_gather(ops, logits, index, blank):
     return px, x[:, :, :, blank] - normalizers
 
 
-def _valid_symbols(ops, symbols, C):
+def _valid_symbols(ops: Ops, symbols, C):
     """(symbols as int32 with entries outside [0, C) replaced by 0, valid [B, S]).
 
     The validity is decided before the cast, so int64 values do not wrap."""
@@ -137,20 +140,25 @@ def _valid_symbols(ops, symbols, C):
     return ops.where(valid, ops.cast(symbols, "int32"), 0), valid
 
 
-def _with_blank(ops, symbols, termination_symbol):
+def _with_blank(ops: Ops, symbols, termination_symbol):
     """symbols [B, S] int32 followed by termination_symbol: [B, S+1], so that
     position S (after the last symbol) has an index too."""
     blank = ops.full((ops.batch_size(symbols), 1), termination_symbol, "int32")
     return ops.concat([symbols, blank], axis=1)
 
 
-def _boundary_ends(ops, boundary):
-    """(s_end, t_end) int32 [B] of a boundary."""
-    b = ops.cast(boundary, "int32")
-    return b[:, 2], b[:, 3]
+def _prepared_boundary(ops: Ops, boundary):
+    """A checked boundary as the recursion takes it (int32, saturated), once
+    per public call; None stays None (the whole lattice)."""
+    return None if boundary is None else _recursion.prepare_boundary(ops, boundary, None, 0, 0)
 
 
-def _finish_logprobs(ops, px, py, boundary, rnnt_type, valid):
+def _boundary_ends(boundary):
+    """(s_end, t_end) int32 [B] of a prepared boundary."""
+    return boundary[:, 2], boundary[:, 3]
+
+
+def _finish_logprobs(ops: Ops, px, py, boundary, rnnt_type, valid):
     """px [B, S, T] of emissions -> the recursion's px for rnnt_type.
 
     Rows s whose symbol is outside [0, C) (valid[b, s] false) are -inf: such a
@@ -165,7 +173,7 @@ def _finish_logprobs(ops, px, py, boundary, rnnt_type, valid):
         px = ops.concat([px, ops.full((B, S, 1), NEG_INF, ops.dtype_name(px))], axis=2)
         if boundary is not None:
             T1 = ops.shape(px)[2]
-            _, t_end = _boundary_ends(ops, boundary)
+            _, t_end = _boundary_ends(boundary)
             cols = ops.arange(T1, "int32")
             px = ops.where(cols[None, None, :] == t_end[:, None, None], NEG_INF, px)
     elif rnnt_type == "constrained":
@@ -173,7 +181,7 @@ def _finish_logprobs(ops, px, py, boundary, rnnt_type, valid):
     return px, py
 
 
-def _delay_penalty(ops, px, boundary, T, delay_penalty):
+def _delay_penalty(ops: Ops, px, boundary, T, delay_penalty):
     """Adds delay_penalty * ((t_end - 1) / 2 - t) to every emission at frame t
     (t_end = T without boundary); no-op unless delay_penalty > 0 (fast_rnnt)."""
     if not delay_penalty > 0.0:
@@ -183,15 +191,17 @@ def _delay_penalty(ops, px, boundary, T, delay_penalty):
     if boundary is None:
         penalty = ((T - 1) / 2.0 - frames)[None, None, :]
     else:
-        _, t_end = _boundary_ends(ops, boundary)
+        _, t_end = _boundary_ends(boundary)
         offset = (ops.cast(t_end, dtype) - 1.0) / 2.0
         penalty = offset[:, None, None] - frames[None, None, :]
     return px + penalty * delay_penalty
 
 
-def _loss(ops, px, py, boundary, T, delay_penalty, reduction, return_grad):
+def _loss(ops: Ops, px, py, boundary, T, delay_penalty, reduction, return_grad):
     px = _delay_penalty(ops, px, boundary, T, delay_penalty)
-    out = ops.mutual_information_recursion(px, py, boundary, return_grad)
+    if boundary is None:
+        boundary = _recursion.prepare_boundary(ops, None, px, ops.shape(py)[1] - 1, T)
+    out = _recursion.recursion(ops, px, py, boundary, return_grad)
     scores = out[0] if return_grad else out
     if reduction == "none":
         loss = -scores
@@ -215,7 +225,7 @@ def _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad):
 # simple (additive joiner) and smoothed losses
 
 
-def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type):
+def _simple_parts(ops: Ops, lm, am, symbols, termination_symbol, boundary, rnnt_type):
     lm, am, symbols, boundary = (ops.asarray(lm), ops.asarray(am), ops.asarray(symbols),
                                  _asarray(ops, boundary))
     B, S, T, C = _checks.check_simple_inputs(
@@ -227,6 +237,7 @@ def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     lm, am, symbols, boundary = _same_batch(ops, lm=lm, am=am, symbols=symbols,
                                             boundary=boundary)
+    boundary = _prepared_boundary(ops, boundary)
     lm, am = _compute(ops, lm), _compute(ops, am)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Shift by the (gradient-free) maxima so exp() neither overflows nor
@@ -249,26 +260,38 @@ def _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
                 px_am=px_am, px_lm=px_lm, py_am=py_am, py_lm=py_lm)
 
 
-def get_rnnt_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type="regular",
-                      boundary=None):
+def _simple_logprobs(ops: Ops, lm, am, symbols, termination_symbol, rnnt_type, boundary):
+    """(px, py, prepared boundary) of get_rnnt_logprobs."""
     p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
     px = p["px_am"] + p["px_lm"] - p["normalizers"][:, :p["S"]]
     py = p["py_am"] + p["py_lm"] - p["normalizers"]
-    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"])
+    return (*_finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"]), p["boundary"])
 
 
-def rnnt_loss_simple(ops, lm, am, symbols, termination_symbol, boundary=None,
+def get_rnnt_logprobs(ops: Ops, lm, am, symbols, termination_symbol, rnnt_type="regular",
+                      boundary=None):
+    return _simple_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type, boundary)[:2]
+
+
+def rnnt_loss_simple(ops: Ops, lm, am, symbols, termination_symbol, boundary=None,
                      rnnt_type="regular", delay_penalty=0.0, reduction="mean",
                      return_grad=False):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    boundary = _asarray(ops, boundary)
-    px, py = get_rnnt_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type, boundary)
+    px, py, boundary = _simple_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type,
+                                        boundary)
     return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
                  return_grad)
 
 
-def get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
+def get_rnnt_logprobs_smoothed(ops: Ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
                                am_only_scale=0.1, boundary=None, rnnt_type="regular"):
+    return _smoothed_logprobs(ops, lm, am, symbols, termination_symbol, lm_only_scale,
+                              am_only_scale, boundary, rnnt_type)[:2]
+
+
+def _smoothed_logprobs(ops: Ops, lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale,
+                       boundary, rnnt_type):
+    """(px, py, prepared boundary) of get_rnnt_logprobs_smoothed."""
     lm_only_scale = _checks.check_real("lm_only_scale", lm_only_scale)
     am_only_scale = _checks.check_real("am_only_scale", am_only_scale)
     p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
@@ -303,16 +326,15 @@ def get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol, lm_only
     py = py * combined_scale + py_lmonly * lm_only_scale + py_amonly * am_only_scale
     # The -inf column of the regular case is appended after the interpolation
     # (fast_rnnt interpolates it, which gives NaN when combined_scale <= 0).
-    return _finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"])
+    return (*_finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"]), p["boundary"])
 
 
-def rnnt_loss_smoothed(ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
+def rnnt_loss_smoothed(ops: Ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
                        am_only_scale=0.1, boundary=None, rnnt_type="regular",
                        delay_penalty=0.0, reduction="mean", return_grad=False):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    boundary = _asarray(ops, boundary)
-    px, py = get_rnnt_logprobs_smoothed(ops, lm, am, symbols, termination_symbol,
-                                        lm_only_scale, am_only_scale, boundary, rnnt_type)
+    px, py, boundary = _smoothed_logprobs(ops, lm, am, symbols, termination_symbol,
+                                          lm_only_scale, am_only_scale, boundary, rnnt_type)
     return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
                  return_grad)
 
@@ -321,8 +343,13 @@ def rnnt_loss_smoothed(ops, lm, am, symbols, termination_symbol, lm_only_scale=0
 # full joiner output
 
 
-def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=None,
+def get_rnnt_logprobs_joint(ops: Ops, logits, symbols, termination_symbol, boundary=None,
                             rnnt_type="regular"):
+    return _joint_logprobs(ops, logits, symbols, termination_symbol, boundary, rnnt_type)[:2]
+
+
+def _joint_logprobs(ops: Ops, logits, symbols, termination_symbol, boundary, rnnt_type):
+    """(px, py, prepared boundary) of get_rnnt_logprobs_joint."""
     logits, symbols, boundary = ops.asarray(logits), ops.asarray(symbols), _asarray(ops, boundary)
     B, S, T, C = _checks.check_joint_inputs(
         ops.shape(logits), ops.dtype_name(logits), ops.shape(symbols), ops.dtype_name(symbols),
@@ -332,6 +359,7 @@ def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=N
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits, symbols, boundary = _same_batch(ops, logits=logits, symbols=symbols,
                                             boundary=boundary)
+    boundary = _prepared_boundary(ops, boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Row s of frame t emits symbols[s]; row S emits nothing (its px is dropped).
     index = ops.broadcast_to(_with_blank(ops, symbols, termination_symbol)[:, None, :],
@@ -339,15 +367,14 @@ def get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary=N
     px, py = _logsoftmax_gather(ops, logits, index, termination_symbol)  # [B, T, S+1]
     px = ops.transpose(px[:, :, :S], (0, 2, 1))
     py = ops.transpose(py, (0, 2, 1))
-    return _finish_logprobs(ops, px, py, boundary, rnnt_type, valid)
+    return (*_finish_logprobs(ops, px, py, boundary, rnnt_type, valid), boundary)
 
 
-def rnnt_loss(ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular",
+def rnnt_loss(ops: Ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular",
               delay_penalty=0.0, reduction="mean", return_grad=False):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    boundary = _asarray(ops, boundary)
-    px, py = get_rnnt_logprobs_joint(ops, logits, symbols, termination_symbol, boundary,
-                                     rnnt_type)
+    px, py, boundary = _joint_logprobs(ops, logits, symbols, termination_symbol, boundary,
+                                       rnnt_type)
     return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
                  return_grad)
 
@@ -373,7 +400,7 @@ def effective_s_range(S, T, regular, s_range):
     return min(s_range, S + 1)
 
 
-def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
+def get_rnnt_prune_ranges(ops: Ops, px_grad, py_grad, boundary, s_range):
     px_grad, py_grad, boundary = (ops.asarray(px_grad), ops.asarray(py_grad),
                                   _asarray(ops, boundary))
     B, S, T, regular = _checks.check_occupations(
@@ -382,6 +409,7 @@ def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
     s_range = effective_s_range(S, T, regular, _checks.check_static_int("s_range", s_range, 1))
     px_grad, py_grad, boundary = _same_batch(ops, px_grad=px_grad, py_grad=py_grad,
                                              boundary=boundary)
+    boundary = _prepared_boundary(ops, boundary)
     K = S + 2 - s_range  # candidate window starts 0 .. S+1-s_range
     # Occupation of the blanks inside the window minus the emission that enters
     # it from below: [B, K, T]. s_range is static and small: a sum of slices.
@@ -399,7 +427,7 @@ def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
         last = max(S - s_range + 1, 0)
         s_begin = ops.where(keep[None, :], s_begin, last)
     else:
-        s_end, t_end = _boundary_ends(ops, boundary)
+        s_end, t_end = _boundary_ends(boundary)
         keep = frames[None, :] < (t_end - 1)[:, None]
         # Clamped to the lattice, so that a bad boundary row still gives ranges
         # within [0, S] (the loss then reports the row).
@@ -414,7 +442,7 @@ def get_rnnt_prune_ranges(ops, px_grad, py_grad, boundary, s_range):
     return s_begin[:, :, None] + ops.arange(s_range, "int32")[None, None, :]
 
 
-def do_rnnt_pruning(ops, am, lm, ranges):
+def do_rnnt_pruning(ops: Ops, am, lm, ranges):
     am, lm, ranges = ops.asarray(am), ops.asarray(lm), ops.asarray(ranges)
     B, S, T, R, C = _checks.check_pruning_inputs(
         ops.shape(am), ops.dtype_name(am), ops.shape(lm), ops.dtype_name(lm),
@@ -425,8 +453,14 @@ def do_rnnt_pruning(ops, am, lm, ranges):
     return am_pruned, lm_pruned
 
 
-def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, boundary=None,
+def get_rnnt_logprobs_pruned(ops: Ops, logits, symbols, ranges, termination_symbol, boundary=None,
                              rnnt_type="regular"):
+    return _pruned_logprobs(ops, logits, symbols, ranges, termination_symbol, boundary,
+                            rnnt_type)[:2]
+
+
+def _pruned_logprobs(ops: Ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type):
+    """(px, py, prepared boundary) of get_rnnt_logprobs_pruned."""
     logits, symbols, ranges, boundary = (ops.asarray(logits), ops.asarray(symbols),
                                          ops.asarray(ranges), _asarray(ops, boundary))
     B, S, T, R, C = _checks.check_pruned_inputs(
@@ -439,6 +473,7 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits, symbols, ranges, boundary = _same_batch(ops, logits=logits, symbols=symbols,
                                                     ranges=ranges, boundary=boundary)
+    boundary = _prepared_boundary(ops, boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     ranges = ops.cast(ranges, "int32")
     # Window positions outside [0, S] are never placed below; clip so that
@@ -459,16 +494,16 @@ def get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol, b
         here = offset == k  # [B, S+1, T]
         px_lattice = ops.where(here, px[:, k:k + 1], NEG_INF if k == 0 else px_lattice)
         py_lattice = ops.where(here, py[:, k:k + 1], NEG_INF if k == 0 else py_lattice)
-    return _finish_logprobs(ops, px_lattice[:, :S], py_lattice, boundary, rnnt_type, valid)
+    return (*_finish_logprobs(ops, px_lattice[:, :S], py_lattice, boundary, rnnt_type, valid),
+            boundary)
 
 
-def rnnt_loss_pruned(ops, logits, symbols, ranges, termination_symbol, boundary=None,
+def rnnt_loss_pruned(ops: Ops, logits, symbols, ranges, termination_symbol, boundary=None,
                      rnnt_type="regular", delay_penalty=0.0, reduction="mean",
                      return_grad=False):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    boundary = _asarray(ops, boundary)
-    px, py = get_rnnt_logprobs_pruned(ops, logits, symbols, ranges, termination_symbol,
-                                      boundary, rnnt_type)
+    px, py, boundary = _pruned_logprobs(ops, logits, symbols, ranges, termination_symbol,
+                                        boundary, rnnt_type)
     return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
                  return_grad)
 
@@ -553,6 +588,7 @@ _PRUNED_ARGS = """logits: [B, T, s_range, C] float {array}, joiner output on the
       """ + _RNNT_TYPE
 
 DOCS = {
+    "mutual_information_recursion": _recursion.DOC,
     "get_rnnt_logprobs": f"""px, py of the simple (additive joiner) RNN-T loss.
 
     Args:

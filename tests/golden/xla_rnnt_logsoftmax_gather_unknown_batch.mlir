@@ -1,6 +1,6 @@
 module @ffi_xla_rnnt_logsoftmax_gather attributes {jax.uses_shape_polymorphism = true, mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {
   func.func public @main(%arg0: tensor<i32> {jax.global_constant = "_platform_index"}, %arg1: tensor<?x5x2x7xf32>, %arg2: tensor<?x5x2xi32>) -> (tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>) {
-    %0 = stablehlo.get_dimension_size %arg2, dim = 0 : (tensor<?x5x2xi32>) -> tensor<i32>
+    %0 = stablehlo.get_dimension_size %arg1, dim = 0 : (tensor<?x5x2x7xf32>) -> tensor<i32>
     %1 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
     %2 = stablehlo.constant dense<5> : tensor<1xi32>
     %3 = stablehlo.constant dense<2> : tensor<1xi32>

@@ -5,16 +5,15 @@ module @ffi_xla_rnnt_mi_backward attributes {jax.uses_shape_polymorphism = true,
     %2 = stablehlo.constant dense<3> : tensor<1xi32>
     %3 = stablehlo.constant dense<6> : tensor<1xi32>
     %4 = stablehlo.concatenate %1, %2, %3, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %5 = stablehlo.get_dimension_size %arg2, dim = 0 : (tensor<?x4x5xf32>) -> tensor<i32>
-    %6 = stablehlo.reshape %5 : (tensor<i32>) -> tensor<1xi32>
-    %7 = stablehlo.constant dense<4> : tensor<1xi32>
-    %8 = stablehlo.constant dense<5> : tensor<1xi32>
-    %9 = stablehlo.concatenate %6, %7, %8, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %10 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
-    %11 = stablehlo.constant dense<1> : tensor<1xi32>
-    %12 = stablehlo.constant dense<6> : tensor<1xi32>
-    %13 = stablehlo.concatenate %10, %11, %12, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %14:3 = stablehlo.custom_call @xla_rnnt_mi_backward(%arg1, %arg2, %arg3, %arg4, %4, %9, %13) {api_version = 4 : i32, backend_config = {}, indices_of_shape_operands = dense<[4, 5, 6]> : tensor<3xi64>, operand_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[1, 0]> : tensor<2xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>]} : (tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4xi32>, tensor<?x4x6xf32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>) -> (tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x1x6xf32>)
-    return %14#0, %14#1, %14#2 : tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x1x6xf32>
+    %5 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
+    %6 = stablehlo.constant dense<4> : tensor<1xi32>
+    %7 = stablehlo.constant dense<5> : tensor<1xi32>
+    %8 = stablehlo.concatenate %5, %6, %7, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
+    %9 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
+    %10 = stablehlo.constant dense<1> : tensor<1xi32>
+    %11 = stablehlo.constant dense<6> : tensor<1xi32>
+    %12 = stablehlo.concatenate %9, %10, %11, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
+    %13:3 = stablehlo.custom_call @xla_rnnt_mi_backward(%arg1, %arg2, %arg3, %arg4, %4, %8, %12) {api_version = 4 : i32, backend_config = {}, indices_of_shape_operands = dense<[4, 5, 6]> : tensor<3xi64>, operand_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[1, 0]> : tensor<2xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>]} : (tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4xi32>, tensor<?x4x6xf32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>) -> (tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x1x6xf32>)
+    return %13#0, %13#1, %13#2 : tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x1x6xf32>
   }
 }

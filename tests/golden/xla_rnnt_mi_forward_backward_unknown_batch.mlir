@@ -6,20 +6,19 @@ module @ffi_xla_rnnt_mi_forward_backward attributes {jax.uses_shape_polymorphism
     %3 = stablehlo.constant dense<3> : tensor<1xi32>
     %4 = stablehlo.constant dense<6> : tensor<1xi32>
     %5 = stablehlo.concatenate %2, %3, %4, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %6 = stablehlo.get_dimension_size %arg2, dim = 0 : (tensor<?x4x5xf32>) -> tensor<i32>
-    %7 = stablehlo.reshape %6 : (tensor<i32>) -> tensor<1xi32>
-    %8 = stablehlo.constant dense<4> : tensor<1xi32>
-    %9 = stablehlo.constant dense<5> : tensor<1xi32>
-    %10 = stablehlo.concatenate %7, %8, %9, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %11 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
-    %12 = stablehlo.constant dense<4> : tensor<1xi32>
-    %13 = stablehlo.constant dense<6> : tensor<1xi32>
-    %14 = stablehlo.concatenate %11, %12, %13, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %15 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
-    %16 = stablehlo.constant dense<1> : tensor<1xi32>
-    %17 = stablehlo.constant dense<6> : tensor<1xi32>
-    %18 = stablehlo.concatenate %15, %16, %17, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %19:5 = stablehlo.custom_call @xla_rnnt_mi_forward_backward(%arg1, %arg2, %arg3, %1, %5, %10, %14, %18) {api_version = 4 : i32, backend_config = {}, indices_of_shape_operands = dense<[3, 4, 5, 6, 7]> : tensor<5xi64>, operand_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[1, 0]> : tensor<2xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[0]> : tensor<1xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>]} : (tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4xi32>, tensor<1xi32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>) -> (tensor<?xf32>, tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4x6xf32>, tensor<?x1x6xf32>)
-    return %19#0, %19#1, %19#2, %19#3, %19#4 : tensor<?xf32>, tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4x6xf32>, tensor<?x1x6xf32>
+    %6 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
+    %7 = stablehlo.constant dense<4> : tensor<1xi32>
+    %8 = stablehlo.constant dense<5> : tensor<1xi32>
+    %9 = stablehlo.concatenate %6, %7, %8, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
+    %10 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
+    %11 = stablehlo.constant dense<4> : tensor<1xi32>
+    %12 = stablehlo.constant dense<6> : tensor<1xi32>
+    %13 = stablehlo.concatenate %10, %11, %12, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
+    %14 = stablehlo.reshape %0 : (tensor<i32>) -> tensor<1xi32>
+    %15 = stablehlo.constant dense<1> : tensor<1xi32>
+    %16 = stablehlo.constant dense<6> : tensor<1xi32>
+    %17 = stablehlo.concatenate %14, %15, %16, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
+    %18:5 = stablehlo.custom_call @xla_rnnt_mi_forward_backward(%arg1, %arg2, %arg3, %1, %5, %9, %13, %17) {api_version = 4 : i32, backend_config = {}, indices_of_shape_operands = dense<[3, 4, 5, 6, 7]> : tensor<5xi64>, operand_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[1, 0]> : tensor<2xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[0]> : tensor<1xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>]} : (tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4xi32>, tensor<1xi32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>) -> (tensor<?xf32>, tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4x6xf32>, tensor<?x1x6xf32>)
+    return %18#0, %18#1, %18#2, %18#3, %18#4 : tensor<?xf32>, tensor<?x3x6xf32>, tensor<?x4x5xf32>, tensor<?x4x6xf32>, tensor<?x1x6xf32>
   }
 }

@@ -1,4 +1,5 @@
-"""The JAX side of the custom calls: typed ffi_call wrappers.
+"""The JAX side of the custom calls, derived from their declarations in
+xla_rnnt/_targets.py.
 
 Every call is wrapped (see notes/distributed.md) in:
 
@@ -25,46 +26,16 @@ import numpy as np
 from jax.experimental.custom_partitioning import custom_partitioning
 from jax.sharding import NamedSharding, PartitionSpec
 
+from .. import _targets
 from . import _registry
 
 _registry.register()
 
 
-def _forward_results(px, py, boundary):
-    *lead, S, _ = px.shape
-    T = py.shape[-1]
-    return (jax.ShapeDtypeStruct(tuple(lead), px.dtype),
-            jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype))
-
-
-def _forward_backward_results(px, py, boundary):
-    *lead, S, _ = px.shape
-    T = py.shape[-1]
-    # g: the backward's band-edge rows (cc/mutual_information.h, handoff_rows).
-    return (jax.ShapeDtypeStruct(tuple(lead), px.dtype), jax.ShapeDtypeStruct(px.shape, px.dtype),
-            jax.ShapeDtypeStruct(py.shape, py.dtype),
-            jax.ShapeDtypeStruct((*lead, S + 1, T + 1), px.dtype),
-            jax.ShapeDtypeStruct((*lead, (S + 32) // 32, T + 1), px.dtype))
-
-
-# Shardy rules: "..." are the batch axes, shared by every operand and result;
-# every other factor must be replicated: s = S, r = S+1, t = T, x = px's last
-# axis (T+1 or T), u = the lattices' T+1, f = boundary's 4, h = the handoff
-# rows of g, c = the classes.
-_RULES = {
-    "xla_rnnt_mi_forward": "... s x, ... r t, ... f -> ..., ... r u",
-    "xla_rnnt_mi_forward_backward":
-        "... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... h u",
-    "xla_rnnt_logsoftmax_gather": "... c, ... -> ..., ..., ...",
-    "xla_rnnt_logsoftmax_gather_grad": "... c, ..., ..., ..., ... -> ... c",
-}
-_LATTICE_FACTORS = ("s", "x", "r", "t", "f", "u")
-_TRAILING = {  # per target: (its replicated factors, operand 0's non-batch rank)
-    "xla_rnnt_mi_forward": (_LATTICE_FACTORS, 2),
-    "xla_rnnt_mi_forward_backward": (_LATTICE_FACTORS + ("h",), 2),
-    "xla_rnnt_logsoftmax_gather": (("c",), 1),
-    "xla_rnnt_logsoftmax_gather_grad": (("c",), 1),
-}
+def _result_shapes(target, *args):
+    """ShapeDtypeStructs of target's results (xla_rnnt/_targets.py) for args."""
+    shapes = target.result_shapes([x.shape for x in args])
+    return tuple(jax.ShapeDtypeStruct(shape, args[0].dtype) for shape in shapes)
 
 
 def _batch_spec(mesh, shape, lead):
@@ -101,14 +72,18 @@ def _shardings(mesh, arg_shapes, result_avals, trailing):
     return tuple(make(a) for a in arg_shapes), tuple(make(r) for r in result_avals)
 
 
-def _partitioned(target, results_fn, **attributes):
-    """custom_partitioning + custom_vmap wrapper of one target; `attributes`
-    are the handler's (static) FFI attributes."""
-    factors, trailing = _TRAILING[target]
+def _partitioned(target, **attributes):
+    """custom_partitioning + custom_vmap wrapper of one target (a
+    _targets.Target); `attributes` are the handler's static FFI attributes."""
+    if sorted(attributes) != sorted(target.attributes):
+        raise TypeError(f"{target.name} takes attributes {target.attributes}, "
+                        f"got {tuple(attributes)}")
+    attributes = {name: np.int64(value) for name, value in attributes.items()}
+    trailing = target.trailing
 
     def raw_call(*args):
         # No vmap_method: jax.vmap never reaches this call (custom_vmap below).
-        return jax.ffi.ffi_call(target, results_fn(*args))(*args, **attributes)
+        return jax.ffi.ffi_call(target.name, _result_shapes(target, *args))(*args, **attributes)
 
     @custom_partitioning
     def call(*args):
@@ -125,8 +100,8 @@ def _partitioned(target, results_fn, **attributes):
     call.def_partition(
         partition=partition,
         infer_sharding_from_operands=infer_sharding_from_operands,
-        sharding_rule=_RULES[target],
-        need_replication_factors=factors)
+        sharding_rule=target.sharding_rule,
+        need_replication_factors=target.replicated)
 
     @jax.custom_batching.custom_vmap
     def batched(*args):
@@ -147,8 +122,8 @@ def _partitioned(target, results_fn, **attributes):
     return jax.jit(batched)
 
 
-_mi_forward = _partitioned("xla_rnnt_mi_forward", _forward_results)
-_mi_forward_backward = _partitioned("xla_rnnt_mi_forward_backward", _forward_backward_results)
+_mi_forward = _partitioned(_targets.MI_FORWARD)
+_mi_forward_backward = _partitioned(_targets.MI_FORWARD_BACKWARD)
 
 
 def mi_forward(px, py, boundary):
@@ -163,26 +138,11 @@ def mi_forward_backward(px, py, boundary):
     return scores, px_grad, py_grad
 
 
-def full_boundary(B, S, T):
-    """[B, 4] rows (0, 0, S, T): the whole lattice."""
-    return jnp.broadcast_to(jnp.array([0, 0, S, T], jnp.int32), (B, 4))
-
-
-def _gather_results(logits, symbols):
-    rows = jax.ShapeDtypeStruct(symbols.shape, logits.dtype)
-    return rows, rows, rows
-
-
-def _gather_grad_results(logits, *_):
-    return jax.ShapeDtypeStruct(logits.shape, logits.dtype)
-
-
 @functools.lru_cache(maxsize=None)
 def _gather_calls(blank):
     """The (forward, gradient) calls for one blank (a static attribute)."""
-    return (_partitioned("xla_rnnt_logsoftmax_gather", _gather_results, blank=np.int64(blank)),
-            _partitioned("xla_rnnt_logsoftmax_gather_grad", _gather_grad_results,
-                         blank=np.int64(blank)))
+    return (_partitioned(_targets.LOGSOFTMAX_GATHER, blank=blank),
+            _partitioned(_targets.LOGSOFTMAX_GATHER_GRAD, blank=blank))
 
 
 def logsoftmax_gather(logits, symbols, blank):
@@ -193,4 +153,5 @@ def logsoftmax_gather(logits, symbols, blank):
 
 def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
     """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
-    return _gather_calls(blank)[1](logits, symbols, normalizers, px_grad, py_grad)
+    (logits_grad,) = _gather_calls(blank)[1](logits, symbols, normalizers, px_grad, py_grad)
+    return logits_grad

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
-from .mutual_information import mutual_information_recursion as _mi
+from . import mutual_information as _mi
 
 
 def asarray(x):
@@ -152,8 +152,14 @@ def gather_batched(x, idx, axis):
     return jax.vmap(lambda xb, ib: jnp.take(xb, ib, axis=axis - 1))(x, idx)
 
 
-def mutual_information_recursion(px, py, boundary, return_grad):
-    return _mi(px, py, boundary, return_grad=return_grad)
+def mi_scores(px, py, boundary):
+    """scores [B] of the recursion, differentiable in px and py."""
+    return _mi.scores(px, py, boundary)
+
+
+def mi_scores_and_grads(px, py, boundary):
+    """(scores, px_grad, py_grad); the occupations are constants for autodiff."""
+    return _mi.scores_and_grads(px, py, boundary)
 
 
 def default_device_is_gpu():

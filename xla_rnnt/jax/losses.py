@@ -7,7 +7,7 @@ Python values. Gradients w.r.t. lm, am and logits flow through the custom_vjp
 of mutual_information_recursion. Each function's docstring gives shapes and
 dtypes.
 """
-from .. import _rnnt
+from .. import _recursion, _rnnt
 from . import _ops
 
 __all__ = list(_rnnt.PUBLIC)
@@ -15,6 +15,11 @@ __all__ = list(_rnnt.PUBLIC)
 
 def _doc(fn):
     return _rnnt.document(fn, "jax.Array")
+
+
+@_doc
+def mutual_information_recursion(px, py, boundary=None, return_grad=False):
+    return _recursion.mutual_information_recursion(_ops, px, py, boundary, return_grad)
 
 
 @_doc

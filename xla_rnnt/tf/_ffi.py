@@ -1,68 +1,72 @@
-"""The TF side of the custom calls: typed wrappers (importing it registers the
-handlers into TF).
+"""The TF side of the custom calls, derived from their declarations in
+xla_rnnt/_targets.py (importing it registers the handlers into TF).
 
-Result shapes are written in terms of operand dimensions (Dim), so an unknown
-batch size traces once and serves every batch size.
+Result dims are Dim formulas of operand dims where the table's are plain
+sizes (so an unknown batch size traces once and serves every batch size), and
+static ints where a formula divides (the handoff rows; S is always static).
 """
 import tensorflow as tf
 
+from .. import _targets
 from . import _registry
 from ._xla_module import Dim, ffi_call
 
 _registry.register()
 
-# px, py, boundary are operands 0, 1, 2 of every mi_* call below.
-_B = Dim(0, 0)
-_LATTICE = (_B, Dim(1, 1), Dim(1, 2, 1))  # [B, S+1, T+1]
+
+def _results(target, operands):
+    """[(dims, dtype)] of target's results for these operands."""
+    lead = len(operands[0].shape) - target.trailing
+    results = []
+    for result in target.results:
+        dims = [Dim(0, axis) for axis in range(lead)]
+        for size in result.trailing:
+            if size.divisor == 1:
+                dims.append(Dim(size.operand, size.axis, size.offset))
+                continue
+            known = operands[size.operand].shape[size.axis]
+            if known is None:
+                raise ValueError(f"{target.name}: axis {size.axis} of "
+                                 f"{target.operands[size.operand]} must be known at trace time")
+            dims.append((known + size.offset) // size.divisor)
+        results.append((tuple(dims), operands[0].dtype))
+    return results
 
 
-def _like(operand, rank):
-    return tuple(Dim(operand, axis) for axis in range(rank))
+def call(target, *operands, **attributes):
+    """The results of custom call `target` (a _targets.Target) as a list."""
+    if sorted(attributes) != sorted(target.attributes):
+        raise TypeError(f"{target.name} takes attributes {target.attributes}, "
+                        f"got {tuple(attributes)}")
+    operands = [tf.convert_to_tensor(x) for x in operands]
+    return ffi_call(target.name, operands, _results(target, operands),
+                    attributes={name: int(value) for name, value in attributes.items()})
 
 
 def mi_forward(px, py, boundary):
     """(scores [B], p [B, S+1, T+1]) of the recursion (cc/mutual_information.h)."""
-    return ffi_call("xla_rnnt_mi_forward", [px, py, boundary],
-                    [((_B,), px.dtype), (_LATTICE, px.dtype)])
-
-
-def _handoff(py):
-    """The backward's workspace g [B, ceil((S+1)/32), T+1] (S is static)."""
-    return (_B, (py.shape[1] + 31) // 32, Dim(1, 2, 1))
+    return tuple(call(_targets.MI_FORWARD, px, py, boundary))
 
 
 def mi_forward_backward(px, py, boundary):
     """(scores, px_grad, py_grad): scores and their gradient for a unit cotangent."""
-    scores, px_grad, py_grad, _p, _g = ffi_call(
-        "xla_rnnt_mi_forward_backward", [px, py, boundary],
-        [((_B,), px.dtype), (_like(0, 3), px.dtype), (_like(1, 3), px.dtype),
-         (_LATTICE, px.dtype), (_handoff(py), px.dtype)])
+    scores, px_grad, py_grad, _p, _g = call(_targets.MI_FORWARD_BACKWARD, px, py, boundary)
     return scores, px_grad, py_grad
 
 
 def mi_backward(px, py, boundary, p):
     """(px_grad, py_grad) for a unit cotangent, from p of mi_forward."""
-    px_grad, py_grad, _g = ffi_call(
-        "xla_rnnt_mi_backward", [px, py, boundary, p],
-        [(_like(0, 3), px.dtype), (_like(1, 3), px.dtype), (_handoff(py), px.dtype)])
+    px_grad, py_grad, _g = call(_targets.MI_BACKWARD, px, py, boundary, p)
     return px_grad, py_grad
-
-
-def full_boundary(px, S, T):
-    """[B, 4] rows (0, 0, S, T) with B read from px at run time."""
-    return tf.tile(tf.constant([[0, 0, S, T]], tf.int32), tf.stack([tf.shape(px)[0], 1]))
 
 
 def logsoftmax_gather(logits, symbols, blank):
     """(px, py, normalizers), each shaped like symbols [...], for logits [..., C]."""
-    rows = (_like(1, len(symbols.shape)), logits.dtype)
-    return ffi_call("xla_rnnt_logsoftmax_gather", [logits, symbols], [rows, rows, rows],
-                    attributes={"blank": int(blank)})
+    return tuple(call(_targets.LOGSOFTMAX_GATHER, logits, symbols, blank=blank))
 
 
 def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
     """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
-    (logits_grad,) = ffi_call(
-        "xla_rnnt_logsoftmax_gather_grad", [logits, symbols, normalizers, px_grad, py_grad],
-        [(_like(0, len(logits.shape)), logits.dtype)], attributes={"blank": int(blank)})
+    (logits_grad,) = call(_targets.LOGSOFTMAX_GATHER_GRAD, logits, symbols, normalizers,
+                          px_grad, py_grad, blank=blank)
     return logits_grad

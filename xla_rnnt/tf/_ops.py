@@ -8,7 +8,7 @@ from tensorflow.compiler.xla import xla_data_pb2
 
 from ._xla_module import batch_check as _batch_check
 from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
-from .mutual_information import mutual_information_recursion as _mi
+from . import mutual_information as _mi
 
 
 _HIGHEST = xla_data_pb2.PrecisionConfig(
@@ -158,8 +158,14 @@ def gather_batched(x, idx, axis):
     return tf.gather(x, idx, axis=axis, batch_dims=1)
 
 
-def mutual_information_recursion(px, py, boundary, return_grad):
-    return _mi(px, py, boundary, return_grad=return_grad)
+def mi_scores(px, py, boundary):
+    """scores [B] of the recursion, differentiable in px and py."""
+    return _mi.scores(px, py, boundary)
+
+
+def mi_scores_and_grads(px, py, boundary):
+    """(scores, px_grad, py_grad); the occupations are constants for autodiff."""
+    return _mi.scores_and_grads(px, py, boundary)
 
 
 def default_device_is_gpu():

@@ -10,7 +10,7 @@ function's docstring gives shapes and dtypes.
 """
 import tensorflow as tf
 
-from .. import _rnnt
+from .. import _recursion, _rnnt
 from . import _ops
 
 __all__ = list(_rnnt.PUBLIC)
@@ -20,6 +20,11 @@ def _doc(fn):
     # No Python control flow depends on tensors here: AutoGraph has nothing
     # to convert, and converting ~80 functions per trace costs seconds.
     return tf.autograph.experimental.do_not_convert(_rnnt.document(fn, "tf.Tensor"))
+
+
+@_doc
+def mutual_information_recursion(px, py, boundary=None, return_grad=False):
+    return _recursion.mutual_information_recursion(_ops, px, py, boundary, return_grad)
 
 
 @_doc

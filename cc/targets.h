@@ -1,0 +1,43 @@
+// The library's custom calls: target names and result shapes, the C++ twin of
+// xla_rnnt/_targets.py (the table the TF and JAX bindings are derived from;
+// tests/test_targets.py checks that the two agree). "..." are the batch axes,
+// which the handlers flatten into B; results have operand 0's dtype.
+//
+//   xla_rnnt_mi_forward(px [..., S, T+1 | T], py [..., S+1, T], boundary [..., 4] s32)
+//     -> scores [...], p [..., S+1, T+1]
+//   xla_rnnt_mi_forward_backward(px, py, boundary)
+//     -> scores [...], px_grad (px's shape), py_grad (py's shape), p [..., S+1, T+1],
+//        g [..., HandoffRows(S), T+1]
+//   xla_rnnt_mi_backward(px, py, boundary, p [..., S+1, T+1])
+//     -> px_grad, py_grad, g [..., HandoffRows(S), T+1]
+//   xla_rnnt_logsoftmax_gather(logits [..., C], symbols [...] s32; attribute blank i64)
+//     -> px [...], py [...], normalizers [...]
+//   xla_rnnt_logsoftmax_gather_grad(logits [..., C], symbols [...], normalizers [...],
+//                                   px_grad [...], py_grad [...]; blank i64)
+//     -> logits_grad [..., C]
+#ifndef XLA_RNNT_CC_TARGETS_H_
+#define XLA_RNNT_CC_TARGETS_H_
+
+#include <cstdint>
+
+namespace xla_rnnt {
+
+inline constexpr char kMiForward[] = "xla_rnnt_mi_forward";
+inline constexpr char kMiForwardBackward[] = "xla_rnnt_mi_forward_backward";
+inline constexpr char kMiBackward[] = "xla_rnnt_mi_backward";
+inline constexpr char kLogsoftmaxGather[] = "xla_rnnt_logsoftmax_gather";
+inline constexpr char kLogsoftmaxGatherGrad[] = "xla_rnnt_logsoftmax_gather_grad";
+
+// The CUDA backward hands the occupations of one row per band of 32*W rows
+// (W >= 1 warps) to the next band through the workspace g, so one row per 32
+// rows of the lattice always suffices.
+inline constexpr int64_t kHandoffRowsPerBand = 32;
+
+// Rows of g for S symbols: ceil((S + 1) / kHandoffRowsPerBand).
+constexpr int64_t HandoffRows(int64_t S) {
+  return (S + kHandoffRowsPerBand) / kHandoffRowsPerBand;
+}
+
+}  // namespace xla_rnnt
+
+#endif  // XLA_RNNT_CC_TARGETS_H_

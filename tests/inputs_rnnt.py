@@ -1,0 +1,49 @@
+"""Random inputs of the RNN-T loss tests, framework-free (NumPy only), shared
+by the TF and JAX test files."""
+import numpy as np
+
+
+def sizes(rng, max_b=3, max_s=4, max_t=5, max_c=5):
+    B = int(rng.integers(1, max_b + 1))
+    S = int(rng.integers(0, max_s + 1))
+    T = int(rng.integers(max(S, 1), max(S, 1) + max_t))  # T >= S: every type is feasible
+    C = int(rng.integers(2, max_c + 1))
+    return B, S, T, C
+
+
+def symbols_and_blank(rng, B, S, C):
+    blank = int(rng.integers(0, C))
+    symbols = rng.integers(0, C - 1, (B, S))
+    symbols = symbols + (symbols >= blank)  # never the blank
+    return symbols.astype(np.int64), blank
+
+
+def simple_inputs(rng, B, S, T, C, scale=1.0):
+    lm = scale * rng.standard_normal((B, S + 1, C))
+    am = scale * rng.standard_normal((B, T, C))
+    return lm, am
+
+
+def length_boundary(rng, B, S, T, rnnt_type):
+    """(0, 0, s_end, t_end) rows with s_end <= t_end (feasible for every type)."""
+    t_end = rng.integers(0, T + 1, B)
+    s_end = np.array([rng.integers(0, min(S, t) + 1) for t in t_end])
+    s_end[0], t_end[0] = S, T  # one item uses the whole lattice
+    return np.stack([np.zeros(B), np.zeros(B), s_end, t_end], 1).astype(np.int64)
+
+
+def box_boundary(rng, B, S, T):
+    """General boxes (s_begin, t_begin, s_end, t_end), feasible for every type."""
+    out = []
+    for _ in range(B):
+        t0 = int(rng.integers(0, T + 1))
+        t1 = int(rng.integers(t0, T + 1))
+        s0 = int(rng.integers(0, S + 1))
+        s1 = int(rng.integers(s0, min(S, s0 + t1 - t0) + 1))
+        out.append((s0, t0, s1, t1))
+    return np.array(out, np.int64)
+
+
+def any_boundary(rng, B, S, T, rnnt_type):
+    kind = int(rng.integers(0, 3))
+    return [None, length_boundary(rng, B, S, T, rnnt_type), box_boundary(rng, B, S, T)][kind]

@@ -1,0 +1,53 @@
+"""The custom-call table (xla_rnnt/_targets.py) against its C++ twin
+(cc/targets.h) and the library's handler table, and its shape formulas against
+what the handlers accept."""
+import pathlib
+import re
+
+import numpy as np
+import pytest
+
+from xla_rnnt import _native, _targets
+
+HEADER = pathlib.Path(__file__).resolve().parents[1] / "cc" / "targets.h"
+
+
+def test_names_agree_with_the_cpp_twin_and_the_library():
+    text = HEADER.read_text()
+    header_names = set(re.findall(r'inline constexpr char k\w+\[\] = "(\w+)";', text))
+    table_names = {t.name for t in _targets.TARGETS}
+    assert header_names == table_names
+    library_names = {name for name, platform, _ in _native.handlers() if platform == "Host"}
+    assert library_names == table_names
+    rows = int(re.search(r"kHandoffRowsPerBand = (\d+);", text).group(1))
+    assert rows == _targets.HANDOFF_ROWS_PER_BAND
+
+
+@pytest.mark.parametrize("S", [0, 1, 30, 31, 32, 63, 64, 1000])
+def test_handoff_rows_formula(S):
+    (_, _, _, _, g) = _targets.MI_FORWARD_BACKWARD.result_shapes(
+        [(2, S, 7), (2, S + 1, 6), (2, 4)])
+    assert g == (2, -(-(S + 1) // 32), 7)  # ceil((S + 1) / 32) rows of T + 1
+
+
+def test_result_shapes_follow_any_batch_axes():
+    shapes = _targets.LOGSOFTMAX_GATHER_GRAD.result_shapes(
+        [(4, 3, 5, 9), (4, 3, 5), (4, 3, 5), (4, 3, 5), (4, 3, 5)])
+    assert shapes == [(4, 3, 5, 9)]
+    scores, p = _targets.MI_FORWARD.result_shapes([(2, 3, 4, 6), (2, 3, 5, 5), (2, 3, 4)])
+    assert scores == (2, 3) and p == (2, 3, 5, 6)
+
+
+def test_the_table_drives_a_real_call():
+    """The JAX binding built from the table runs the handler (whose own checks
+    reject results of the wrong size)."""
+    pytest.importorskip("jax")
+    from xla_rnnt.jax import _ffi
+
+    rng = np.random.default_rng(0)
+    px = rng.standard_normal((2, 40, 9)).astype(np.float32)
+    py = rng.standard_normal((2, 41, 8)).astype(np.float32)
+    boundary = np.tile(np.array([[0, 0, 40, 8]], np.int32), (2, 1))
+    scores, px_grad, py_grad = _ffi.mi_forward_backward(px, py, boundary)
+    assert np.all(np.isfinite(np.asarray(scores)))
+    assert px_grad.shape == px.shape and py_grad.shape == py.shape

@@ -1,0 +1,114 @@
+"""Every custom call of the library, declared once: name, operands, results as
+formulas of the operand shapes, attributes, batch-sharding rule. The TF
+binding (``tf/_ffi.py``) and the JAX binding (``jax/_ffi.py``) are derived from
+this table; its C++ twin is ``cc/targets.h`` (names, the same formulas), and
+the handlers check the same shapes (``cc/ffi_checks.h``).
+
+Shapes: operand 0 has ``lead`` batch axes followed by ``trailing`` axes; every
+operand and result starts with the same batch axes (TF: one, B; JAX: any
+number, which the handlers flatten into B, e.g. under vmap). A result's
+trailing dims are :class:`Size` formulas of the operands' trailing dims.
+"""
+from typing import NamedTuple
+
+# Rows per band of the CUDA backward; its workspace g keeps one row per band
+# (cc/targets.h: kHandoffRowsPerBand).
+HANDOFF_ROWS_PER_BAND = 32
+
+
+class Size(NamedTuple):
+    """(operands[operand].shape[axis] + offset) // divisor; axis counts from
+    the end (-1 is the last axis), so it holds for any number of batch axes."""
+
+    operand: int
+    axis: int
+    offset: int = 0
+    divisor: int = 1
+
+    def of(self, shapes):
+        """The size for operand shapes (tuples of ints)."""
+        return (shapes[self.operand][self.axis] + self.offset) // self.divisor
+
+
+class Result(NamedTuple):
+    name: str
+    trailing: tuple  # Size per axis after the batch axes
+
+
+class Target(NamedTuple):
+    name: str
+    operands: tuple  # operand names, in the handler's binding order
+    trailing: int  # operand 0's non-batch rank
+    results: tuple  # Result, in the handler's binding order; dtype of operand 0
+    attributes: tuple  # names of the handler's attributes (int64 values)
+    # Shardy rule: "..." are the batch axes of every operand and result; all
+    # other factors must be replicated (listed in `replicated`).
+    sharding_rule: str
+    replicated: tuple
+
+    def result_shapes(self, shapes):
+        """[result shape] for operand shapes (tuples of ints), batch axes included."""
+        lead = tuple(shapes[0][:len(shapes[0]) - self.trailing])
+        return [lead + tuple(s.of(shapes) for s in r.trailing) for r in self.results]
+
+
+# px [.., S, T+1] (regular) or [.., S, T] (modified), py [.., S+1, T],
+# boundary [.., 4] int32; cc/mutual_information.h.
+_S1 = Size(1, -2)  # S + 1, from py
+_T1 = Size(1, -1, 1)  # T + 1, from py
+_HANDOFF = Size(1, -2, HANDOFF_ROWS_PER_BAND - 1, HANDOFF_ROWS_PER_BAND)  # ceil((S+1) / 32)
+_PX = (Size(0, -2), Size(0, -1))
+_PY = (Size(1, -2), Size(1, -1))
+# Shardy factors: s = S, x = px's last axis, r = S+1, t = T, f = boundary's 4,
+# u = the lattice's T+1, h = the handoff rows of g, c = the classes.
+_LATTICE_FACTORS = ("s", "x", "r", "t", "f", "u")
+
+MI_FORWARD = Target(
+    name="xla_rnnt_mi_forward",
+    operands=("px", "py", "boundary"),
+    trailing=2,
+    results=(Result("scores", ()), Result("p", (_S1, _T1))),
+    attributes=(),
+    sharding_rule="... s x, ... r t, ... f -> ..., ... r u",
+    replicated=_LATTICE_FACTORS)
+
+MI_FORWARD_BACKWARD = Target(
+    name="xla_rnnt_mi_forward_backward",
+    operands=("px", "py", "boundary"),
+    trailing=2,
+    results=(Result("scores", ()), Result("px_grad", _PX), Result("py_grad", _PY),
+             Result("p", (_S1, _T1)), Result("g", (_HANDOFF, _T1))),
+    attributes=(),
+    sharding_rule="... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... h u",
+    replicated=_LATTICE_FACTORS + ("h",))
+
+MI_BACKWARD = Target(  # TF's backward, from p of MI_FORWARD
+    name="xla_rnnt_mi_backward",
+    operands=("px", "py", "boundary", "p"),
+    trailing=2,
+    results=(Result("px_grad", _PX), Result("py_grad", _PY), Result("g", (_HANDOFF, _T1))),
+    attributes=(),
+    sharding_rule="... s x, ... r t, ... f, ... r u -> ... s x, ... r t, ... h u",
+    replicated=_LATTICE_FACTORS + ("h",))
+
+# logits [.., C] float, symbols [..] int32; cc/logsoftmax_gather.h.
+LOGSOFTMAX_GATHER = Target(
+    name="xla_rnnt_logsoftmax_gather",
+    operands=("logits", "symbols"),
+    trailing=1,
+    results=(Result("px", ()), Result("py", ()), Result("normalizers", ())),
+    attributes=("blank",),
+    sharding_rule="... c, ... -> ..., ..., ...",
+    replicated=("c",))
+
+LOGSOFTMAX_GATHER_GRAD = Target(
+    name="xla_rnnt_logsoftmax_gather_grad",
+    operands=("logits", "symbols", "normalizers", "px_grad", "py_grad"),
+    trailing=1,
+    results=(Result("logits_grad", (Size(0, -1),)),),
+    attributes=("blank",),
+    sharding_rule="... c, ..., ..., ..., ... -> ... c",
+    replicated=("c",))
+
+TARGETS = (MI_FORWARD, MI_FORWARD_BACKWARD, MI_BACKWARD, LOGSOFTMAX_GATHER,
+           LOGSOFTMAX_GATHER_GRAD)
