@@ -18,6 +18,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
-# No build isolation: the build reads the FFI headers of the TensorFlow above.
-.venv/bin/python -m pip install -q --no-build-isolation --force-reinstall --no-deps .
+# A wheel, installed like any user's: the tests run against the installed
+# package. No build isolation: the build reads the FFI headers of the
+# TensorFlow above (`pip install .` alone takes them from a pinned jaxlib).
+rm -rf .whl
+.venv/bin/python -m pip wheel -q --no-build-isolation --no-deps -w .whl .
+.venv/bin/python -m pip install -q --force-reinstall --no-deps .whl/xla_rnnt-*.whl
 .venv/bin/python examples/quickstart.py
