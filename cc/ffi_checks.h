@@ -35,13 +35,20 @@ inline ffi::Unexpected<ffi::Error> Invalid(const std::string& message) {
 // A dtype as error messages name it; the XLA enum value where unnamed here.
 inline std::string DataTypeName(ffi::DataType dtype) {
   switch (dtype) {
-    case ffi::DataType::F16: return "float16";
-    case ffi::DataType::BF16: return "bfloat16";
-    case ffi::DataType::F32: return "float32";
-    case ffi::DataType::F64: return "float64";
-    case ffi::DataType::S32: return "int32";
-    case ffi::DataType::S64: return "int64";
-    default: return "XLA_FFI_DataType " + std::to_string(static_cast<int>(dtype));
+    case ffi::DataType::F16:
+      return "float16";
+    case ffi::DataType::BF16:
+      return "bfloat16";
+    case ffi::DataType::F32:
+      return "float32";
+    case ffi::DataType::F64:
+      return "float64";
+    case ffi::DataType::S32:
+      return "int32";
+    case ffi::DataType::S64:
+      return "int64";
+    default:
+      return "XLA_FFI_DataType " + std::to_string(static_cast<int>(dtype));
   }
 }
 
@@ -61,9 +68,12 @@ struct RealTag {
 template <typename Fn>
 ffi::Error DispatchReal(ffi::DataType dtype, Fn&& fn) {
   switch (dtype) {
-    case ffi::DataType::F32: return fn(RealTag<float>{});
-    case ffi::DataType::F64: return fn(RealTag<double>{});
-    default: return InvalidArgument("expected float32 or float64, got " + DataTypeName(dtype));
+    case ffi::DataType::F32:
+      return fn(RealTag<float>{});
+    case ffi::DataType::F64:
+      return fn(RealTag<double>{});
+    default:
+      return InvalidArgument("expected float32 or float64, got " + DataTypeName(dtype));
   }
 }
 
@@ -72,63 +82,57 @@ ffi::Error DispatchReal(ffi::DataType dtype, Fn&& fn) {
 // number of leading (batch) axes is accepted and flattened into B: jax.vmap
 // reaches the handler through a custom_vmap rule that broadcasts every
 // operand to the mapped axis (in front) and calls the handler again.
-inline ffi::ErrorOr<MiSizes> MiCheckOperands(ffi::AnyBuffer px,
-                                             ffi::AnyBuffer py,
+inline ffi::ErrorOr<MiSizes> MiCheckOperands(ffi::AnyBuffer px, ffi::AnyBuffer py,
                                              ffi::AnyBuffer boundary) {
   auto pxd = px.dimensions(), pyd = py.dimensions(), bd = boundary.dimensions();
-  if (px.element_type() != py.element_type())
-    return Invalid("px and py must have the same dtype");
-  if (px.element_type() != ffi::DataType::F32 &&
-      px.element_type() != ffi::DataType::F64)
+  if (px.element_type() != py.element_type()) return Invalid("px and py must have the same dtype");
+  if (px.element_type() != ffi::DataType::F32 && px.element_type() != ffi::DataType::F64)
     return Invalid("px and py must be float32 or float64");
   if (pxd.size() < 3 || pyd.size() != pxd.size() || bd.size() != pxd.size() - 1)
     return Invalid("expected px [B, S, T+1], py [B, S+1, T], boundary [B, 4]; got px " +
-                   DimsString(pxd) + ", py " + DimsString(pyd) + ", boundary " +
-                   DimsString(bd));
+                   DimsString(pxd) + ", py " + DimsString(pyd) + ", boundary " + DimsString(bd));
   const size_t lead = pxd.size() - 2;
   int64_t B = 1;
   for (size_t i = 0; i < lead; ++i) {
     if (pyd[i] != pxd[i] || bd[i] != pxd[i])
-      return Invalid("px, py and boundary disagree on the batch axes: px " +
-                     DimsString(pxd) + ", py " + DimsString(pyd) + ", boundary " +
-                     DimsString(bd));
+      return Invalid("px, py and boundary disagree on the batch axes: px " + DimsString(pxd) +
+                     ", py " + DimsString(pyd) + ", boundary " + DimsString(bd));
     B *= pxd[i];
   }
   const int64_t S = pyd[lead] - 1, T = pyd[lead + 1];
   if (S < 0 || pxd[lead] != S || (pxd[lead + 1] != T && pxd[lead + 1] != T + 1))
-    return Invalid("expected px [B, S, T+1] or [B, S, T] for py [B, S+1, T] = " +
-                   DimsString(pyd) + ", got px " + DimsString(pxd));
+    return Invalid("expected px [B, S, T+1] or [B, S, T] for py [B, S+1, T] = " + DimsString(pyd) +
+                   ", got px " + DimsString(pxd));
   if (boundary.element_type() != ffi::DataType::S32 || bd[lead] != 4)
     return Invalid("expected boundary int32 [B, 4], got " + DimsString(bd));
   return MiSizes{B, S, T, pxd[lead + 1] == T};
 }
 
-// Checks that a result has px's (or `like`'s) dtype and exactly `count` elements (its batch axes mirror
-// the operands', so the element count is what the kernels rely on).
+// Checks that a result has px's (or `like`'s) dtype and exactly `count` elements (its batch axes
+// mirror the operands', so the element count is what the kernels rely on).
 inline ffi::Error ExpectCount(const char* name, ffi::AnyBuffer result, int64_t count,
                               ffi::DataType dtype, const char* like = "px") {
   if (result.element_type() != dtype)
     return InvalidArgument(std::string("result ") + name + " must have the dtype of " + like);
   if (static_cast<int64_t>(result.element_count()) == count) return ffi::Error::Success();
   return InvalidArgument(std::string("result ") + name + " has shape " +
-                         DimsString(result.dimensions()) + ", expected " +
-                         std::to_string(count) + " elements");
+                         DimsString(result.dimensions()) + ", expected " + std::to_string(count) +
+                         " elements");
 }
 
 inline int64_t LatticeSize(const MiSizes& sz) { return sz.B * (sz.S + 1) * (sz.T + 1); }
 
 // scores [B] and the forward workspace p [B, S+1, T+1].
-inline ffi::Error CheckForwardResults(const MiSizes& sz, ffi::DataType dtype,
-                                      ffi::AnyBuffer scores, ffi::AnyBuffer p) {
+inline ffi::Error CheckForwardResults(const MiSizes& sz, ffi::DataType dtype, ffi::AnyBuffer scores,
+                                      ffi::AnyBuffer p) {
   if (auto e = ExpectCount("scores", scores, sz.B, dtype); e.failure()) return e;
   return ExpectCount("p", p, LatticeSize(sz), dtype);
 }
 
 // px_grad and py_grad (px's and py's shapes) and the backward workspace g
 // [B, handoff_rows, T+1].
-inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype,
-                                   ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad,
-                                   ffi::AnyBuffer g) {
+inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype, ffi::AnyBuffer px_grad,
+                                   ffi::AnyBuffer py_grad, ffi::AnyBuffer g) {
   if (auto e = ExpectCount("px_grad", px_grad, sz.B * sz.S * sz.px_cols(), dtype); e.failure())
     return e;
   if (auto e = ExpectCount("py_grad", py_grad, sz.B * (sz.S + 1) * sz.T, dtype); e.failure())
@@ -138,23 +142,23 @@ inline ffi::Error CheckGradResults(const MiSizes& sz, ffi::DataType dtype,
 
 // Derives (N, C, blank) from logits [..., C] and symbols [...] (the same
 // leading axes, flattened into N rows), or says what is wrong.
-inline ffi::ErrorOr<GatherSizes> GatherCheckOperands(ffi::AnyBuffer logits,
-                                                     ffi::AnyBuffer symbols, int64_t blank) {
+inline ffi::ErrorOr<GatherSizes> GatherCheckOperands(ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
+                                                     int64_t blank) {
   auto ld = logits.dimensions(), sd = symbols.dimensions();
-  if (logits.element_type() != ffi::DataType::F32 &&
-      logits.element_type() != ffi::DataType::F64)
+  if (logits.element_type() != ffi::DataType::F32 && logits.element_type() != ffi::DataType::F64)
     return Invalid("logits must be float32 or float64");
-  if (symbols.element_type() != ffi::DataType::S32)
-    return Invalid("symbols must be int32");
+  if (symbols.element_type() != ffi::DataType::S32) return Invalid("symbols must be int32");
   bool same_lead = ld.size() >= 1 && sd.size() == ld.size() - 1;
   for (size_t i = 0; same_lead && i < sd.size(); ++i) same_lead = sd[i] == ld[i];
   if (!same_lead)
-    return Invalid("expected logits [..., C] and symbols [...] with the same leading axes, "
-                   "got logits " + DimsString(ld) + ", symbols " + DimsString(sd));
+    return Invalid(
+        "expected logits [..., C] and symbols [...] with the same leading axes, "
+        "got logits " +
+        DimsString(ld) + ", symbols " + DimsString(sd));
   const int64_t C = ld[ld.size() - 1];
   if (blank < 0 || blank >= C)
-    return Invalid("blank = " + std::to_string(blank) + " must be in [0, C = " +
-                   std::to_string(C) + ")");
+    return Invalid("blank = " + std::to_string(blank) + " must be in [0, C = " + std::to_string(C) +
+                   ")");
   return GatherSizes{static_cast<int64_t>(symbols.element_count()), C, blank};
 }
 
@@ -169,9 +173,8 @@ inline ffi::Error ExpectRows(const char* name, ffi::AnyBuffer buffer, const Gath
 }
 
 // The forward's results px, py and normalizers, [N] each.
-inline ffi::Error CheckGatherResults(const GatherSizes& sz, ffi::DataType dtype,
-                                     ffi::AnyBuffer px, ffi::AnyBuffer py,
-                                     ffi::AnyBuffer normalizers) {
+inline ffi::Error CheckGatherResults(const GatherSizes& sz, ffi::DataType dtype, ffi::AnyBuffer px,
+                                     ffi::AnyBuffer py, ffi::AnyBuffer normalizers) {
   if (auto e = ExpectRows("px", px, sz, dtype); e.failure()) return e;
   if (auto e = ExpectRows("py", py, sz, dtype); e.failure()) return e;
   return ExpectRows("normalizers", normalizers, sz, dtype);

@@ -26,9 +26,8 @@ ffi::Error GatherImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, int64_t bla
   });
 }
 
-ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
-                          ffi::AnyBuffer normalizers, ffi::AnyBuffer px_grad,
-                          ffi::AnyBuffer py_grad, int64_t blank,
+ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, ffi::AnyBuffer normalizers,
+                          ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad, int64_t blank,
                           ffi::Result<ffi::AnyBuffer> logits_grad) {
   auto sizes = GatherCheckOperands(logits, symbols, blank);
   if (sizes.has_error()) return sizes.error();
@@ -54,19 +53,19 @@ namespace ffi = ::xla::ffi;
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherCpu, xla_rnnt::GatherImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()      // logits
-                                  .Arg<ffi::AnyBuffer>()      // symbols
+                                  .Arg<ffi::AnyBuffer>()  // logits
+                                  .Arg<ffi::AnyBuffer>()  // symbols
                                   .Attr<int64_t>("blank")
-                                  .Ret<ffi::AnyBuffer>()      // px
-                                  .Ret<ffi::AnyBuffer>()      // py
-                                  .Ret<ffi::AnyBuffer>());    // normalizers
+                                  .Ret<ffi::AnyBuffer>()    // px
+                                  .Ret<ffi::AnyBuffer>()    // py
+                                  .Ret<ffi::AnyBuffer>());  // normalizers
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherGradCpu, xla_rnnt::GatherGradImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()      // logits
-                                  .Arg<ffi::AnyBuffer>()      // symbols
-                                  .Arg<ffi::AnyBuffer>()      // normalizers
-                                  .Arg<ffi::AnyBuffer>()      // px_grad
-                                  .Arg<ffi::AnyBuffer>()      // py_grad
+                                  .Arg<ffi::AnyBuffer>()  // logits
+                                  .Arg<ffi::AnyBuffer>()  // symbols
+                                  .Arg<ffi::AnyBuffer>()  // normalizers
+                                  .Arg<ffi::AnyBuffer>()  // px_grad
+                                  .Arg<ffi::AnyBuffer>()  // py_grad
                                   .Attr<int64_t>("blank")
-                                  .Ret<ffi::AnyBuffer>());    // logits_grad
+                                  .Ret<ffi::AnyBuffer>());  // logits_grad

@@ -22,21 +22,17 @@ ffi::Error CheckBoundaryRows(const int32_t* boundary, const MiSizes& sz) {
   for (int64_t b = 0; b < sz.B; ++b) {
     const int32_t* row = boundary + 4 * b;
     if (!BoundaryValid(row, sz.S, sz.T))
-      return InvalidArgument(
-          "boundary[" + std::to_string(b) + "] = (" + std::to_string(row[0]) +
-          ", " + std::to_string(row[1]) + ", " + std::to_string(row[2]) +
-          ", " + std::to_string(row[3]) +
-          ") must satisfy 0 <= s_begin <= s_end <= S = " +
-          std::to_string(sz.S) + " and 0 <= t_begin <= t_end <= T = " +
-          std::to_string(sz.T));
+      return InvalidArgument("boundary[" + std::to_string(b) + "] = (" + std::to_string(row[0]) +
+                             ", " + std::to_string(row[1]) + ", " + std::to_string(row[2]) + ", " +
+                             std::to_string(row[3]) +
+                             ") must satisfy 0 <= s_begin <= s_end <= S = " + std::to_string(sz.S) +
+                             " and 0 <= t_begin <= t_end <= T = " + std::to_string(sz.T));
   }
   return ffi::Error::Success();
 }
 
-ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
-                         ffi::AnyBuffer boundary,
-                         ffi::Result<ffi::AnyBuffer> scores,
-                         ffi::Result<ffi::AnyBuffer> p) {
+ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer boundary,
+                         ffi::Result<ffi::AnyBuffer> scores, ffi::Result<ffi::AnyBuffer> p) {
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
@@ -51,12 +47,10 @@ ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   });
 }
 
-ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
-                                 ffi::AnyBuffer boundary,
+ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer boundary,
                                  ffi::Result<ffi::AnyBuffer> scores,
                                  ffi::Result<ffi::AnyBuffer> px_grad,
-                                 ffi::Result<ffi::AnyBuffer> py_grad,
-                                 ffi::Result<ffi::AnyBuffer> p,
+                                 ffi::Result<ffi::AnyBuffer> py_grad, ffi::Result<ffi::AnyBuffer> p,
                                  ffi::Result<ffi::AnyBuffer> g) {
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
@@ -77,11 +71,9 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
   });
 }
 
-ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py,
-                          ffi::AnyBuffer boundary, ffi::AnyBuffer p,
-                          ffi::Result<ffi::AnyBuffer> px_grad,
-                          ffi::Result<ffi::AnyBuffer> py_grad,
-                          ffi::Result<ffi::AnyBuffer> g) {
+ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer boundary,
+                          ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> px_grad,
+                          ffi::Result<ffi::AnyBuffer> py_grad, ffi::Result<ffi::AnyBuffer> g) {
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
   const MiSizes sz = sizes.value();
@@ -106,30 +98,29 @@ namespace ffi = ::xla::ffi;
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardCpu, xla_rnnt::MiForwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()   // px
-                                  .Arg<ffi::AnyBuffer>()   // py
-                                  .Arg<ffi::AnyBuffer>()   // boundary
-                                  .Ret<ffi::AnyBuffer>()   // scores
+                                  .Arg<ffi::AnyBuffer>()    // px
+                                  .Arg<ffi::AnyBuffer>()    // py
+                                  .Arg<ffi::AnyBuffer>()    // boundary
+                                  .Ret<ffi::AnyBuffer>()    // scores
                                   .Ret<ffi::AnyBuffer>());  // p
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCpu,
-                              xla_rnnt::MiForwardBackwardImpl,
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCpu, xla_rnnt::MiForwardBackwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()   // px
-                                  .Arg<ffi::AnyBuffer>()   // py
-                                  .Arg<ffi::AnyBuffer>()   // boundary
-                                  .Ret<ffi::AnyBuffer>()   // scores
-                                  .Ret<ffi::AnyBuffer>()   // px_grad
-                                  .Ret<ffi::AnyBuffer>()   // py_grad
-                                  .Ret<ffi::AnyBuffer>()   // p
+                                  .Arg<ffi::AnyBuffer>()    // px
+                                  .Arg<ffi::AnyBuffer>()    // py
+                                  .Arg<ffi::AnyBuffer>()    // boundary
+                                  .Ret<ffi::AnyBuffer>()    // scores
+                                  .Ret<ffi::AnyBuffer>()    // px_grad
+                                  .Ret<ffi::AnyBuffer>()    // py_grad
+                                  .Ret<ffi::AnyBuffer>()    // p
                                   .Ret<ffi::AnyBuffer>());  // g
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiBackwardCpu, xla_rnnt::MiBackwardImpl,
                               ffi::Ffi::Bind()
-                                  .Arg<ffi::AnyBuffer>()   // px
-                                  .Arg<ffi::AnyBuffer>()   // py
-                                  .Arg<ffi::AnyBuffer>()   // boundary
-                                  .Arg<ffi::AnyBuffer>()   // p
-                                  .Ret<ffi::AnyBuffer>()   // px_grad
-                                  .Ret<ffi::AnyBuffer>()   // py_grad
+                                  .Arg<ffi::AnyBuffer>()    // px
+                                  .Arg<ffi::AnyBuffer>()    // py
+                                  .Arg<ffi::AnyBuffer>()    // boundary
+                                  .Arg<ffi::AnyBuffer>()    // p
+                                  .Ret<ffi::AnyBuffer>()    // px_grad
+                                  .Ret<ffi::AnyBuffer>()    // py_grad
                                   .Ret<ffi::AnyBuffer>());  // g

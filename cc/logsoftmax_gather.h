@@ -46,13 +46,13 @@ XLA_RNNT_HOST_DEVICE Real SymbolLogprob(const Real* row, int32_t symbol, int64_t
 
 // CPU kernels (logsoftmax_gather_cpu.cc).
 template <typename Real>
-void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes sizes,
-                         Real* px, Real* py, Real* normalizers);
+void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes sizes, Real* px,
+                         Real* py, Real* normalizers);
 
 template <typename Real>
-void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols,
-                             const Real* normalizers, const Real* px_grad,
-                             const Real* py_grad, GatherSizes sizes, Real* logits_grad);
+void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols, const Real* normalizers,
+                             const Real* px_grad, const Real* py_grad, GatherSizes sizes,
+                             Real* logits_grad);
 
 }  // namespace xla_rnnt
 

@@ -1,11 +1,11 @@
 // CPU kernels of cc/logsoftmax_gather.h: one row at a time, written so that the
 // compiler vectorises the inner loops (no library call, no branch per element).
+#include "cc/logsoftmax_gather.h"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-
-#include "cc/logsoftmax_gather.h"
 
 namespace xla_rnnt {
 namespace {
@@ -75,8 +75,8 @@ double RowSumExp(const Real* row, int64_t C, Real m) {
 }  // namespace
 
 template <typename Real>
-void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes sz,
-                         Real* px, Real* py, Real* normalizers) {
+void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes sz, Real* px,
+                         Real* py, Real* normalizers) {
   for (int64_t n = 0; n < sz.N; ++n) {
     const Real* row = logits + n * sz.C;
     const Real m = RowMax(row, sz.C);
@@ -89,9 +89,9 @@ void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes
 }
 
 template <typename Real>
-void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols,
-                             const Real* normalizers, const Real* px_grad,
-                             const Real* py_grad, GatherSizes sz, Real* logits_grad) {
+void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols, const Real* normalizers,
+                             const Real* px_grad, const Real* py_grad, GatherSizes sz,
+                             Real* logits_grad) {
   for (int64_t n = 0; n < sz.N; ++n) {
     const Real* row = logits + n * sz.C;
     Real* out = logits_grad + n * sz.C;
@@ -103,14 +103,13 @@ void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols,
   }
 }
 
-template void LogsoftmaxGatherCpu<float>(const float*, const int32_t*, GatherSizes, float*,
-                                         float*, float*);
+template void LogsoftmaxGatherCpu<float>(const float*, const int32_t*, GatherSizes, float*, float*,
+                                         float*);
 template void LogsoftmaxGatherCpu<double>(const double*, const int32_t*, GatherSizes, double*,
                                           double*, double*);
 template void LogsoftmaxGatherGradCpu<float>(const float*, const int32_t*, const float*,
                                              const float*, const float*, GatherSizes, float*);
 template void LogsoftmaxGatherGradCpu<double>(const double*, const int32_t*, const double*,
-                                              const double*, const double*, GatherSizes,
-                                              double*);
+                                              const double*, const double*, GatherSizes, double*);
 
 }  // namespace xla_rnnt

@@ -78,14 +78,14 @@ XLA_RNNT_HOST_DEVICE bool BoundaryValid(const int32_t* row, int64_t S, int64_t T
 
 // CPU kernels (mutual_information_cpu.cc). `boundary` rows must be valid.
 template <typename Real>
-void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary,
-                  MiSizes sizes, Real* p, Real* scores);
+void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary, MiSizes sizes, Real* p,
+                  Real* scores);
 
 // Writes px_grad and py_grad (the occupations above), using p from
 // MiForwardCpu (g lives in two rows of its own).
 template <typename Real>
-void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary,
-                   MiSizes sizes, const Real* p, Real* px_grad, Real* py_grad);
+void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary, MiSizes sizes,
+                   const Real* p, Real* px_grad, Real* py_grad);
 
 }  // namespace xla_rnnt
 

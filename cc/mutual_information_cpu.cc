@@ -11,8 +11,8 @@ namespace {
 // Row-major views of one batch item.
 template <typename Real>
 struct Item {
-  const Real* px;  // [S, px_cols]
-  const Real* py;  // [S+1, T]
+  const Real* px;       // [S, px_cols]
+  const Real* py;       // [S+1, T]
   int64_t px_cols, T1;  // px row length; p row length (T+1)
   int64_t T;
   Real x(int64_t s, int64_t t) const { return px[s * px_cols + t]; }
@@ -21,15 +21,15 @@ struct Item {
 
 template <typename Real>
 Item<Real> ItemAt(const Real* px, const Real* py, MiSizes sz, int64_t b) {
-  return Item<Real>{px + b * sz.S * sz.px_cols(), py + b * (sz.S + 1) * sz.T,
-                    sz.px_cols(), sz.T + 1, sz.T};
+  return Item<Real>{px + b * sz.S * sz.px_cols(), py + b * (sz.S + 1) * sz.T, sz.px_cols(),
+                    sz.T + 1, sz.T};
 }
 
 }  // namespace
 
 template <typename Real>
-void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary,
-                  MiSizes sz, Real* p, Real* scores) {
+void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary, MiSizes sz, Real* p,
+                  Real* scores) {
   const int64_t T1 = sz.T + 1;
   for (int64_t b = 0; b < sz.B; ++b) {
     const Item<Real> it = ItemAt(px, py, sz, b);
@@ -61,8 +61,8 @@ void MiForwardCpu(const Real* px, const Real* py, const int32_t* boundary,
 }
 
 template <typename Real>
-void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary,
-                   MiSizes sz, const Real* p, Real* px_grad, Real* py_grad) {
+void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary, MiSizes sz,
+                   const Real* p, Real* px_grad, Real* py_grad) {
   const int64_t T1 = sz.T + 1, px_cols = sz.px_cols();
   // Row s of g needs only row s+1: two rows, used alternately.
   std::vector<Real> g_rows(2 * T1);
@@ -103,14 +103,13 @@ void MiBackwardCpu(const Real* px, const Real* py, const int32_t* boundary,
   }
 }
 
-template void MiForwardCpu<float>(const float*, const float*, const int32_t*,
-                                  MiSizes, float*, float*);
-template void MiForwardCpu<double>(const double*, const double*,
-                                   const int32_t*, MiSizes, double*, double*);
-template void MiBackwardCpu<float>(const float*, const float*, const int32_t*,
-                                   MiSizes, const float*, float*, float*);
-template void MiBackwardCpu<double>(const double*, const double*,
-                                    const int32_t*, MiSizes, const double*,
-                                    double*, double*);
+template void MiForwardCpu<float>(const float*, const float*, const int32_t*, MiSizes, float*,
+                                  float*);
+template void MiForwardCpu<double>(const double*, const double*, const int32_t*, MiSizes, double*,
+                                   double*);
+template void MiBackwardCpu<float>(const float*, const float*, const int32_t*, MiSizes,
+                                   const float*, float*, float*);
+template void MiBackwardCpu<double>(const double*, const double*, const int32_t*, MiSizes,
+                                    const double*, double*, double*);
 
 }  // namespace xla_rnnt

@@ -34,9 +34,7 @@ inline constexpr char kLogsoftmaxGatherGrad[] = "xla_rnnt_logsoftmax_gather_grad
 inline constexpr int64_t kHandoffRowsPerBand = 32;
 
 // Rows of g for S symbols: ceil((S + 1) / kHandoffRowsPerBand).
-constexpr int64_t HandoffRows(int64_t S) {
-  return (S + kHandoffRowsPerBand) / kHandoffRowsPerBand;
-}
+constexpr int64_t HandoffRows(int64_t S) { return (S + kHandoffRowsPerBand) / kHandoffRowsPerBand; }
 
 }  // namespace xla_rnnt
 

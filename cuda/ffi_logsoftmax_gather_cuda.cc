@@ -10,8 +10,8 @@ namespace xla_rnnt {
 namespace {
 
 ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer symbols,
-                      int64_t blank, ffi::Result<ffi::AnyBuffer> px,
-                      ffi::Result<ffi::AnyBuffer> py, ffi::Result<ffi::AnyBuffer> normalizers) {
+                      int64_t blank, ffi::Result<ffi::AnyBuffer> px, ffi::Result<ffi::AnyBuffer> py,
+                      ffi::Result<ffi::AnyBuffer> normalizers) {
   auto sizes = GatherCheckOperands(logits, symbols, blank);
   if (sizes.has_error()) return sizes.error();
   const GatherSizes sz = sizes.value();
@@ -21,8 +21,8 @@ ffi::Error GatherImpl(cudaStream_t stream, ffi::AnyBuffer logits, ffi::AnyBuffer
   return DispatchReal(dtype, [&](auto tag) {
     using Real = typename decltype(tag)::type;
     const cudaError_t err = LaunchLogsoftmaxGather<Real>(
-        stream, logits.typed_data<Real>(), sym, sz, px->typed_data<Real>(),
-        py->typed_data<Real>(), normalizers->typed_data<Real>());
+        stream, logits.typed_data<Real>(), sym, sz, px->typed_data<Real>(), py->typed_data<Real>(),
+        normalizers->typed_data<Real>());
     return CudaStatus(err, "log-softmax gather launch");
   });
 }
@@ -57,20 +57,20 @@ namespace ffi = ::xla::ffi;
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherCuda, xla_rnnt::GatherImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()      // logits
-                                  .Arg<ffi::AnyBuffer>()      // symbols
+                                  .Arg<ffi::AnyBuffer>()  // logits
+                                  .Arg<ffi::AnyBuffer>()  // symbols
                                   .Attr<int64_t>("blank")
-                                  .Ret<ffi::AnyBuffer>()      // px
-                                  .Ret<ffi::AnyBuffer>()      // py
-                                  .Ret<ffi::AnyBuffer>());    // normalizers
+                                  .Ret<ffi::AnyBuffer>()    // px
+                                  .Ret<ffi::AnyBuffer>()    // py
+                                  .Ret<ffi::AnyBuffer>());  // normalizers
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherGradCuda, xla_rnnt::GatherGradImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()      // logits
-                                  .Arg<ffi::AnyBuffer>()      // symbols
-                                  .Arg<ffi::AnyBuffer>()      // normalizers
-                                  .Arg<ffi::AnyBuffer>()      // px_grad
-                                  .Arg<ffi::AnyBuffer>()      // py_grad
+                                  .Arg<ffi::AnyBuffer>()  // logits
+                                  .Arg<ffi::AnyBuffer>()  // symbols
+                                  .Arg<ffi::AnyBuffer>()  // normalizers
+                                  .Arg<ffi::AnyBuffer>()  // px_grad
+                                  .Arg<ffi::AnyBuffer>()  // py_grad
                                   .Attr<int64_t>("blank")
-                                  .Ret<ffi::AnyBuffer>());    // logits_grad
+                                  .Ret<ffi::AnyBuffer>());  // logits_grad

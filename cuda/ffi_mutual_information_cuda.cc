@@ -10,9 +10,8 @@
 namespace xla_rnnt {
 namespace {
 
-ffi::Error MiForwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
-                         ffi::AnyBuffer py, ffi::AnyBuffer boundary,
-                         ffi::Result<ffi::AnyBuffer> scores,
+ffi::Error MiForwardImpl(cudaStream_t stream, ffi::AnyBuffer px, ffi::AnyBuffer py,
+                         ffi::AnyBuffer boundary, ffi::Result<ffi::AnyBuffer> scores,
                          ffi::Result<ffi::AnyBuffer> p) {
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
@@ -28,12 +27,10 @@ ffi::Error MiForwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
   });
 }
 
-ffi::Error MiForwardBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
-                                 ffi::AnyBuffer py, ffi::AnyBuffer boundary,
-                                 ffi::Result<ffi::AnyBuffer> scores,
+ffi::Error MiForwardBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px, ffi::AnyBuffer py,
+                                 ffi::AnyBuffer boundary, ffi::Result<ffi::AnyBuffer> scores,
                                  ffi::Result<ffi::AnyBuffer> px_grad,
-                                 ffi::Result<ffi::AnyBuffer> py_grad,
-                                 ffi::Result<ffi::AnyBuffer> p,
+                                 ffi::Result<ffi::AnyBuffer> py_grad, ffi::Result<ffi::AnyBuffer> p,
                                  ffi::Result<ffi::AnyBuffer> g) {
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
@@ -45,17 +42,16 @@ ffi::Error MiForwardBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
   return DispatchReal(px.element_type(), [&](auto tag) {
     using Real = typename decltype(tag)::type;
     const cudaError_t err = LaunchMiForwardBackward<Real>(
-        stream, px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
-        scores->typed_data<Real>(), px_grad->typed_data<Real>(), py_grad->typed_data<Real>(),
-        p->typed_data<Real>(), g->typed_data<Real>());
+        stream, px.typed_data<Real>(), py.typed_data<Real>(), rows, sz, scores->typed_data<Real>(),
+        px_grad->typed_data<Real>(), py_grad->typed_data<Real>(), p->typed_data<Real>(),
+        g->typed_data<Real>());
     return CudaStatus(err, "mutual-information forward-backward launch");
   });
 }
 
-ffi::Error MiBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px,
-                          ffi::AnyBuffer py, ffi::AnyBuffer boundary,
-                          ffi::AnyBuffer p, ffi::Result<ffi::AnyBuffer> px_grad,
-                          ffi::Result<ffi::AnyBuffer> py_grad,
+ffi::Error MiBackwardImpl(cudaStream_t stream, ffi::AnyBuffer px, ffi::AnyBuffer py,
+                          ffi::AnyBuffer boundary, ffi::AnyBuffer p,
+                          ffi::Result<ffi::AnyBuffer> px_grad, ffi::Result<ffi::AnyBuffer> py_grad,
                           ffi::Result<ffi::AnyBuffer> g) {
   auto sizes = MiCheckOperands(px, py, boundary);
   if (sizes.has_error()) return sizes.error();
@@ -81,32 +77,31 @@ namespace ffi = ::xla::ffi;
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardCuda, xla_rnnt::MiForwardImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()   // px
-                                  .Arg<ffi::AnyBuffer>()   // py
-                                  .Arg<ffi::AnyBuffer>()   // boundary
-                                  .Ret<ffi::AnyBuffer>()   // scores
+                                  .Arg<ffi::AnyBuffer>()    // px
+                                  .Arg<ffi::AnyBuffer>()    // py
+                                  .Arg<ffi::AnyBuffer>()    // boundary
+                                  .Ret<ffi::AnyBuffer>()    // scores
                                   .Ret<ffi::AnyBuffer>());  // p
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCuda,
-                              xla_rnnt::MiForwardBackwardImpl,
+XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiForwardBackwardCuda, xla_rnnt::MiForwardBackwardImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()   // px
-                                  .Arg<ffi::AnyBuffer>()   // py
-                                  .Arg<ffi::AnyBuffer>()   // boundary
-                                  .Ret<ffi::AnyBuffer>()   // scores
-                                  .Ret<ffi::AnyBuffer>()   // px_grad
-                                  .Ret<ffi::AnyBuffer>()   // py_grad
-                                  .Ret<ffi::AnyBuffer>()   // p
+                                  .Arg<ffi::AnyBuffer>()    // px
+                                  .Arg<ffi::AnyBuffer>()    // py
+                                  .Arg<ffi::AnyBuffer>()    // boundary
+                                  .Ret<ffi::AnyBuffer>()    // scores
+                                  .Ret<ffi::AnyBuffer>()    // px_grad
+                                  .Ret<ffi::AnyBuffer>()    // py_grad
+                                  .Ret<ffi::AnyBuffer>()    // p
                                   .Ret<ffi::AnyBuffer>());  // g
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntMiBackwardCuda, xla_rnnt::MiBackwardImpl,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::PlatformStream<cudaStream_t>>()
-                                  .Arg<ffi::AnyBuffer>()   // px
-                                  .Arg<ffi::AnyBuffer>()   // py
-                                  .Arg<ffi::AnyBuffer>()   // boundary
-                                  .Arg<ffi::AnyBuffer>()   // p
-                                  .Ret<ffi::AnyBuffer>()   // px_grad
-                                  .Ret<ffi::AnyBuffer>()   // py_grad
+                                  .Arg<ffi::AnyBuffer>()    // px
+                                  .Arg<ffi::AnyBuffer>()    // py
+                                  .Arg<ffi::AnyBuffer>()    // boundary
+                                  .Arg<ffi::AnyBuffer>()    // p
+                                  .Ret<ffi::AnyBuffer>()    // px_grad
+                                  .Ret<ffi::AnyBuffer>()    // py_grad
                                   .Ret<ffi::AnyBuffer>());  // g

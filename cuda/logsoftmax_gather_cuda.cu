@@ -6,9 +6,9 @@
 // writes its gradient once. Rows whose length and base allow it move as
 // 16-byte vectors (float4 / double2), else element by element; consecutive
 // lanes touch consecutive vectors, so every warp access is contiguous.
-#include <cstdint>
-
 #include "cuda/logsoftmax_gather_cuda.h"
+
+#include <cstdint>
 
 namespace xla_rnnt {
 namespace {
@@ -74,9 +74,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
 // loop, whose loads wait on the previous rescale), then an exact max and sum.
 template <typename Real, int kVec, int K>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock)
-    GatherForwardShortKernel(const Real* __restrict__ logits,
-                             const int32_t* __restrict__ symbols, GatherSizes sz,
-                             Real* __restrict__ px, Real* __restrict__ py,
+    GatherForwardShortKernel(const Real* __restrict__ logits, const int32_t* __restrict__ symbols,
+                             GatherSizes sz, Real* __restrict__ px, Real* __restrict__ py,
                              Real* __restrict__ normalizers) {
   const int lane = threadIdx.x & 31;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
@@ -120,9 +119,9 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
 template <typename Real, int kVec>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock)
     GatherBackwardKernel(const Real* __restrict__ logits, const int32_t* __restrict__ symbols,
-                         const Real* __restrict__ normalizers,
-                         const Real* __restrict__ px_grad, const Real* __restrict__ py_grad,
-                         GatherSizes sz, Real* __restrict__ logits_grad) {
+                         const Real* __restrict__ normalizers, const Real* __restrict__ px_grad,
+                         const Real* __restrict__ py_grad, GatherSizes sz,
+                         Real* __restrict__ logits_grad) {
   const int lane = threadIdx.x & 31;
   const int64_t n = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
   if (n >= sz.N) return;
@@ -138,8 +137,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock)
 #pragma unroll
     for (int j = 0; j < kVec; ++j) {
       const int64_t c = i * kVec + j;
-      g.v[j] = -total * exp(pk.v[j] - norm) + (c == symbol ? gx : Real(0)) +
-               (c == blank ? gy : Real(0));
+      g.v[j] =
+          -total * exp(pk.v[j] - norm) + (c == symbol ? gx : Real(0)) + (c == blank ? gy : Real(0));
     }
     out[i] = g;
   }
@@ -160,23 +159,22 @@ unsigned Blocks(int64_t N) {
 }  // namespace
 
 template <typename Real>
-cudaError_t LaunchLogsoftmaxGather(cudaStream_t stream, const Real* logits,
-                                   const int32_t* symbols, GatherSizes sz, Real* px, Real* py,
-                                   Real* normalizers) {
+cudaError_t LaunchLogsoftmaxGather(cudaStream_t stream, const Real* logits, const int32_t* symbols,
+                                   GatherSizes sz, Real* px, Real* py, Real* normalizers) {
   if (sz.N == 0) return cudaSuccess;
   constexpr int kVec = 16 / sizeof(Real);
   const dim3 grid(Blocks(sz.N)), block(32 * kWarpsPerBlock);
   if (CanVectorize<Real>(logits, logits, sz.C)) {
     const int64_t num_packs = sz.C / kVec;
     if (num_packs <= 32 * 4)
-      GatherForwardShortKernel<Real, kVec, 4><<<grid, block, 0, stream>>>(logits, symbols, sz,
-                                                                        px, py, normalizers);
+      GatherForwardShortKernel<Real, kVec, 4>
+          <<<grid, block, 0, stream>>>(logits, symbols, sz, px, py, normalizers);
     else if (num_packs <= 32 * 8)
-      GatherForwardShortKernel<Real, kVec, 8><<<grid, block, 0, stream>>>(logits, symbols, sz,
-                                                                        px, py, normalizers);
+      GatherForwardShortKernel<Real, kVec, 8>
+          <<<grid, block, 0, stream>>>(logits, symbols, sz, px, py, normalizers);
     else
-      GatherForwardKernel<Real, kVec><<<grid, block, 0, stream>>>(logits, symbols, sz, px, py,
-                                                                  normalizers);
+      GatherForwardKernel<Real, kVec>
+          <<<grid, block, 0, stream>>>(logits, symbols, sz, px, py, normalizers);
   } else
     GatherForwardKernel<Real, 1><<<Blocks(sz.N), 32 * kWarpsPerBlock, 0, stream>>>(
         logits, symbols, sz, px, py, normalizers);
@@ -186,8 +184,8 @@ cudaError_t LaunchLogsoftmaxGather(cudaStream_t stream, const Real* logits,
 template <typename Real>
 cudaError_t LaunchLogsoftmaxGatherGrad(cudaStream_t stream, const Real* logits,
                                        const int32_t* symbols, const Real* normalizers,
-                                       const Real* px_grad, const Real* py_grad,
-                                       GatherSizes sz, Real* logits_grad) {
+                                       const Real* px_grad, const Real* py_grad, GatherSizes sz,
+                                       Real* logits_grad) {
   if (sz.N == 0) return cudaSuccess;
   constexpr int kVec = 16 / sizeof(Real);
   if (CanVectorize<Real>(logits, logits_grad, sz.C))
@@ -201,16 +199,13 @@ cudaError_t LaunchLogsoftmaxGatherGrad(cudaStream_t stream, const Real* logits,
 
 template cudaError_t LaunchLogsoftmaxGather<float>(cudaStream_t, const float*, const int32_t*,
                                                    GatherSizes, float*, float*, float*);
-template cudaError_t LaunchLogsoftmaxGather<double>(cudaStream_t, const double*,
-                                                    const int32_t*, GatherSizes, double*,
-                                                    double*, double*);
-template cudaError_t LaunchLogsoftmaxGatherGrad<float>(cudaStream_t, const float*,
-                                                       const int32_t*, const float*,
-                                                       const float*, const float*,
+template cudaError_t LaunchLogsoftmaxGather<double>(cudaStream_t, const double*, const int32_t*,
+                                                    GatherSizes, double*, double*, double*);
+template cudaError_t LaunchLogsoftmaxGatherGrad<float>(cudaStream_t, const float*, const int32_t*,
+                                                       const float*, const float*, const float*,
                                                        GatherSizes, float*);
-template cudaError_t LaunchLogsoftmaxGatherGrad<double>(cudaStream_t, const double*,
-                                                        const int32_t*, const double*,
-                                                        const double*, const double*,
+template cudaError_t LaunchLogsoftmaxGatherGrad<double>(cudaStream_t, const double*, const int32_t*,
+                                                        const double*, const double*, const double*,
                                                         GatherSizes, double*);
 
 }  // namespace xla_rnnt

@@ -31,8 +31,8 @@ namespace {
 #define XLA_RNNT_MI_CHUNK 8
 #endif
 constexpr int kChunk = XLA_RNNT_MI_CHUNK;  // C: columns per chunk / tile
-constexpr int kHand = 128;       // handoff ring entries per warp (power of 2)
-constexpr int kMaxWarps = 16;    // rows per band: 32 * W <= 512
+constexpr int kHand = 128;                 // handoff ring entries per warp (power of 2)
+constexpr int kMaxWarps = 16;              // rows per band: 32 * W <= 512
 constexpr unsigned kFull = 0xffffffffu;
 
 __device__ __forceinline__ unsigned SmemAddr(const void* ptr) {
@@ -74,15 +74,15 @@ struct Box {
 template <int C, typename Real>
 struct TileIo {
   static constexpr int kRowsPerPass = 32 / C;
-  Real* gbase;       // element (k = 0) of chunk 0, possibly out of the array
-  int64_t gstep_k;   // address step per k
-  int t_k0, dt_k;    // column of (k = 0, chunk 0), column step per k
+  Real* gbase;      // element (k = 0) of chunk 0, possibly out of the array
+  int64_t gstep_k;  // address step per k
+  int t_k0, dt_k;   // column of (k = 0, chunk 0), column step per k
   int clo, chi, dc;
   unsigned rowmask;  // bit k: row of k inside the box
   int soff;          // shared-memory offset of (k = 0)
 
-  __device__ __forceinline__ TileIo(const Real* src, int64_t ld, Box box, int r0, int dr,
-                                    int c0, int dc_, int skew, int lane) {
+  __device__ __forceinline__ TileIo(const Real* src, int64_t ld, Box box, int r0, int dr, int c0,
+                                    int dc_, int skew, int lane) {
     const int q = lane / C, jj = lane % C;
     dc = dc_;
     clo = box.clo;
@@ -220,9 +220,9 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   const int ns = s1 - s0, nt = t1 - t0;
   const int nloc = (nt + 1 + 31 * skew + C - 1) / C;
   constexpr int kTile = 32 * (C + 1);
-  Real* sx = smem + w * 8 * kTile;  // px tiles [3]
-  Real* sy = sx + 3 * kTile;        // py tiles [3]
-  Real* sp = sy + 3 * kTile;        // p out tiles [2]
+  Real* sx = smem + w * 8 * kTile;    // px tiles [3]
+  Real* sy = sx + 3 * kTile;          // py tiles [3]
+  Real* sp = sy + 3 * kTile;          // p out tiles [2]
   Real* hand = smem + W * 8 * kTile;  // [W][kHand]: warp w's last row -> warp w+1
   Real* ring_ninf = hand + W * kHand;
   Real* ring_band = ring_ninf + kHand;  // previous band's last row -> warp 0
@@ -304,8 +304,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
           y_carry = v + yr[jj];
           const bool col_ok = row_ok && t >= t0 && t <= t1;
           x_out = col_ok ? v + xr[jj] : ninf;
-          if (lane == 31)
-            hand_w[(j - 31 * skew + (1 - skew) + kKeyOff) & (kHand - 1)] = x_out;
+          if (lane == 31) hand_w[(j - 31 * skew + (1 - skew) + kKeyOff) & (kHand - 1)] = x_out;
           if (col_ok && s == s1 && t == t1) scores[b] = v;
         }
         CpAsyncCommit();
@@ -353,11 +352,11 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   const int ns = s1 - s0, nt = t1 - t0;
   const int nloc = (nt + 1 + 31 * skew + C - 1) / C;
   constexpr int kTile = 32 * (C + 1);
-  Real* sp = smem + w * 13 * kTile;  // p tiles [3]
-  Real* sx = sp + 3 * kTile;         // px tiles [3]
-  Real* sy = sx + 3 * kTile;         // py tiles [3]
-  Real* ox = sy + 3 * kTile;         // px_grad out tiles [2]
-  Real* oy = ox + 2 * kTile;         // py_grad out tiles [2]
+  Real* sp = smem + w * 13 * kTile;      // p tiles [3]
+  Real* sx = sp + 3 * kTile;             // px tiles [3]
+  Real* sy = sx + 3 * kTile;             // py tiles [3]
+  Real* ox = sy + 3 * kTile;             // px_grad out tiles [2]
+  Real* oy = ox + 2 * kTile;             // py_grad out tiles [2]
   Real* hand_p = smem + W * 13 * kTile;  // [W][kHand]
   Real* hand_g = hand_p + W * kHand;     // [W][kHand]
   Real* ring_ninf = hand_g + W * kHand;
@@ -387,7 +386,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     Real* hand_pw = hand_p + w * kHand;
     Real* hand_gw = hand_g + w * kHand;
     const bool band_edge = (w == W - 1) && (lane == 31);  // feeds the next band
-    const int hr = s1 - band + 1;  // successor row of the band's first row
+    const int hr = s1 - band + 1;                         // successor row of the band's first row
     Real next_p = ninf, next_g = Real(0);
     auto band_load = [&](int c) {
       const int t = t1 - (c * C + lane) + (1 - skew);
@@ -487,8 +486,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
 int MaxOptinSmem() {
   int dev = 0, bytes = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return 48 * 1024;
-  if (cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
-      cudaSuccess)
+  if (cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
     return 48 * 1024;
   return bytes;
 }
@@ -511,8 +509,7 @@ cudaError_t PrepareSmem(Kernel kernel, int bytes) {
 
 template <typename Real>
 cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
-                            const int32_t* boundary, MiSizes sz, Real* p,
-                            Real* scores) {
+                            const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
   if (sz.B == 0) return cudaSuccess;
   constexpr int C = kChunk;
   const int per_warp = ForwardSmemPerWarp<Real, C>();
@@ -528,8 +525,8 @@ cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
 
 template <typename Real>
 cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
-                             const int32_t* boundary, MiSizes sz, const Real* p,
-                             Real* px_grad, Real* py_grad, Real* g) {
+                             const int32_t* boundary, MiSizes sz, const Real* p, Real* px_grad,
+                             Real* py_grad, Real* g) {
   if (sz.B == 0) return cudaSuccess;
   constexpr int C = kChunk;
   const int per_warp = BackwardSmemPerWarp<Real, C>();
@@ -544,10 +541,9 @@ cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py
 }
 
 template <typename Real>
-cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
-                                    const Real* py, const int32_t* boundary,
-                                    MiSizes sz, Real* scores, Real* px_grad,
-                                    Real* py_grad, Real* p, Real* g) {
+cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px, const Real* py,
+                                    const int32_t* boundary, MiSizes sz, Real* scores,
+                                    Real* px_grad, Real* py_grad, Real* p, Real* g) {
   cudaError_t err = LaunchMiForward<Real>(stream, px, py, boundary, sz, p, scores);
   if (err != cudaSuccess) return err;
   return LaunchMiBackward<Real>(stream, px, py, boundary, sz, p, px_grad, py_grad, g);
@@ -558,18 +554,16 @@ template cudaError_t LaunchMiForward<float>(cudaStream_t, const float*, const fl
 template cudaError_t LaunchMiForward<double>(cudaStream_t, const double*, const double*,
                                              const int32_t*, MiSizes, double*, double*);
 template cudaError_t LaunchMiBackward<float>(cudaStream_t, const float*, const float*,
-                                             const int32_t*, MiSizes, const float*,
-                                             float*, float*, float*);
+                                             const int32_t*, MiSizes, const float*, float*, float*,
+                                             float*);
 template cudaError_t LaunchMiBackward<double>(cudaStream_t, const double*, const double*,
-                                              const int32_t*, MiSizes, const double*,
-                                              double*, double*, double*);
-template cudaError_t LaunchMiForwardBackward<float>(cudaStream_t, const float*,
-                                                    const float*, const int32_t*,
-                                                    MiSizes, float*, float*, float*,
+                                              const int32_t*, MiSizes, const double*, double*,
+                                              double*, double*);
+template cudaError_t LaunchMiForwardBackward<float>(cudaStream_t, const float*, const float*,
+                                                    const int32_t*, MiSizes, float*, float*, float*,
                                                     float*, float*);
-template cudaError_t LaunchMiForwardBackward<double>(cudaStream_t, const double*,
-                                                     const double*, const int32_t*,
-                                                     MiSizes, double*, double*,
+template cudaError_t LaunchMiForwardBackward<double>(cudaStream_t, const double*, const double*,
+                                                     const int32_t*, MiSizes, double*, double*,
                                                      double*, double*, double*);
 
 }  // namespace xla_rnnt

@@ -14,23 +14,21 @@ namespace xla_rnnt {
 // row is invalid get a NaN score (checking on the host would need a sync).
 template <typename Real>
 cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
-                            const int32_t* boundary, MiSizes sizes, Real* p,
-                            Real* scores);
+                            const int32_t* boundary, MiSizes sizes, Real* p, Real* scores);
 
 // Forward, then the occupations px_grad/py_grad (zero outside each box and
 // for items with an invalid boundary row); g is workspace [B,
 // sizes.handoff_rows(), T+1] (one row per band edge).
 template <typename Real>
-cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px,
-                                    const Real* py, const int32_t* boundary,
-                                    MiSizes sizes, Real* scores, Real* px_grad,
-                                    Real* py_grad, Real* p, Real* g);
+cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px, const Real* py,
+                                    const int32_t* boundary, MiSizes sizes, Real* scores,
+                                    Real* px_grad, Real* py_grad, Real* p, Real* g);
 
 // The occupations alone, from p of an earlier LaunchMiForward.
 template <typename Real>
 cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
-                             const int32_t* boundary, MiSizes sizes, const Real* p,
-                             Real* px_grad, Real* py_grad, Real* g);
+                             const int32_t* boundary, MiSizes sizes, const Real* p, Real* px_grad,
+                             Real* py_grad, Real* g);
 
 }  // namespace xla_rnnt
 

@@ -118,9 +118,8 @@ struct ArrayCheck {
 // Scale: max(1, |ref|) per cell for log-domain values, max(1, max |ref|) over
 // the array for gradients (often exactly 0, where relative means nothing).
 template <typename Real>
-ArrayCheck Compare(const char* name, const std::vector<Real>& dev,
-                   const std::vector<Real>& ref, const std::vector<double>* ref64,
-                   bool per_cell_scale) {
+ArrayCheck Compare(const char* name, const std::vector<Real>& dev, const std::vector<Real>& ref,
+                   const std::vector<double>* ref64, bool per_cell_scale) {
   ArrayCheck out;
   out.name = name;
   if (dev.size() != ref.size()) {
@@ -276,8 +275,7 @@ class DevBuf {
   std::vector<T> Download(size_t offset, size_t n) const {
     std::vector<T> v(n);
     if (n)
-      Check(cudaMemcpy(v.data(), ptr_ + offset, n * sizeof(T), cudaMemcpyDeviceToHost),
-            "download");
+      Check(cudaMemcpy(v.data(), ptr_ + offset, n * sizeof(T), cudaMemcpyDeviceToHost), "download");
     return v;
   }
   std::vector<T> Download() const { return Download(0, n_); }
@@ -295,9 +293,12 @@ enum class Lattice { kRegular, kModified, kConstrained };
 
 const char* LatticeName(Lattice l) {
   switch (l) {
-    case Lattice::kRegular: return "regular";
-    case Lattice::kModified: return "modified";
-    default: return "constrained";
+    case Lattice::kRegular:
+      return "regular";
+    case Lattice::kModified:
+      return "modified";
+    default:
+      return "constrained";
   }
 }
 
@@ -311,7 +312,8 @@ enum class BoxKind { kFull, kOffsets, kRagged, kEmptyS, kEmptyT, kPoint };
 Row MakeRow(BoxKind kind, int64_t S, int64_t T, bool modified, Rng& rng) {
   int64_t s0 = 0, t0 = 0, s1 = S, t1 = T;
   switch (kind) {
-    case BoxKind::kFull: break;
+    case BoxKind::kFull:
+      break;
     case BoxKind::kOffsets:  // s_begin > 0 and t_begin > 0 where the lattice allows
       s0 = S > 0 ? rng.Int(1, std::max<int64_t>(1, S / 3)) : 0;
       t0 = T > 0 ? rng.Int(1, std::max<int64_t>(1, T / 3)) : 0;
@@ -350,8 +352,8 @@ template <typename Real>
 struct MiInputs {
   MiSizes sz;
   std::vector<Real> px, py;
-  std::vector<int32_t> boundary;       // as given to the kernels
-  std::vector<int32_t> cpu_boundary;   // invalid rows replaced by (0, 0, 0, 0)
+  std::vector<int32_t> boundary;      // as given to the kernels
+  std::vector<int32_t> cpu_boundary;  // invalid rows replaced by (0, 0, 0, 0)
   std::vector<char> valid;
 };
 
@@ -421,8 +423,8 @@ MiResult<R> CpuMiRef(const std::vector<R>& px, const std::vector<R>& py, const I
   r.px_grad.resize(px.size());
   r.py_grad.resize(py.size());
   MiForwardCpu<R>(px.data(), py.data(), in.cpu_boundary.data(), sz, p.data(), r.scores.data());
-  MiBackwardCpu<R>(px.data(), py.data(), in.cpu_boundary.data(), sz, p.data(),
-                   r.px_grad.data(), r.py_grad.data());
+  MiBackwardCpu<R>(px.data(), py.data(), in.cpu_boundary.data(), sz, p.data(), r.px_grad.data(),
+                   r.py_grad.data());
   for (int64_t b = 0; b < sz.B; ++b) {
     if (!in.valid[b]) {
       r.scores[b] = std::numeric_limits<R>::quiet_NaN();  // the GPU's answer
@@ -454,8 +456,8 @@ std::vector<Real> DownloadBoxes(const DevBuf<Real>& p, const MiInputs<Real>& in)
     const size_t h = row[2] - row[0] + 1, w = row[3] - row[1] + 1;
     std::vector<Real> box(h * w);
     const Real* src = p.get() + b * (sz.S + 1) * T1 + row[0] * T1 + row[1];
-    Check(cudaMemcpy2D(box.data(), w * sizeof(Real), src, T1 * sizeof(Real), w * sizeof(Real),
-                       h, cudaMemcpyDeviceToHost),
+    Check(cudaMemcpy2D(box.data(), w * sizeof(Real), src, T1 * sizeof(Real), w * sizeof(Real), h,
+                       cudaMemcpyDeviceToHost),
           "download p box");
     out.insert(out.end(), box.begin(), box.end());
   }
@@ -492,10 +494,10 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
   scores.Sentinel();
   px_grad.Sentinel();
   py_grad.Sentinel();
-  Launched(LaunchMiForwardBackward<Real>(g_stream, px.get(), py.get(), boundary.get(), sz,
-                                         scores.get(), px_grad.get(), py_grad.get(), p.get(),
-                                         g.get()),
-           "LaunchMiForwardBackward");
+  Launched(
+      LaunchMiForwardBackward<Real>(g_stream, px.get(), py.get(), boundary.get(), sz, scores.get(),
+                                    px_grad.get(), py_grad.get(), p.get(), g.get()),
+      "LaunchMiForwardBackward");
   out.fb.scores = scores.Download();
   out.fb.p_box = DownloadBoxes(p, in);
   out.fb.px_grad = px_grad.Download();
@@ -550,13 +552,13 @@ struct MiConfig {
 std::vector<Row> InvalidRows(int64_t S, int64_t T, bool modified, Rng& rng) {
   const int32_t s = int32_t(S), t = int32_t(T);
   return {MakeRow(BoxKind::kFull, S, T, modified, rng),
-          Row{-1, 0, s, t},      // s_begin < 0
-          Row{0, 0, s + 1, t},   // s_end > S
+          Row{-1, 0, s, t},     // s_begin < 0
+          Row{0, 0, s + 1, t},  // s_end > S
           MakeRow(BoxKind::kRagged, S, T, modified, rng),
-          Row{0, 5, s, 4},       // t_begin > t_end
-          Row{3, 0, 2, t},       // s_begin > s_end
-          Row{0, 0, s, t + 1},   // t_end > T
-          Row{0, -1, s, t},      // t_begin < 0
+          Row{0, 5, s, 4},      // t_begin > t_end
+          Row{3, 0, 2, t},      // s_begin > s_end
+          Row{0, 0, s, t + 1},  // t_end > T
+          Row{0, -1, s, t},     // t_begin < 0
           MakeRow(BoxKind::kOffsets, S, T, modified, rng)};
 }
 
@@ -679,8 +681,8 @@ GatherResult<R> CpuGather(const std::vector<R>& logits, const std::vector<int32_
   LogsoftmaxGatherCpu<R>(logits.data(), symbols.data(), sz, r.px.data(), r.py.data(),
                          r.normalizers.data());
   const R* norm = normalizers != nullptr ? normalizers->data() : r.normalizers.data();
-  LogsoftmaxGatherGradCpu<R>(logits.data(), symbols.data(), norm, px_grad.data(),
-                             py_grad.data(), sz, r.logits_grad.data());
+  LogsoftmaxGatherGradCpu<R>(logits.data(), symbols.data(), norm, px_grad.data(), py_grad.data(),
+                             sz, r.logits_grad.data());
   return r;
 }
 
@@ -715,8 +717,8 @@ GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<
   r.py = py.Download();
   r.normalizers = normalizers.Download();
   Launched(LaunchLogsoftmaxGatherGrad<Real>(g_stream, logits.get() + off_in, symbols.get(),
-                                            normalizers_in.get(), px_grad.get(), py_grad.get(),
-                                            sz, logits_grad.get() + off_out),
+                                            normalizers_in.get(), px_grad.get(), py_grad.get(), sz,
+                                            logits_grad.get() + off_out),
            "LaunchLogsoftmaxGatherGrad");
   r.logits_grad = logits_grad.Download(off_out, n);
   return r;
@@ -738,8 +740,8 @@ GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<
   for (int64_t n = 0; n < sz.N; ++n) {
     const Real* row = in.logits.data() + n * sz.C;
     LogsoftmaxGatherCpu<Real>(row, &in.symbols[n], one, &r.px[n], &r.py[n], &r.normalizers[n]);
-    LogsoftmaxGatherGradCpu<Real>(row, &in.symbols[n], &norm_in[n], &in.px_grad[n],
-                                  &in.py_grad[n], one, r.logits_grad.data() + n * sz.C);
+    LogsoftmaxGatherGradCpu<Real>(row, &in.symbols[n], &norm_in[n], &in.px_grad[n], &in.py_grad[n],
+                                  one, r.logits_grad.data() + n * sz.C);
   }
   return r;
 }
@@ -750,9 +752,9 @@ template <typename Real>
 void RunGather(const GatherConfig& cfg) {
   static const char* kMisalign[] = {"", " misaligned", " grad-misaligned"};
   char label[160];
-  std::snprintf(label, sizeof(label), "gather %s N=%" PRId64 " C=%" PRId64 " blank=%" PRId64
-                " (%s%s)", DtypeName<Real>(), cfg.N, cfg.C, cfg.blank, cfg.path,
-                kMisalign[int(cfg.misalign)]);
+  std::snprintf(label, sizeof(label),
+                "gather %s N=%" PRId64 " C=%" PRId64 " blank=%" PRId64 " (%s%s)", DtypeName<Real>(),
+                cfg.N, cfg.C, cfg.blank, cfg.path, kMisalign[int(cfg.misalign)]);
   const std::string labels[2] = {std::string(label) + " fwd", std::string(label) + " bwd"};
   Rng rng = CaseRng();
   bool any = false;
@@ -765,8 +767,8 @@ void RunGather(const GatherConfig& cfg) {
   GatherResult<double> ref64;
   if (f32) {
     const std::vector<double> norm64 = Widen(ref.normalizers);
-    ref64 = CpuGather<double>(Widen(in.logits), in.symbols, Widen(in.px_grad),
-                              Widen(in.py_grad), &norm64, in.sz);
+    ref64 = CpuGather<double>(Widen(in.logits), in.symbols, Widen(in.px_grad), Widen(in.py_grad),
+                              &norm64, in.sz);
   }
   auto r64 = [&](const std::vector<double>& v) { return f32 ? &v : nullptr; };
   GatherResult<Real> dev;
@@ -785,8 +787,7 @@ void RunGather(const GatherConfig& cfg) {
           Compare("normalizers", dev.normalizers, ref.normalizers, r64(ref64.normalizers), true)},
          tol);
   Report(labels[1],
-         {Compare("logits_grad", dev.logits_grad, ref.logits_grad, r64(ref64.logits_grad),
-                  false)},
+         {Compare("logits_grad", dev.logits_grad, ref.logits_grad, r64(ref64.logits_grad), false)},
          tol);
 }
 
@@ -838,7 +839,8 @@ std::vector<MiConfig> MiConfigs() {
 }
 
 int Main(int argc, char** argv) {
-  if (const char* env = std::getenv("XLA_RNNT_KCHECK_SEED")) g_seed = std::strtoull(env, nullptr, 0);
+  if (const char* env = std::getenv("XLA_RNNT_KCHECK_SEED"))
+    g_seed = std::strtoull(env, nullptr, 0);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--seed" && i + 1 < argc) {
@@ -858,15 +860,14 @@ int Main(int argc, char** argv) {
   int dev = 0, smem = 0;
   cudaDeviceProp prop{};
   if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&prop, dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
-          cudaSuccess ||
+      cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
       cudaStreamCreate(&g_stream) != cudaSuccess) {
     std::printf("no usable CUDA device: %s\n0 passed, 1 failed\n",
                 cudaGetErrorString(cudaGetLastError()));
     return 1;
   }
-  std::printf("device %d: %s, sm_%d%d, %d KiB shared memory per block (opt-in)\n", dev,
-              prop.name, prop.major, prop.minor, smem / 1024);
+  std::printf("device %d: %s, sm_%d%d, %d KiB shared memory per block (opt-in)\n", dev, prop.name,
+              prop.major, prop.minor, smem / 1024);
 #else
   std::printf("device side: CPU emulation (built without CUDA; checks the driver only)\n");
 #endif
