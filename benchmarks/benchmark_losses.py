@@ -1,12 +1,16 @@
-"""Side-by-side GPU benchmark: xla_rnnt (JAX) vs fast_rnnt and torchaudio (torch).
+"""Side-by-side GPU benchmark: xla_rnnt (JAX and TF) vs fast_rnnt and torchaudio (torch).
 
 For each (B, T, S, V) it times forward + backward (median after warm-up,
 synchronised) and records peak device memory of: the simple loss, the prune
 ranges, the pruned loss, the full-logits loss, and a whole pruned training
-step (encoder/decoder outputs of dim 512, joiner tanh(enc + dec) @ W). The two
-frameworks run in separate processes (`--part jax`, `--part torch`) on
-identical NumPy inputs; the driver merges them and prints a table (--json
-writes it too). fast_rnnt is built from its sdist into --fast-rnnt-build-dir
+step (encoder/decoder outputs of dim 512, joiner tanh(enc + dec) @ W). Each
+framework runs in its own process (`--part jax`, `--part tf`, `--part torch`)
+on identical NumPy inputs; the driver merges them and prints a table (--json
+writes it too). TF (when importable) times the same cases under
+tf.function(jit_compile=True) with a GradientTape, plus `keras_fit_pruned`:
+one step of Keras `fit` (jit_compile=True) of a model holding
+PrunedTransducerLoss on the same encoder/decoder outputs; its peak memory is
+TF's allocator peak during the timed calls. fast_rnnt is built from its sdist into --fast-rnnt-build-dir
 (default: a temporary directory, removed at exit).
 
   python benchmarks/benchmark_losses.py --fast-rnnt-sdist .gpu_inputs/fast_rnnt-1.3.tar.gz \
@@ -27,7 +31,8 @@ JOINER_DIM = 512
 # Calls per timing sample, issued back to back and synchronised once (both
 # frameworks alike), so that one host round trip per call is not counted.
 INNER = 5
-CASES = ["simple", "ranges", "pruned", "full", "train_step_pruned", "train_step_full"]
+CASES = ["simple", "ranges", "pruned", "full", "train_step_pruned", "train_step_full",
+         "keras_fit_pruned"]
 
 
 def make_inputs(B, T, S, V, seed=0):
@@ -150,6 +155,124 @@ def run_jax(configs, reps, skip_full):
         out[f"{B},{T},{S},{V}"] = res
     dev = jax.devices()[0]
     return {"device": dev.device_kind, "jax": jax.__version__, "results": out}
+
+
+# ------------------------------------------------------------------------------ TF
+
+def run_tf(configs, reps, skip_full):
+    import tensorflow as tf
+
+    import xla_rnnt.tf as xt
+
+    gpu = "GPU:0" if tf.config.list_logical_devices("GPU") else None
+
+    def timed(fn, args):
+        for _ in range(3):
+            result = fn(*args)
+        tf.nest.flatten(result)[0].numpy()
+        if gpu:
+            tf.config.experimental.reset_memory_stats(gpu)
+        times = []
+        for _ in range(reps):
+            start = time.perf_counter()
+            for _ in range(INNER):
+                outs = fn(*args)
+            tf.nest.flatten(outs)[0].numpy()  # one sync per sample (a loss or the ranges)
+            times.append(1e3 * (time.perf_counter() - start) / INNER)
+        peak = tf.config.experimental.get_memory_info(gpu)["peak"] / 2**20 if gpu else None
+        leaf = tf.nest.flatten(result)[0]
+        return {"ms": float(np.median(times)), "peak_mb": peak,
+                "loss": float(leaf) if leaf.shape.rank == 0 else None}
+
+    def value_and_grad(loss_fn):
+        @tf.function(jit_compile=True)
+        def step(*args):
+            with tf.GradientTape() as tape:
+                tape.watch(args)
+                loss = loss_fn(*args)
+            return loss, tape.gradient(loss, args)
+        return step
+
+    term = 0
+    out = {}
+    for B, T, S, V in configs:
+        x = {k: tf.constant(v) for k, v in make_inputs(B, T, S, V).items()}
+        res = {}
+        common = dict(symbols=x["symbols"], termination_symbol=term, boundary=x["boundary"],
+                      reduction="sum")
+        res["simple"] = timed(value_and_grad(
+            lambda am, lm: xt.rnnt_loss_simple(lm=lm, am=am, **common)), (x["am"], x["lm"]))
+        _, (px_grad, py_grad) = xt.rnnt_loss_simple(lm=x["lm"], am=x["am"], return_grad=True,
+                                                    **common)
+        res["ranges"] = timed(tf.function(jit_compile=True)(
+            lambda gx, gy: xt.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy,
+                                                    boundary=x["boundary"], s_range=S_RANGE)),
+            (px_grad, py_grad))
+        ranges = xt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
+                                          boundary=x["boundary"], s_range=S_RANGE)
+        am_p, lm_p = xt.do_rnnt_pruning(am=x["am"], lm=x["lm"], ranges=ranges)
+        logits = am_p + lm_p
+        res["pruned"] = timed(value_and_grad(
+            lambda lg: xt.rnnt_loss_pruned(logits=lg, ranges=ranges, **common)), (logits,))
+        del am_p, lm_p, logits
+
+        def pruned_loss(enc, dec, w_am, w_lm, w_out):
+            simple_loss, (gx, gy) = xt.rnnt_loss_simple(lm=dec @ w_lm, am=enc @ w_am,
+                                                        return_grad=True, **common)
+            rng_ = xt.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy, boundary=x["boundary"],
+                                            s_range=S_RANGE)
+            e, d = xt.do_rnnt_pruning(am=enc, lm=dec, ranges=rng_)
+            lg = tf.tanh(e + d) @ w_out
+            return 0.5 * simple_loss + xt.rnnt_loss_pruned(logits=lg, ranges=rng_, **common)
+        res["train_step_pruned"] = timed(value_and_grad(pruned_loss), tuple(
+            x[k] for k in ("enc", "dec", "w_am", "w_lm", "w_out")))
+        res["keras_fit_pruned"] = _keras_fit_step(x, B, T, S, V, reps)
+        if not skip_full:
+            full_logits = x["am"][:, :, None, :] + x["lm"][:, None, :, :]
+            res["full"] = timed(value_and_grad(
+                lambda lg: xt.rnnt_loss(logits=lg, **common)), (full_logits,))
+            del full_logits
+
+            def full_loss(enc, dec, w_out):
+                lg = tf.tanh(enc[:, :, None, :] + dec[:, None, :, :]) @ w_out
+                return xt.rnnt_loss(logits=lg, **common)
+            res["train_step_full"] = timed(value_and_grad(full_loss),
+                                           (x["enc"], x["dec"], x["w_out"]))
+        out[f"{B},{T},{S},{V}"] = res
+    device = tf.config.experimental.get_device_details(
+        tf.config.list_physical_devices("GPU")[0]).get("device_name") if gpu else "CPU"
+    return {"device": device, "tf": tf.__version__, "results": out}
+
+
+def _keras_fit_step(x, B, T, S, V, reps):
+    """ms per step of Keras fit (jit_compile=True) with PrunedTransducerLoss."""
+    import keras
+    import tensorflow as tf
+
+    from xla_rnnt.keras import PrunedTransducerLoss
+
+    enc = keras.Input((T, JOINER_DIM))
+    dec = keras.Input((S + 1, JOINER_DIM))
+    symbols = keras.Input((S,), dtype="int64")
+    t_len, s_len = keras.Input((), dtype="int64"), keras.Input((), dtype="int64")
+    loss = PrunedTransducerLoss(V, joiner_dim=JOINER_DIM, s_range=S_RANGE, reduction="sum")(
+        enc, dec, symbols, t_len, s_len)
+    model = keras.Model([enc, dec, symbols, t_len, s_len], loss)
+    model.compile(keras.optimizers.SGD(1e-6), jit_compile=True)
+    batch = (x["enc"], x["dec"], x["symbols"], x["boundary"][:, 3], x["boundary"][:, 2])
+    steps = reps * INNER
+    data = tf.data.Dataset.from_tensors((batch,)).repeat(steps)
+    model.fit(data.take(3), verbose=0, shuffle=False)  # trace + compile
+    gpu = "GPU:0" if tf.config.list_logical_devices("GPU") else None
+    if gpu:
+        tf.config.experimental.reset_memory_stats(gpu)
+    start = time.perf_counter()
+    history = model.fit(data, verbose=0, shuffle=False)
+    ms = 1e3 * (time.perf_counter() - start) / steps
+    peak = tf.config.experimental.get_memory_info(gpu)["peak"] / 2**20 if gpu else None
+    return {"ms": ms, "peak_mb": peak, "loss": None,
+            "note": f"mean over one fit of {steps} steps (final loss "
+                    f"{history.history['loss'][-1]:.4g}; weights change, so no loss check)"}
 
 
 # --------------------------------------------------------------------------- torch
@@ -321,31 +444,41 @@ def _rel(mine, other):
     return "-" if a is None or b is None else f"{abs(a - b) / max(abs(b), 1e-30):.1e}"
 
 
-def report(ours, theirs, path):
-    print(f"device: {ours['device']} | jax {ours['jax']} | torch {theirs.get('torch')}")
+def _speedup(mine, theirs):
+    ok = mine and theirs and mine.get("ms") and theirs.get("ms")
+    return f"{theirs['ms'] / mine['ms']:.2f}x" if ok else "-"
+
+
+def report(ours, theirs, path, ours_tf=None):
+    ours_tf = ours_tf or {"results": {}}
+    print(f"device: {ours['device']} | jax {ours['jax']} | tf {ours_tf.get('tf', '-')} | "
+          f"torch {theirs.get('torch')}")
     print(f"timing: median over samples of {INNER} back-to-back calls, synchronised once")
-    print(f"{'B,T,S,V':>16} {'case':>18} {'ours ms':>9} {'fast_rnnt':>10} {'speedup':>8} "
-          f"{'torchaudio':>10} {'ours MB':>8} {'fr MB':>7} {'ta MB':>7} {'loss vs fr':>10} "
-          f"{'vs ta':>8}")
+    print(f"{'B,T,S,V':>16} {'case':>18} {'jax ms':>9} {'tf ms':>9} {'fast_rnnt':>10} "
+          f"{'jax x':>7} {'tf x':>7} {'torchaudio':>10} {'jax MB':>8} {'tf MB':>7} {'fr MB':>7} "
+          f"{'ta MB':>7} {'loss vs fr':>10} {'tf vs fr':>8} {'vs ta':>8}")
     for cfg, res in ours["results"].items():
         other = theirs["results"].get(cfg, {})
+        mine_tf = ours_tf["results"].get(cfg, {})
         for case in CASES:
-            mine = res.get(case)
+            mine, tfc = res.get(case), mine_tf.get(case)
             fr = other.get("fast_rnnt", {}).get(case)
             ta = other.get("torchaudio", {}).get(case)
-            speed = (f"{fr['ms'] / mine['ms']:.2f}x" if mine and fr and fr.get("ms")
-                     and mine.get("ms") else "-")
-            print(f"{cfg:>16} {case:>18} {_fmt(mine):>9} {_fmt(fr):>10} {speed:>8} {_fmt(ta):>10} "
-                  f"{_mem(mine):>8} {_mem(fr):>7} {_mem(ta):>7} {_rel(mine, fr):>10} "
-                  f"{_rel(mine, ta):>8}")
+            if not (mine or tfc or fr or ta):
+                continue
+            print(f"{cfg:>16} {case:>18} {_fmt(mine):>9} {_fmt(tfc):>9} {_fmt(fr):>10} "
+                  f"{_speedup(mine, fr):>7} {_speedup(tfc, fr):>7} {_fmt(ta):>10} "
+                  f"{_mem(mine):>8} {_mem(tfc):>7} {_mem(fr):>7} {_mem(ta):>7} "
+                  f"{_rel(mine, fr):>10} {_rel(tfc, fr):>8} {_rel(mine, ta):>8}")
     if path:
         with open(path, "w") as f:
-            json.dump({"s_range": S_RANGE, "ours": ours, "theirs": theirs}, f, indent=1)
+            json.dump({"s_range": S_RANGE, "ours": ours, "ours_tf": ours_tf, "theirs": theirs},
+                      f, indent=1)
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--part", choices=["jax", "torch", "all"], default="all")
+    parser.add_argument("--part", choices=["jax", "tf", "torch", "all"], default="all")
     parser.add_argument("--fast-rnnt-sdist", default=None)
     parser.add_argument("--fast-rnnt-build-dir", default=None,
                         help="where fast_rnnt is compiled (default: a temporary directory)")
@@ -367,6 +500,9 @@ def main():
         return
     if args.part == "jax":
         json.dump(run_jax(configs, args.reps, args.skip_full), sys.stdout)
+        return
+    if args.part == "tf":
+        json.dump(run_tf(configs, args.reps, args.skip_full), sys.stdout)
         return
     if args.part == "torch":
         json.dump(run_torch(configs, args.reps, args.skip_full, args.fast_rnnt_sdist,
@@ -396,6 +532,12 @@ def main():
         return {"device": "?", "results": {}, "error": proc.stderr[-2000:]}
 
     ours = part("jax", configs)
+    try:
+        import importlib.util
+        has_tf = importlib.util.find_spec("tensorflow") is not None
+    except ValueError:
+        has_tf = False
+    ours_tf = part("tf", configs) if has_tf else None
     theirs = part("torch", configs, "fast_rnnt")
     for cfg in configs:
         ta = part("torch", [cfg], "torchaudio", {"CUDA_LAUNCH_BLOCKING": "1"})
@@ -405,7 +547,7 @@ def main():
             if not args.skip_full else {})
         theirs.setdefault("results", {}).setdefault(key, {})["torchaudio"] = entry
     theirs["notes"] = "torchaudio timed with CUDA_LAUNCH_BLOCKING=1, one process per configuration"
-    report(ours, theirs, args.json)
+    report(ours, theirs, args.json, ours_tf)
 
 
 if __name__ == "__main__":

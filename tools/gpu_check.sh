@@ -12,7 +12,9 @@
 #   First the kernel check (tests/cuda/kernel_check.cc, target
 #   xla_rnnt_kernel_check of the same CMake build) plain and under each
 #   compute-sanitizer tool ($OUT/kernel_check.log, $OUT/sanitizer_<tool>.log);
-#   XLA_RNNT_SKIP_KERNEL_CHECK=1 skips it.
+#   XLA_RNNT_SKIP_KERNEL_CHECK=1 skips it; XLA_RNNT_SANITIZERS names the tools
+#   (default: memcheck racecheck initcheck synccheck). XLA_RNNT_PYTEST_ARGS adds
+#   pytest arguments (e.g. "-n 8" where pytest-xdist is installed).
 #   Without TensorFlow there, the XLA FFI headers go in .gpu_inputs/ffi_include
 #   (copied from TensorFlow 2.21's wheel, FFI API 0.2: see README "GPU check").
 #   Logs and results go to $OUT (default /tmp/xla_rnnt_out).
@@ -40,7 +42,7 @@ if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
     grep -E '^FAIL' "$OUT/kernel_check.log" | head -20
     echo "kernel check: $(tail -1 "$OUT/kernel_check.log")"
     sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
-    for tool in memcheck racecheck initcheck synccheck; do
+    for tool in ${XLA_RNNT_SANITIZERS:-memcheck racecheck initcheck synccheck}; do
       timeout "${XLA_RNNT_SANITIZER_TIMEOUT:-300}" "$sanitizer" --tool "$tool" --error-exitcode 1 \
         "$kcheck" > "$OUT/sanitizer_$tool.log" 2>&1
       rc=$?
@@ -66,7 +68,7 @@ if [ -z "${XLA_RNNT_SKIP_TESTS:-}" ]; then
     test_files="tests/test_gpu_jax.py tests/test_logsoftmax_gather.py tests/test_mutual_information_jax.py tests/test_losses_jax.py"
   fi
   # shellcheck disable=SC2086
-  python3 -m pytest -q -p no:cacheprovider -rs $test_files 2>&1 | tee "$OUT/tests.log"
+  python3 -m pytest -q -p no:cacheprovider -rs ${XLA_RNNT_PYTEST_ARGS:-} $test_files 2>&1 | tee "$OUT/tests.log"
   tests_rc=${PIPESTATUS[0]}
   python3 benchmarks/benchmark_recursion.py --json "$OUT/benchmark_recursion.json" 2>&1 | tee "$OUT/bench.log"
 fi
