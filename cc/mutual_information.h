@@ -34,6 +34,7 @@
 #include <cstdint>
 
 #include "cc/host_device.h"
+#include "cc/targets.h"
 
 namespace xla_rnnt {
 
@@ -42,10 +43,8 @@ struct MiSizes {
   bool modified;
   // Length of px's last axis.
   XLA_RNNT_HOST_DEVICE int64_t px_cols() const { return modified ? T : T + 1; }
-  // Rows of the backward's workspace g [B, handoff_rows, T+1]: the CUDA
-  // backward hands the occupations of one row per band of 32*W rows (W >= 1
-  // warps) to the next band through it, so ceil((S+1) / 32) rows always do.
-  XLA_RNNT_HOST_DEVICE int64_t handoff_rows() const { return (S + 32) / 32; }
+  // Rows of the backward's workspace g [B, handoff_rows, T+1] (targets.h).
+  XLA_RNNT_HOST_DEVICE int64_t handoff_rows() const { return HandoffRows(S); }
 };
 
 // log(exp(a) + exp(b)) without overflow; -inf + -inf stays -inf (not NaN).

@@ -1,10 +1,11 @@
 // The table of handlers this library exports, read by xla_rnnt/_native.py:
 // JAX registers each entry through jax.ffi; TensorFlow has no Python API for
 // that, so xla_rnnt_register_with() registers them into the FFI registry
-// whose XLA_FFI_Api* TF's libraries hand out (see xla_rnnt/tf/_xla_module.py).
+// whose XLA_FFI_Api* TF's libraries hand out (see xla_rnnt/tf/_registry.py).
 #include <string>
 
 #include "cc/handlers.h"
+#include "cc/targets.h"
 #include "xla/ffi/api/c_api.h"
 
 namespace {
@@ -16,17 +17,17 @@ struct HandlerEntry {
 };
 
 constexpr HandlerEntry kHandlers[] = {
-    {"xla_rnnt_mi_forward", "Host", XlaRnntMiForwardCpu},
-    {"xla_rnnt_mi_forward_backward", "Host", XlaRnntMiForwardBackwardCpu},
-    {"xla_rnnt_mi_backward", "Host", XlaRnntMiBackwardCpu},
-    {"xla_rnnt_logsoftmax_gather", "Host", XlaRnntLogsoftmaxGatherCpu},
-    {"xla_rnnt_logsoftmax_gather_grad", "Host", XlaRnntLogsoftmaxGatherGradCpu},
+    {xla_rnnt::kMiForward, "Host", XlaRnntMiForwardCpu},
+    {xla_rnnt::kMiForwardBackward, "Host", XlaRnntMiForwardBackwardCpu},
+    {xla_rnnt::kMiBackward, "Host", XlaRnntMiBackwardCpu},
+    {xla_rnnt::kLogsoftmaxGather, "Host", XlaRnntLogsoftmaxGatherCpu},
+    {xla_rnnt::kLogsoftmaxGatherGrad, "Host", XlaRnntLogsoftmaxGatherGradCpu},
 #ifdef XLA_RNNT_WITH_CUDA
-    {"xla_rnnt_mi_forward", "CUDA", XlaRnntMiForwardCuda},
-    {"xla_rnnt_mi_forward_backward", "CUDA", XlaRnntMiForwardBackwardCuda},
-    {"xla_rnnt_mi_backward", "CUDA", XlaRnntMiBackwardCuda},
-    {"xla_rnnt_logsoftmax_gather", "CUDA", XlaRnntLogsoftmaxGatherCuda},
-    {"xla_rnnt_logsoftmax_gather_grad", "CUDA", XlaRnntLogsoftmaxGatherGradCuda},
+    {xla_rnnt::kMiForward, "CUDA", XlaRnntMiForwardCuda},
+    {xla_rnnt::kMiForwardBackward, "CUDA", XlaRnntMiForwardBackwardCuda},
+    {xla_rnnt::kMiBackward, "CUDA", XlaRnntMiBackwardCuda},
+    {xla_rnnt::kLogsoftmaxGather, "CUDA", XlaRnntLogsoftmaxGatherCuda},
+    {xla_rnnt::kLogsoftmaxGatherGrad, "CUDA", XlaRnntLogsoftmaxGatherGradCuda},
 #endif
 };
 constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);
