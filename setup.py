@@ -12,6 +12,7 @@ With pip's build isolation the build environment holds only what
 pyproject.toml's [build-system] requires: there the headers are those of the
 pinned jaxlib, whose FFI API (0.2) is TensorFlow 2.21's.
 """
+
 import importlib.util
 import os
 import shlex
@@ -36,8 +37,9 @@ def _package_dir(name):
 def _load_versions():
     # xla_rnnt/_versions.py by path: importing the package would need its
     # dependencies, which a build environment need not have.
-    spec = importlib.util.spec_from_file_location("_xla_rnnt_versions",
-                                                  ROOT / "xla_rnnt" / "_versions.py")
+    spec = importlib.util.spec_from_file_location(
+        "_xla_rnnt_versions", ROOT / "xla_rnnt" / "_versions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -61,7 +63,8 @@ def _find_ffi_include_dir():
         "xla_rnnt: no XLA FFI headers found. `pip install .` (with build isolation) "
         "installs them from [build-system] requires; without isolation install "
         "tensorflow or jax into this environment first, or set "
-        "XLA_RNNT_FFI_INCLUDE_DIR to a directory containing xla/ffi/api/ffi.h.")
+        "XLA_RNNT_FFI_INCLUDE_DIR to a directory containing xla/ffi/api/ffi.h."
+    )
 
 
 def ffi_include_dir():
@@ -70,12 +73,16 @@ def ffi_include_dir():
     if version is None:
         raise RuntimeError(f"xla_rnnt: {include} has no xla/ffi/api/c_api.h")
     found, oldest = "%d.%d" % version, "%d.%d" % _versions.OLDEST_FFI_API
-    print(f"xla_rnnt: building against XLA FFI API {found} headers from {source} "
-          f"({include})", file=sys.stderr)
+    print(
+        f"xla_rnnt: building against XLA FFI API {found} headers from {source} ({include})",
+        file=sys.stderr,
+    )
     if version > _versions.OLDEST_FFI_API:
-        print(f"xla_rnnt: warning: these headers are newer than API {oldest} "
-              "(TensorFlow 2.21's), so TensorFlow 2.21 will refuse the handlers",
-              file=sys.stderr)
+        print(
+            f"xla_rnnt: warning: these headers are newer than API {oldest} "
+            "(TensorFlow 2.21's), so TensorFlow 2.21 will refuse the handlers",
+            file=sys.stderr,
+        )
     return include
 
 
@@ -109,9 +116,11 @@ class CMakeBuild(build_ext):
         ]
         if cuda_enabled():
             nvcc = shutil.which("nvcc")
-            args += ["-DXLA_RNNT_WITH_CUDA=ON",
-                     "-DCMAKE_CUDA_ARCHITECTURES=" +
-                     os.environ.get("XLA_RNNT_CUDA_ARCHS", DEFAULT_CUDA_ARCHS)]
+            args += [
+                "-DXLA_RNNT_WITH_CUDA=ON",
+                "-DCMAKE_CUDA_ARCHITECTURES="
+                + os.environ.get("XLA_RNNT_CUDA_ARCHS", DEFAULT_CUDA_ARCHS),
+            ]
             if nvcc:
                 args.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
         if shutil.which("ninja"):

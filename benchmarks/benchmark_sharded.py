@@ -7,6 +7,7 @@ Prints a table; --json writes the results too.
 
   python benchmarks/benchmark_sharded.py --json sharded.json
 """
+
 import argparse
 import json
 import re
@@ -14,21 +15,35 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+from timing import median_ms
 
 import xla_rnnt.jax as xj
-from timing import median_ms
 
 
 def loss_fn(am, lm, symbols, boundary):
     simple, (px_grad, py_grad) = xj.rnnt_loss_simple(
-        lm=lm, am=am, symbols=symbols, termination_symbol=0, boundary=boundary,
-        reduction="sum", return_grad=True)
-    ranges = xj.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad, boundary=boundary,
-                                      s_range=5)
+        lm=lm,
+        am=am,
+        symbols=symbols,
+        termination_symbol=0,
+        boundary=boundary,
+        reduction="sum",
+        return_grad=True,
+    )
+    ranges = xj.get_rnnt_prune_ranges(
+        px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=5
+    )
     am_p, lm_p = xj.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
-    pruned = xj.rnnt_loss_pruned(logits=jnp.tanh(am_p + lm_p), symbols=symbols, ranges=ranges,
-                                 termination_symbol=0, boundary=boundary, reduction="sum")
+    pruned = xj.rnnt_loss_pruned(
+        logits=jnp.tanh(am_p + lm_p),
+        symbols=symbols,
+        ranges=ranges,
+        termination_symbol=0,
+        boundary=boundary,
+        reduction="sum",
+    )
     return 0.5 * simple + pruned
 
 
@@ -58,14 +73,21 @@ def main():
     hlo = grad_fn.lower(*sharded).compile().as_text()
     gathers = re.findall(r"all-gather[^\n]*", hlo)
     big_gathers = [g for g in gathers if re.search(r"f32\[\d+,\d+,\d+\]", g)]
-    rel = lambda a, b: float(np.linalg.norm(np.asarray(a) - np.asarray(b))  # noqa: E731
-                             / max(np.linalg.norm(np.asarray(b)), 1e-30))
+    rel = lambda a, b: float(
+        np.linalg.norm(np.asarray(a) - np.asarray(b))  # noqa: E731
+        / max(np.linalg.norm(np.asarray(b)), 1e-30)
+    )
     result = {
-        "devices": [d.device_kind for d in devices], "shape": [B, T, S, V],
-        "loss_rel_diff": rel(lossn, loss1), "grad_am_rel_diff": rel(g_amn, g_am1),
-        "grad_lm_rel_diff": rel(g_lmn, g_lm1), "all_gathers": len(gathers),
-        "big_all_gathers": big_gathers[:5], "grad_sharding": str(g_amn.sharding.spec),
-        "one_device_ms": median_ms(grad_fn, one), f"{n}_devices_ms": median_ms(grad_fn, sharded),
+        "devices": [d.device_kind for d in devices],
+        "shape": [B, T, S, V],
+        "loss_rel_diff": rel(lossn, loss1),
+        "grad_am_rel_diff": rel(g_amn, g_am1),
+        "grad_lm_rel_diff": rel(g_lmn, g_lm1),
+        "all_gathers": len(gathers),
+        "big_all_gathers": big_gathers[:5],
+        "grad_sharding": str(g_amn.sharding.spec),
+        "one_device_ms": median_ms(grad_fn, one),
+        f"{n}_devices_ms": median_ms(grad_fn, sharded),
     }
     print(f"{n} x {devices[0].device_kind}, jax {jax.__version__}, B,T,S,V = {B},{T},{S},{V}")
     for key, value in result.items():
@@ -73,8 +95,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)
-    ok = (result["loss_rel_diff"] < 1e-5 and result["grad_am_rel_diff"] < 1e-4
-          and not big_gathers)
+    ok = result["loss_rel_diff"] < 1e-5 and result["grad_am_rel_diff"] < 1e-4 and not big_gathers
     print("OK" if ok else "MISMATCH OR GATHER")
     raise SystemExit(0 if ok else 1)
 

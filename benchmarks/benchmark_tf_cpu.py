@@ -35,9 +35,11 @@ loaded, with stub ``tensorflow_asr``, ``tensorflow_asr.schemas`` and
 flag the TensorFlowASR columns are skipped.
 
   XLA_RNNT_LIBRARY=build/dev/libxla_rnnt.so PYTHONPATH=. \\
-    python benchmarks/benchmark_tf_cpu.py --tfasr-rnnt-py /tmp/tfasr/x/tensorflow_asr/losses/impl/rnnt.py \\
+    python benchmarks/benchmark_tf_cpu.py \\
+    --tfasr-rnnt-py /tmp/tfasr/x/tensorflow_asr/losses/impl/rnnt.py \\
     --json benchmarks/results/cpu_tf_DATE.json
 """
+
 import argparse
 import importlib.util
 import json
@@ -102,8 +104,12 @@ def load_tfasr_rnnt(path):
     shape_util = types.ModuleType("tensorflow_asr.utils.shape_util")
     shape_util.get_dim = get_dim
     pkg.schemas, pkg.utils, utils.shape_util = schemas, utils, shape_util
-    stubs = {"tensorflow_asr": pkg, "tensorflow_asr.schemas": schemas,
-             "tensorflow_asr.utils": utils, "tensorflow_asr.utils.shape_util": shape_util}
+    stubs = {
+        "tensorflow_asr": pkg,
+        "tensorflow_asr.schemas": schemas,
+        "tensorflow_asr.utils": utils,
+        "tensorflow_asr.utils.shape_util": shape_util,
+    }
     saved = {k: sys.modules.get(k) for k in stubs}
     sys.modules.update(stubs)
     try:
@@ -161,16 +167,22 @@ def run(configs, reps, warmup, tfasr_path, tfasr_modes, tfasr_xla_configs=-1):
     def tfasr_fwd_bwd(logits, labels, t_len, s_len):
         with tf.GradientTape() as tape:
             tape.watch(logits)
-            losses = rnnt_loss_tf(logits=logits, labels=labels, label_length=s_len,
-                                  logit_length=t_len, use_cpu=True)
+            losses = rnnt_loss_tf(
+                logits=logits, labels=labels, label_length=s_len, logit_length=t_len, use_cpu=True
+            )
             loss = tf.reduce_sum(losses)
         return losses, tape.gradient(loss, logits)
 
     def ours_full_fwd_bwd(logits, symbols, boundary):
         with tf.GradientTape() as tape:
             tape.watch(logits)
-            losses = xla_rnnt.rnnt_loss(logits=logits, symbols=symbols, termination_symbol=TERM,
-                                        boundary=boundary, reduction="none")
+            losses = xla_rnnt.rnnt_loss(
+                logits=logits,
+                symbols=symbols,
+                termination_symbol=TERM,
+                boundary=boundary,
+                reduction="none",
+            )
             loss = tf.reduce_sum(losses)
         return losses, tape.gradient(loss, logits)
 
@@ -178,14 +190,26 @@ def run(configs, reps, warmup, tfasr_path, tfasr_modes, tfasr_xla_configs=-1):
         with tf.GradientTape() as tape:
             tape.watch([am, lm])
             simple, (px_grad, py_grad) = xla_rnnt.rnnt_loss_simple(
-                lm=lm, am=am, symbols=symbols, termination_symbol=TERM, boundary=boundary,
-                reduction="none", return_grad=True)
-            ranges = xla_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
-                                                    boundary=boundary, s_range=S_RANGE)
+                lm=lm,
+                am=am,
+                symbols=symbols,
+                termination_symbol=TERM,
+                boundary=boundary,
+                reduction="none",
+                return_grad=True,
+            )
+            ranges = xla_rnnt.get_rnnt_prune_ranges(
+                px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=S_RANGE
+            )
             am_p, lm_p = xla_rnnt.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
-            pruned = xla_rnnt.rnnt_loss_pruned(logits=am_p + lm_p, symbols=symbols, ranges=ranges,
-                                               termination_symbol=TERM, boundary=boundary,
-                                               reduction="none")
+            pruned = xla_rnnt.rnnt_loss_pruned(
+                logits=am_p + lm_p,
+                symbols=symbols,
+                ranges=ranges,
+                termination_symbol=TERM,
+                boundary=boundary,
+                reduction="none",
+            )
             loss = tf.reduce_sum(0.5 * simple + pruned)
         g_am, g_lm = tape.gradient(loss, [am, lm])
         return simple, pruned, g_am, g_lm
@@ -198,14 +222,17 @@ def run(configs, reps, warmup, tfasr_path, tfasr_modes, tfasr_xla_configs=-1):
         modes = {"tfasr_eager": None, "tfasr_fn": False, "tfasr_xla": True}
         for name in tfasr_modes:
             jit = modes[name]
-            fns[name] = tfasr_fwd_bwd if jit is None else tf.function(tfasr_fwd_bwd,
-                                                                      jit_compile=jit)
+            fns[name] = (
+                tfasr_fwd_bwd if jit is None else tf.function(tfasr_fwd_bwd, jit_compile=jit)
+            )
 
     out = {}
     for i, (B, T, S, V) in enumerate(configs):
         key = f"{B},{T},{S},{V}"
-        print(f"\n== (B,T,S,V) = ({key})  logits {B * T * (S + 1) * V * 4 / 2**20:.1f} MiB",
-              flush=True)
+        print(
+            f"\n== (B,T,S,V) = ({key})  logits {B * T * (S + 1) * V * 4 / 2**20:.1f} MiB",
+            flush=True,
+        )
         x = make_inputs(B, T, S, V)
         t = {k: tf.constant(v) for k, v in x.items()}
         args = {
@@ -222,16 +249,20 @@ def run(configs, reps, warmup, tfasr_path, tfasr_modes, tfasr_xla_configs=-1):
             res["check"]["tfasr_xla_error"] = msg
         # ---- agreement (the first calls: tracing and compilation included)
         (loss_full, grad_full), res["first_call_ms"]["ours_full"] = first_call(
-            fns["ours_full"], args["ours_full"])
+            fns["ours_full"], args["ours_full"]
+        )
         (simple, pruned, _, _), res["first_call_ms"]["ours_pruned"] = first_call(
-            fns["ours_pruned"], args["ours_pruned"])
+            fns["ours_pruned"], args["ours_pruned"]
+        )
         res["check"]["ours_loss_full"] = loss_full.tolist()
         res["check"]["ours_loss_pruned"] = pruned.tolist()
         res["check"]["ours_loss_simple"] = simple.tolist()
         res["check"]["pruned_vs_full_max_rel"] = rel_diff(pruned, loss_full)
         print(f"  ours full-logits loss per utt: {np.array2string(loss_full, precision=3)}")
-        print(f"  pruned (s_range {S_RANGE}) vs full loss, max rel diff: "
-              f"{res['check']['pruned_vs_full_max_rel']:.2e} (pruning is an approximation)")
+        print(
+            f"  pruned (s_range {S_RANGE}) vs full loss, max rel diff: "
+            f"{res['check']['pruned_vs_full_max_rel']:.2e} (pruning is an approximation)"
+        )
         for name in [n for n in fns if n.startswith("tfasr")]:
             if f"{name}_error" in res["check"]:
                 continue
@@ -246,8 +277,10 @@ def run(configs, reps, warmup, tfasr_path, tfasr_modes, tfasr_xla_configs=-1):
             res["check"][f"{name}_loss"] = l_t.tolist()
             res["check"][f"{name}_loss_max_rel"] = ld
             res["check"][f"{name}_grad_max_abs_over_max"] = gd
-            print(f"  {name}: per-utterance loss max rel diff vs ours {ld:.2e}; "
-                  f"grad max|diff|/max|grad| {gd:.2e}")
+            print(
+                f"  {name}: per-utterance loss max rel diff vs ours {ld:.2e}; "
+                f"grad max|diff|/max|grad| {gd:.2e}"
+            )
 
         # ---- timings
         for name, fn in fns.items():
@@ -256,8 +289,11 @@ def run(configs, reps, warmup, tfasr_path, tfasr_modes, tfasr_xla_configs=-1):
                 continue
             r = time_fn(fn, args[name], reps, warmup)
             res["timings"][name] = r
-            print(f"  {name:12s} {r['ms']:9.2f} ms  (min {r['min_ms']:.2f}, "
-                  f"first call {res['first_call_ms'][name]:.0f} ms)", flush=True)
+            print(
+                f"  {name:12s} {r['ms']:9.2f} ms  (min {r['min_ms']:.2f}, "
+                f"first call {res['first_call_ms'][name]:.0f} ms)",
+                flush=True,
+            )
         out[key] = res
     return out
 
@@ -269,13 +305,20 @@ def table(results, names):
     for key, res in results.items():
         tm = res["timings"]
         row = f"{'(' + key + ')':>18s} "
-        row += " ".join(f"{tm[n]['ms']:12.2f}" if n in tm and tm[n].get("ms") is not None
-                        else f"{'-':>12s}" for n in names)
-        tf_ms = [tm[n]["ms"] for n in ("tfasr_eager", "tfasr_fn", "tfasr_xla")
-                 if n in tm and tm[n].get("ms") is not None]
+        row += " ".join(
+            f"{tm[n]['ms']:12.2f}" if n in tm and tm[n].get("ms") is not None else f"{'-':>12s}"
+            for n in names
+        )
+        tf_ms = [
+            tm[n]["ms"]
+            for n in ("tfasr_eager", "tfasr_fn", "tfasr_xla")
+            if n in tm and tm[n].get("ms") is not None
+        ]
         if tf_ms:
             best = min(tf_ms)
-            row += f" {best / tm['ours_full']['ms']:20.1f}x {best / tm['ours_pruned']['ms']:22.1f}x"
+            row += (
+                f" {best / tm['ours_full']['ms']:20.1f}x {best / tm['ours_pruned']['ms']:22.1f}x"
+            )
             lds = [v for k, v in res["check"].items() if k.endswith("_loss_max_rel")]
             row += f" {max(lds):13.1e}" if lds else f" {'-':>13s}"
         else:
@@ -286,29 +329,47 @@ def table(results, names):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--tfasr-rnnt-py", default=None,
-                   help="path of TensorFlowASR's tensorflow_asr/losses/impl/rnnt.py "
-                        "(loaded alone); without it the TensorFlowASR columns are skipped")
-    p.add_argument("--tfasr-modes", default="tfasr_fn,tfasr_xla",
-                   help="comma list of tfasr_eager, tfasr_fn, tfasr_xla")
-    p.add_argument("--tfasr-xla-configs", type=int, default=-1,
-                   help="run tfasr_xla on the first N configs only (its XLA compilation "
-                        "takes 30-100 s per shape on 2 cores); -1: all")
-    p.add_argument("--configs", default=None,
-                   help="semicolon list of B,T,S,V (default: %s)"
-                        % ";".join(",".join(map(str, c)) for c in CONFIGS))
+    p.add_argument(
+        "--tfasr-rnnt-py",
+        default=None,
+        help="path of TensorFlowASR's tensorflow_asr/losses/impl/rnnt.py "
+        "(loaded alone); without it the TensorFlowASR columns are skipped",
+    )
+    p.add_argument(
+        "--tfasr-modes",
+        default="tfasr_fn,tfasr_xla",
+        help="comma list of tfasr_eager, tfasr_fn, tfasr_xla",
+    )
+    p.add_argument(
+        "--tfasr-xla-configs",
+        type=int,
+        default=-1,
+        help="run tfasr_xla on the first N configs only (its XLA compilation "
+        "takes 30-100 s per shape on 2 cores); -1: all",
+    )
+    p.add_argument(
+        "--configs",
+        default=None,
+        help="semicolon list of B,T,S,V (default: %s)"
+        % ";".join(",".join(map(str, c)) for c in CONFIGS),
+    )
     p.add_argument("--reps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", default=None, help="write the results here")
     a = p.parse_args()
 
-    configs = CONFIGS if a.configs is None else [
-        tuple(int(v) for v in c.split(",")) for c in a.configs.split(";")]
+    configs = (
+        CONFIGS
+        if a.configs is None
+        else [tuple(int(v) for v in c.split(",")) for c in a.configs.split(";")]
+    )
     tfasr_modes = [m for m in a.tfasr_modes.split(",") if m]
     if a.tfasr_rnnt_py is None:
-        print("TensorFlowASR: --tfasr-rnnt-py not given; skipping its columns "
-              "(get it with `pip download --no-deps tensorflowasr`, unzip, and pass "
-              "tensorflow_asr/losses/impl/rnnt.py)")
+        print(
+            "TensorFlowASR: --tfasr-rnnt-py not given; skipping its columns "
+            "(get it with `pip download --no-deps tensorflowasr`, unzip, and pass "
+            "tensorflow_asr/losses/impl/rnnt.py)"
+        )
         tfasr_modes = []
     elif not os.path.isfile(a.tfasr_rnnt_py):
         sys.exit(f"--tfasr-rnnt-py: no such file {a.tfasr_rnnt_py}")
@@ -317,8 +378,7 @@ def main():
 
     load_start = os.getloadavg()
     t0 = time.perf_counter()
-    results = run(configs, a.reps, a.warmup, a.tfasr_rnnt_py, tfasr_modes,
-                  a.tfasr_xla_configs)
+    results = run(configs, a.reps, a.warmup, a.tfasr_rnnt_py, tfasr_modes, a.tfasr_xla_configs)
     names = tfasr_modes + ["ours_full", "ours_pruned"]
     meta = {
         "what": "forward+backward wall ms (median), CPU, TF; see benchmark_tf_cpu.py docstring",
@@ -336,8 +396,10 @@ def main():
         "loadavg_1_5_15_start": load_start,
         "loadavg_1_5_15_end": os.getloadavg(),
     }
-    print("\nforward+backward, median wall ms (CPU, %d cores, TF %s)"
-          % (os.cpu_count(), tf.__version__))
+    print(
+        "\nforward+backward, median wall ms (CPU, %d cores, TF %s)"
+        % (os.cpu_count(), tf.__version__)
+    )
     print(table(results, names))
     if a.json:
         with open(a.json, "w") as f:

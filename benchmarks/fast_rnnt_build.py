@@ -6,6 +6,7 @@ imported. Nothing of fast_rnnt is committed here: the sdist comes from
 `pip download --no-deps --no-binary :all: fast_rnnt==1.3` (on a GPU machine
 without network, placed in .gpu_inputs/: README "GPU check").
 """
+
 import atexit
 import glob
 import os
@@ -35,15 +36,26 @@ def load_fast_rnnt(sdist, build_dir=None):
     from torch.utils import cpp_extension
 
     flags = ["-O3"] + (["-DFT_WITH_CUDA"] if torch.cuda.is_available() else [])
-    sources = [os.path.join(root, "fast_rnnt", p) for p in (
-        "csrc/mutual_information_cpu.cu", "csrc/mutual_information_cuda.cu",
-        "python/csrc/mutual_information.cu", "python/csrc/fast_rnnt.cu")]
+    sources = [
+        os.path.join(root, "fast_rnnt", p)
+        for p in (
+            "csrc/mutual_information_cpu.cu",
+            "csrc/mutual_information_cuda.cu",
+            "python/csrc/mutual_information.cu",
+            "python/csrc/fast_rnnt.cu",
+        )
+    ]
     if not torch.cuda.is_available():
         sources = [s for s in sources if not s.endswith("mutual_information_cuda.cu")]
     module = cpp_extension.load(
-        name="_fast_rnnt", sources=sources, extra_include_paths=[root],
-        extra_cflags=flags, extra_cuda_cflags=flags,
-        build_directory=build_dir, verbose=False)
+        name="_fast_rnnt",
+        sources=sources,
+        extra_include_paths=[root],
+        extra_cflags=flags,
+        extra_cuda_cflags=flags,
+        build_directory=build_dir,
+        verbose=False,
+    )
     sys.modules["_fast_rnnt"] = module
     sys.path.insert(0, os.path.join(root, "fast_rnnt", "python"))
     import fast_rnnt

@@ -15,8 +15,10 @@ the README's pipeline: rnnt_loss_simple(return_grad) -> get_rnnt_prune_ranges
   first call = from nothing to the first result, as a user sees it; steady =
   median of 5 later calls. Prints a table and writes JSON (--json).
 
-  PYTHONPATH=. python benchmarks/first_call.py --json benchmarks/results/first_call_DEVICE_DATE.json
+  PYTHONPATH=. python benchmarks/first_call.py \
+    --json benchmarks/results/DEVICE_DATE_first_call.json
 """
+
 import argparse
 import json
 import os
@@ -61,7 +63,9 @@ _TF = _COMMON + textwrap.dedent("""
             ranges = xla_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
                                                     boundary=boundary, s_range=5)
             am_p, lm_p = xla_rnnt.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
-            logits = tf.tanh(am_p + lm_p) @ w
+            # tensordot, as keras.layers.Dense: TF's rank-4 @ rank-2 matmul would
+            # broadcast w to [B, T, V, V] (16 GB at 32,500,100,500).
+            logits = tf.tensordot(tf.tanh(am_p + lm_p), w, 1)
             pruned = xla_rnnt.rnnt_loss_pruned(logits=logits, symbols=symbols, ranges=ranges,
                                                termination_symbol=0, boundary=boundary,
                                                reduction="sum")
@@ -122,8 +126,13 @@ _JAX = _COMMON + textwrap.dedent("""
 
 def _run(script, shape):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    out = subprocess.run([sys.executable, "-c", script.replace("{shape}", repr(shape))],
-                         capture_output=True, text=True, env=env, timeout=1800)
+    out = subprocess.run(
+        [sys.executable, "-c", script.replace("{shape}", repr(shape))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -132,20 +141,29 @@ def _run(script, shape):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the rows to this file")
-    parser.add_argument("--shapes", default=";".join(",".join(map(str, s)) for s in SHAPES),
-                        help="B,T,S,V;B,T,S,V...")
+    parser.add_argument(
+        "--shapes",
+        default=";".join(",".join(map(str, s)) for s in SHAPES),
+        help="B,T,S,V;B,T,S,V...",
+    )
     args = parser.parse_args()
     shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
     rows = []
-    print(f"{'B,T,S,V':>16} {'framework':>12} {'device':>24} {'import s':>9} {'trace s':>8} "
-          f"{'compile s':>9} {'first call s':>12} {'steady ms':>10}")
+    print(
+        f"{'B,T,S,V':>16} {'framework':>12} {'device':>24} {'import s':>9} {'trace s':>8} "
+        f"{'compile s':>9} {'first call s':>12} {'steady ms':>10}"
+    )
     for shape in shapes:
         for script in (_TF, _JAX):
             row = dict(shape=list(shape), **_run(script, shape))
             rows.append(row)
-            print(f"{','.join(map(str, shape)):>16} {row['framework']:>12} {row['device'][-24:]:>24} "
-                  f"{row['import_s']:9.2f} {row['trace_s']:8.2f} {row['compile_s']:9.2f} "
-                  f"{row['first_call_s']:12.2f} {row['steady_ms']:10.2f}", flush=True)
+            print(
+                f"{','.join(map(str, shape)):>16} {row['framework']:>12} "
+                f"{row['device'][-24:]:>24} "
+                f"{row['import_s']:9.2f} {row['trace_s']:8.2f} {row['compile_s']:9.2f} "
+                f"{row['first_call_s']:12.2f} {row['steady_ms']:10.2f}",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

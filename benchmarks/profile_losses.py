@@ -8,6 +8,7 @@ slower: notes/measurements.md.)
 
   python benchmarks/profile_losses.py --shape 32,500,100,500
 """
+
 import argparse
 import json
 
@@ -16,9 +17,9 @@ import jax
 jax.config.update("jax_enable_x64", True)  # for the float64 reference only
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import timing  # noqa: E402
 from jax import lax  # noqa: E402
 
-import timing  # noqa: E402
 import xla_rnnt.jax as xj  # noqa: E402
 from xla_rnnt.jax import _ops  # noqa: E402
 
@@ -40,6 +41,7 @@ PRECISIONS = {
 
 def with_matmul_precision(precision, fn):
     """fn traced with the adapter's matmul at `precision` (restored after)."""
+
     def traced(*args):
         saved = _ops.matmul
         _ops.matmul = lambda a, b: jnp.matmul(a, b, precision=precision)
@@ -47,6 +49,7 @@ def with_matmul_precision(precision, fn):
             return fn(*args)
         finally:
             _ops.matmul = saved
+
     return traced
 
 
@@ -66,15 +69,17 @@ def main():
     lm = jnp.asarray(rng.standard_normal((B, S + 1, V)), jnp.float32)
     symbols = jnp.asarray(rng.integers(1, V, (B, S)), jnp.int32)
     px, py = xj.get_rnnt_logprobs(lm=lm, am=am, symbols=symbols, termination_symbol=0)
-    _, (gx, gy) = xj.rnnt_loss_simple(lm=lm, am=am, symbols=symbols, termination_symbol=0,
-                                      return_grad=True)
+    _, (gx, gy) = xj.rnnt_loss_simple(
+        lm=lm, am=am, symbols=symbols, termination_symbol=0, return_grad=True
+    )
     ranges = xj.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy, boundary=None, s_range=5)
     am_p, lm_p = xj.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
     logits = am_p + lm_p
 
     def simple(am, lm):
-        return xj.rnnt_loss_simple(lm=lm, am=am, symbols=symbols, termination_symbol=0,
-                                   reduction="sum")
+        return xj.rnnt_loss_simple(
+            lm=lm, am=am, symbols=symbols, termination_symbol=0, reduction="sum"
+        )
 
     def recursion(px, py):
         return jnp.sum(xj.mutual_information_recursion(px, py))
@@ -84,14 +89,17 @@ def main():
         return jnp.sum(jnp.where(jnp.isfinite(px), px, 0)) + jnp.sum(py)
 
     def pruned(lg):
-        return xj.rnnt_loss_pruned(logits=lg, symbols=symbols, ranges=ranges,
-                                   termination_symbol=0, reduction="sum")
+        return xj.rnnt_loss_pruned(
+            logits=lg, symbols=symbols, ranges=ranges, termination_symbol=0, reduction="sum"
+        )
 
     def pruned_logprobs_only(lg):
-        px, py = xj.get_rnnt_logprobs_pruned(logits=lg, symbols=symbols, ranges=ranges,
-                                             termination_symbol=0)
-        return jnp.sum(jnp.where(jnp.isfinite(px), px, 0)) + jnp.sum(jnp.where(
-            jnp.isfinite(py), py, 0))
+        px, py = xj.get_rnnt_logprobs_pruned(
+            logits=lg, symbols=symbols, ranges=ranges, termination_symbol=0
+        )
+        return jnp.sum(jnp.where(jnp.isfinite(px), px, 0)) + jnp.sum(
+            jnp.where(jnp.isfinite(py), py, 0)
+        )
 
     def log_softmax_only(lg):
         return jnp.sum(jax.nn.log_softmax(lg, -1)[..., 0])
@@ -102,12 +110,14 @@ def main():
         "  recursion alone fwd+bwd": median_ms(g2(recursion), (px, py)),
         "  logprobs alone fwd+bwd (gather)": median_ms(g2(logprobs_only), (am, lm)),
         "pruned loss fwd+bwd": median_ms(jax.value_and_grad(pruned), (logits,)),
-        "  pruned logprobs alone fwd+bwd": median_ms(jax.value_and_grad(pruned_logprobs_only),
-                                                     (logits,)),
-        "  log_softmax alone fwd+bwd": median_ms(jax.value_and_grad(log_softmax_only),
-                                                 (logits,)),
-        "prune ranges": median_ms(lambda a, b: xj.get_rnnt_prune_ranges(
-            px_grad=a, py_grad=b, boundary=None, s_range=5), (gx, gy)),
+        "  pruned logprobs alone fwd+bwd": median_ms(
+            jax.value_and_grad(pruned_logprobs_only), (logits,)
+        ),
+        "  log_softmax alone fwd+bwd": median_ms(jax.value_and_grad(log_softmax_only), (logits,)),
+        "prune ranges": median_ms(
+            lambda a, b: xj.get_rnnt_prune_ranges(px_grad=a, py_grad=b, boundary=None, s_range=5),
+            (gx, gy),
+        ),
     }
     # The simple loss with other normaliser precisions: time, and the
     # relative error of loss and gradients against float64.
@@ -121,8 +131,11 @@ def main():
             errors[name] = f"unsupported: {type(e).__name__}"
             continue
         rows[f"simple loss, matmuls {name}"] = median_ms(fn, (am, lm))
-        errors[name] = max(relative(got[0], exact[0]), relative(got[1][0], exact[1][0]),
-                           relative(got[1][1], exact[1][1]))
+        errors[name] = max(
+            relative(got[0], exact[0]),
+            relative(got[1][0], exact[1][0]),
+            relative(got[1][1], exact[1][1]),
+        )
     print(f"{jax.devices()[0].device_kind}, jax {jax.__version__}, B,T,S,V = {B},{T},{S},{V}")
     for name, ms in rows.items():
         print(f"{name:<45} {ms:8.3f} ms")
@@ -130,8 +143,16 @@ def main():
         print(f"matmuls {name:<25} max relative error of loss/grads vs float64: {err}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": jax.devices()[0].device_kind, "shape": [B, T, S, V], "ms": rows,
-                       "precision_errors": errors}, f, indent=1)
+            json.dump(
+                {
+                    "device": jax.devices()[0].device_kind,
+                    "shape": [B, T, S, V],
+                    "ms": rows,
+                    "precision_errors": errors,
+                },
+                f,
+                indent=1,
+            )
 
 
 if __name__ == "__main__":

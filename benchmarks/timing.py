@@ -1,4 +1,5 @@
 """Host-side timing of JAX calls shared by the benchmark scripts."""
+
 import time
 
 import jax

@@ -9,6 +9,7 @@ removed right after it is read.
 
   python benchmarks/trace_breakdown.py --shape 32,500,100,500 --json trace.json
 """
+
 import argparse
 import collections
 import glob
@@ -18,7 +19,6 @@ import os
 import tempfile
 
 import jax
-
 from ncu_breakdown import build_case
 
 
@@ -28,8 +28,13 @@ def kernel_times(trace_dir, calls):
     with gzip.open(path[0]) as f:
         trace = json.load(f)
     events = trace["traceEvents"]
-    gpu_pids = {e["pid"] for e in events if e.get("ph") == "M" and e.get("name") == "process_name"
-                and "/device:GPU" in e.get("args", {}).get("name", "")}
+    gpu_pids = {
+        e["pid"]
+        for e in events
+        if e.get("ph") == "M"
+        and e.get("name") == "process_name"
+        and "/device:GPU" in e.get("args", {}).get("name", "")
+    }
     totals = collections.Counter()
     for e in events:
         if e.get("ph") == "X" and e.get("pid") in gpu_pids and "dur" in e:
@@ -56,8 +61,10 @@ def main():
                 jax.block_until_ready(result)
             times = kernel_times(d, args.calls)
         out["cases"][name] = times
-        print(f"{name} at {(B, T, S, V)} on {out['device']}: {sum(times.values()):.1f} us "
-              f"of kernels per call")
+        print(
+            f"{name} at {(B, T, S, V)} on {out['device']}: {sum(times.values()):.1f} us "
+            f"of kernels per call"
+        )
         for kernel, us in times.items():
             print(f"  {us:8.1f}  {kernel[:90]}")
     if args.json:

@@ -4,6 +4,7 @@ explains the pruned RNN-T loss. Saves a PNG.
 
   python examples/plot_pruning.py --out pruning.png
 """
+
 import json
 import logging
 
@@ -39,19 +40,27 @@ def main(_):
     logging.getLogger("jax").setLevel(logging.WARNING)  # absl would show JAX's INFO lines
     am, lm, symbols = aligned_inputs()
     T, S = am.shape[1], symbols.shape[1]
-    _, (px_grad, py_grad) = xj.rnnt_loss_simple(lm=lm, am=am, symbols=symbols,
-                                                termination_symbol=0, return_grad=True)
-    ranges = np.asarray(xj.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
-                                                 boundary=None, s_range=S_RANGE.value))[0]
+    _, (px_grad, py_grad) = xj.rnnt_loss_simple(
+        lm=lm, am=am, symbols=symbols, termination_symbol=0, return_grad=True
+    )
+    ranges = np.asarray(
+        xj.get_rnnt_prune_ranges(
+            px_grad=px_grad, py_grad=py_grad, boundary=None, s_range=S_RANGE.value
+        )
+    )[0]
     occupancy = np.asarray(px_grad)[0, :, :T]
     occupancy = np.concatenate([occupancy, np.zeros((1, T))], 0) + np.asarray(py_grad)[0]
 
     fig, ax = plt.subplots(figsize=(10, 4))
-    image = ax.imshow(occupancy, origin="lower", aspect="auto", cmap="viridis",
-                      extent=(-0.5, T - 0.5, -0.5, S + 0.5))
+    image = ax.imshow(
+        occupancy,
+        origin="lower",
+        aspect="auto",
+        cmap="viridis",
+        extent=(-0.5, T - 0.5, -0.5, S + 0.5),
+    )
     frames = np.arange(T)
-    ax.step(frames, ranges[:, 0] - 0.5, where="mid", color="white", lw=1.5,
-            label="pruning bounds")
+    ax.step(frames, ranges[:, 0] - 0.5, where="mid", color="white", lw=1.5, label="pruning bounds")
     ax.step(frames, ranges[:, -1] + 0.5, where="mid", color="white", lw=1.5)
     ax.set_xlabel("frame t")
     ax.set_ylabel("symbol position s")
@@ -60,9 +69,11 @@ def main(_):
     ax.legend(loc="upper left")
     fig.tight_layout()
     fig.savefig(OUT.value, dpi=100)
-    inside = sum(occupancy[ranges[t, 0]:ranges[t, -1] + 1, t].sum() for t in range(T))
-    print(f"wrote {OUT.value}: {inside / occupancy.sum():.1%} of the occupation lies inside "
-          "the pruning bounds")
+    inside = sum(occupancy[ranges[t, 0] : ranges[t, -1] + 1, t].sum() for t in range(T))
+    print(
+        f"wrote {OUT.value}: {inside / occupancy.sum():.1%} of the occupation lies inside "
+        "the pruning bounds"
+    )
     if JSON.value:
         with open(JSON.value, "w") as f:
             json.dump({"ranges": ranges.tolist(), "inside": inside / occupancy.sum()}, f)

@@ -5,9 +5,10 @@ with silence frames between; a frame's feature vector is a fixed random
 embedding of what is being "said" plus noise. A transducer can learn to
 transcribe it in a few hundred steps on a CPU.
 """
+
 import numpy as np
 
-VOCAB = 8          # symbol 0 is the blank / termination symbol
+VOCAB = 8  # symbol 0 is the blank / termination symbol
 FEATURES = 16
 MAX_SYMBOLS = 6
 MAX_FRAMES = 40
@@ -34,8 +35,12 @@ def make_batch(rng, batch_size, embedding=None):
         features[b, :t] = embedding[frames] + 0.3 * rng.standard_normal((t, FEATURES))
         symbols[b, :n] = labels
         frame_lengths[b], symbol_lengths[b] = t, n
-    return {"features": features, "symbols": symbols, "frame_lengths": frame_lengths,
-            "symbol_lengths": symbol_lengths}
+    return {
+        "features": features,
+        "symbols": symbols,
+        "frame_lengths": frame_lengths,
+        "symbol_lengths": symbol_lengths,
+    }
 
 
 def decoder_inputs(symbols):

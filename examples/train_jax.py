@@ -6,6 +6,7 @@ ranges. Uses optax when it is installed, else a few lines of Adam.
 
   python examples/train_jax.py --steps 300
 """
+
 import json
 import logging
 import sys
@@ -14,9 +15,9 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import synthetic_data as data
 from absl import app, flags
 
-import synthetic_data as data
 import xla_rnnt.jax as xj
 
 STEPS = flags.DEFINE_integer("steps", 300, "training steps")
@@ -28,13 +29,21 @@ HIDDEN, JOINER, S_RANGE = 64, 64, 3
 
 
 def init_params(key):
-    shapes = {"enc1": (3 * data.FEATURES, HIDDEN), "enc2": (HIDDEN, HIDDEN),
-              "embed": (data.VOCAB, HIDDEN), "simple_am": (HIDDEN, data.VOCAB),
-              "simple_lm": (HIDDEN, data.VOCAB), "enc_proj": (HIDDEN, JOINER),
-              "dec_proj": (HIDDEN, JOINER), "out": (JOINER, data.VOCAB)}
+    shapes = {
+        "enc1": (3 * data.FEATURES, HIDDEN),
+        "enc2": (HIDDEN, HIDDEN),
+        "embed": (data.VOCAB, HIDDEN),
+        "simple_am": (HIDDEN, data.VOCAB),
+        "simple_lm": (HIDDEN, data.VOCAB),
+        "enc_proj": (HIDDEN, JOINER),
+        "dec_proj": (HIDDEN, JOINER),
+        "out": (JOINER, data.VOCAB),
+    }
     keys = jax.random.split(key, len(shapes))
-    return {name: jax.random.normal(k, shape) / np.sqrt(shape[0])
-            for k, (name, shape) in zip(keys, shapes.items())}
+    return {
+        name: jax.random.normal(k, shape) / np.sqrt(shape[0])
+        for k, (name, shape) in zip(keys, shapes.items())
+    }
 
 
 def encoder(params, features):
@@ -45,18 +54,21 @@ def encoder(params, features):
 
 
 def loss_fn(params, batch):
-    enc = encoder(params, batch["features"])                       # [B, T, H]
-    dec = jnp.tanh(params["embed"][batch["decoder_in"]])           # [B, S+1, H]
+    enc = encoder(params, batch["features"])  # [B, T, H]
+    dec = jnp.tanh(params["embed"][batch["decoder_in"]])  # [B, S+1, H]
     zeros = jnp.zeros_like(batch["frame_lengths"])
     boundary = jnp.stack([zeros, zeros, batch["symbol_lengths"], batch["frame_lengths"]], 1)
     common = dict(symbols=batch["symbols"], termination_symbol=0, boundary=boundary)
     simple_loss, (px_grad, py_grad) = xj.rnnt_loss_simple(
-        lm=dec @ params["simple_lm"], am=enc @ params["simple_am"], return_grad=True, **common)
-    ranges = xj.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad, boundary=boundary,
-                                      s_range=S_RANGE)
-    enc_pruned, dec_pruned = xj.do_rnnt_pruning(am=enc @ params["enc_proj"],
-                                                lm=dec @ params["dec_proj"], ranges=ranges)
-    logits = jnp.tanh(enc_pruned + dec_pruned) @ params["out"]    # [B, T, s_range, V]
+        lm=dec @ params["simple_lm"], am=enc @ params["simple_am"], return_grad=True, **common
+    )
+    ranges = xj.get_rnnt_prune_ranges(
+        px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=S_RANGE
+    )
+    enc_pruned, dec_pruned = xj.do_rnnt_pruning(
+        am=enc @ params["enc_proj"], lm=dec @ params["dec_proj"], ranges=ranges
+    )
+    logits = jnp.tanh(enc_pruned + dec_pruned) @ params["out"]  # [B, T, s_range, V]
     pruned_loss = xj.rnnt_loss_pruned(logits=logits, ranges=ranges, **common)
     return 0.5 * simple_loss + pruned_loss
 
@@ -64,10 +76,13 @@ def loss_fn(params, batch):
 def make_optimizer(learning_rate):
     try:
         import optax
+
         opt = optax.adam(learning_rate)
         return opt.init, lambda g, s, p: (lambda u, s2: (optax.apply_updates(p, u), s2))(
-            *opt.update(g, s, p))
+            *opt.update(g, s, p)
+        )
     except ImportError:  # a plain Adam, enough for this example
+
         def init(params):
             zeros = jax.tree.map(jnp.zeros_like, params)
             return (zeros, zeros, 0)
@@ -77,17 +92,21 @@ def make_optimizer(learning_rate):
             t += 1
             m = jax.tree.map(lambda a, g: 0.9 * a + 0.1 * g, m, grads)
             v = jax.tree.map(lambda a, g: 0.999 * a + 0.001 * g * g, v, grads)
-            step = learning_rate * jnp.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t)
-            params = jax.tree.map(lambda p, a, b: p - step * a / (jnp.sqrt(b) + 1e-8),
-                                  params, m, v)
+            step = learning_rate * jnp.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+            params = jax.tree.map(
+                lambda p, a, b: p - step * a / (jnp.sqrt(b) + 1e-8), params, m, v
+            )
             return params, (m, v, t)
+
         return init, update
 
 
 def progress(step, total, loss, start, width=30):
     done = int(width * step / total)
-    sys.stdout.write(f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total} "
-                     f"loss {loss:7.3f}  {time.time() - start:5.1f}s")
+    sys.stdout.write(
+        f"\r[{'#' * done}{'.' * (width - done)}] {step}/{total} "
+        f"loss {loss:7.3f}  {time.time() - start:5.1f}s"
+    )
     sys.stdout.flush()
 
 

@@ -6,6 +6,7 @@ on the JAX backend:
   python examples/train_keras.py --steps 300
   KERAS_BACKEND=jax python examples/train_keras.py --steps 300
 """
+
 import json
 import os
 
@@ -14,9 +15,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import synthetic_data as data  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-import synthetic_data as data  # noqa: E402
 from xla_rnnt.keras import PrunedTransducerLoss  # noqa: E402
 
 FLAGS = flags.DEFINE_integer("steps", 300, "training steps")
@@ -38,11 +39,18 @@ def build_model():
     y = keras.layers.ZeroPadding1D((1, 0))(y)
     decoder_out = keras.layers.Conv1D(32, 2, activation="relu")(y)
     loss = PrunedTransducerLoss(data.VOCAB, joiner_dim=64, termination_symbol=0, s_range=3)(
-        encoder_out, decoder_out, symbols, frame_lengths, symbol_lengths)
+        encoder_out, decoder_out, symbols, frame_lengths, symbol_lengths
+    )
     return keras.Model(
-        inputs={"features": features, "symbols": symbols, "decoder_in": decoder_in,
-                "frame_lengths": frame_lengths, "symbol_lengths": symbol_lengths},
-        outputs=loss)
+        inputs={
+            "features": features,
+            "symbols": symbols,
+            "decoder_in": decoder_in,
+            "frame_lengths": frame_lengths,
+            "symbol_lengths": symbol_lengths,
+        },
+        outputs=loss,
+    )
 
 
 def batches(rng):
@@ -67,8 +75,13 @@ def main(_):
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
     log = LossLog()
     # Keras' progress bar shows the running loss going down.
-    model.fit(batches(np.random.default_rng(0)), steps_per_epoch=FLAGS.value, epochs=1,
-              callbacks=[log], verbose=1)
+    model.fit(
+        batches(np.random.default_rng(0)),
+        steps_per_epoch=FLAGS.value,
+        epochs=1,
+        callbacks=[log],
+        verbose=1,
+    )
     first, last = np.mean(log.losses[:10]), np.mean(log.losses[-10:])
     print(f"backend {keras.backend.backend()}: loss {first:.3f} -> {last:.3f}")
     if JSON.value:

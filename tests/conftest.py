@@ -17,8 +17,11 @@ def rng():
 
 
 def random_shape(rng, max_b=4, max_s=5, max_t=6, min_t=1):
-    return (int(rng.integers(1, max_b + 1)), int(rng.integers(0, max_s + 1)),
-            int(rng.integers(min_t, max_t + 1)))
+    return (
+        int(rng.integers(1, max_b + 1)),
+        int(rng.integers(0, max_s + 1)),
+        int(rng.integers(min_t, max_t + 1)),
+    )
 
 
 def close(actual, expected, tol):

@@ -1,5 +1,6 @@
 """Random inputs of the RNN-T loss tests, framework-free (NumPy only), shared
 by the TF and JAX test files."""
+
 import numpy as np
 
 

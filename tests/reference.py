@@ -4,6 +4,7 @@ Written for clarity, not speed, and independently of the kernels: the forward
 pass is a plain dynamic program, the gradients come from a separate backward
 (beta) recursion, and brute_force_scores enumerates every monotone path.
 """
+
 import itertools
 
 import numpy as np
@@ -46,9 +47,9 @@ def _item(px, py, row, modified):
     for s, t in sorted(cells, key=lambda c: -(c[0] + c[1])):
         if (s, t) == (s1, t1):
             continue
-        beta[(s, t)] = _logsumexp([w + beta[(ns, nt)]
-                                   for ns, nt, w in _moves(px, py, modified, s, t)
-                                   if inside(ns, nt)])
+        beta[(s, t)] = _logsumexp(
+            [w + beta[(ns, nt)] for ns, nt, w in _moves(px, py, modified, s, t) if inside(ns, nt)]
+        )
     total = alpha[(s1, t1)]
     px_grad, py_grad = np.zeros_like(px), np.zeros_like(py)
     if total != -np.inf:
@@ -128,8 +129,11 @@ def logsoftmax_gather(logits, symbols, blank):
     norm = np.where(np.isfinite(norm), norm, 0.0)
     sym = np.asarray(symbols)
     valid = (sym >= 0) & (sym < C)
-    px = np.where(valid, np.take_along_axis(x, np.where(valid, sym, 0)[..., None], -1)[..., 0]
-                  - norm, -np.inf)
+    px = np.where(
+        valid,
+        np.take_along_axis(x, np.where(valid, sym, 0)[..., None], -1)[..., 0] - norm,
+        -np.inf,
+    )
     py = x[..., blank] - norm
 
     def grad(px_grad, py_grad):

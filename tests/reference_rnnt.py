@@ -14,6 +14,7 @@ plus delay_penalty * ((t_end - 1) / 2 - t) on every symbol edge at frame t
 and stay inside that box; symbols are only emitted on frames t < t_end.
 brute_force_* enumerate the alignments instead. Written for clarity, not speed.
 """
+
 import itertools
 import math
 
@@ -139,8 +140,11 @@ def lattice(lp, symbols_b, blank, row, rnnt_type, delay_penalty=0.0):
     if total > -np.inf:
         for (s, t), moves in E.items():
             for ns, nt, w, is_symbol in moves:
-                occ = math.exp(alpha[(s, t)] + w + beta[(ns, nt)] - total) \
-                    if alpha[(s, t)] > -np.inf and beta[(ns, nt)] > -np.inf else 0.0
+                occ = (
+                    math.exp(alpha[(s, t)] + w + beta[(ns, nt)] - total)
+                    if alpha[(s, t)] > -np.inf and beta[(ns, nt)] > -np.inf
+                    else 0.0
+                )
                 (px_grad if is_symbol else py_grad)[s, t] = occ
     return total, px_grad, py_grad
 
@@ -187,15 +191,24 @@ def _items(node_lps, symbols, blank, boundary, rnnt_type, delay_penalty, fn=latt
     return out
 
 
-def loss_from_lps(node_lps, symbols, blank, boundary=None, rnnt_type="regular",
-                  delay_penalty=0.0, brute=False):
-    res = _items(node_lps, symbols, blank, boundary, rnnt_type, delay_penalty,
-                 brute_force if brute else lattice)
+def loss_from_lps(
+    node_lps, symbols, blank, boundary=None, rnnt_type="regular", delay_penalty=0.0, brute=False
+):
+    res = _items(
+        node_lps,
+        symbols,
+        blank,
+        boundary,
+        rnnt_type,
+        delay_penalty,
+        brute_force if brute else lattice,
+    )
     return -np.array([r if brute else r[0] for r in res])
 
 
-def occupations_from_lps(node_lps, symbols, blank, boundary=None, rnnt_type="regular",
-                         delay_penalty=0.0):
+def occupations_from_lps(
+    node_lps, symbols, blank, boundary=None, rnnt_type="regular", delay_penalty=0.0
+):
     res = _items(node_lps, symbols, blank, boundary, rnnt_type, delay_penalty)
     return np.stack([r[1] for r in res]), np.stack([r[2] for r in res])
 
@@ -210,13 +223,16 @@ def lps_simple(lm, am):
 
 def lps_smoothed(lm, am, lm_only_scale, am_only_scale):
     uni = unigram(lm)
-    return [node_logprobs_smoothed(l, a, uni, lm_only_scale, am_only_scale)
-            for l, a in zip(lm, am)]
+    return [
+        node_logprobs_smoothed(l, a, uni, lm_only_scale, am_only_scale) for l, a in zip(lm, am)
+    ]
 
 
 def lps_pruned(logits, ranges, S):
-    return [node_logprobs_pruned(x, r, S) for x, r in
-            zip(np.asarray(logits, np.float64), np.asarray(ranges))]
+    return [
+        node_logprobs_pruned(x, r, S)
+        for x, r in zip(np.asarray(logits, np.float64), np.asarray(ranges))
+    ]
 
 
 def reduce(loss, reduction):

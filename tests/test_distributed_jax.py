@@ -7,6 +7,7 @@ saves inputs, outputs, output shardings and the compiled HLO text of every case;
 the tests below check them against the single-device run (done in the same
 subprocess) and the float64 oracle. See notes/distributed.md.
 """
+
 import json
 import os
 import re
@@ -29,10 +30,29 @@ def _cases():
         "batch_modified_f32": ({D: 4}, 8, 4, 5, True, "float32", [(D,)] * 4, False, None),
         "batch_return_grad": ({D: 4}, 8, 4, 5, False, "float64", [(D,)] * 4, True, None),
         "batch_two_axes": ({D: 2, M: 2}, 8, 4, 5, False, "float64", [((D, M),)] * 4, False, None),
-        "boundary_replicated": ({D: 4}, 8, 4, 5, False, "float64", [(D,), (D,), (), ()], False, None),
+        "boundary_replicated": (
+            {D: 4},
+            8,
+            4,
+            5,
+            False,
+            "float64",
+            [(D,), (D,), (), ()],
+            False,
+            None,
+        ),
         # S sharded in px, T sharded in py: gathered along S/T only, batch stays split.
-        "s_t_sharded": ({D: 2, M: 2}, 8, 4, 4, False, "float64",
-                        [(D, M), (D, None, M), (D,), (D,)], False, None),
+        "s_t_sharded": (
+            {D: 2, M: 2},
+            8,
+            4,
+            4,
+            False,
+            "float64",
+            [(D, M), (D, None, M), (D,), (D,)],
+            False,
+            None,
+        ),
         # 6 items on 4 devices: a shard would need padding rows; replicated instead.
         "uneven_batch": ({D: 4}, 6, 4, 5, False, "float64", [()] * 4, False, D),
     }
@@ -42,16 +62,21 @@ def _hlo_summary(text):
     """Collectives and xla_rnnt custom calls of a compiled HLO module."""
     collectives, calls = [], []
     for line in text.splitlines():
-        m = re.search(r"= (\S+) (all-gather|all-to-all|collective-permute|all-reduce|"
-                      r"reduce-scatter)(-start)?\(", line)
+        m = re.search(
+            r"= (\S+) (all-gather|all-to-all|collective-permute|all-reduce|"
+            r"reduce-scatter)(-start)?\(",
+            line,
+        )
         if m:
             dims = re.search(r"dimensions=\{([\d,]*)\}", line)
-            collectives.append({"op": m.group(2), "shape": m.group(1),
-                                "dims": dims.group(1) if dims else None})
+            collectives.append(
+                {"op": m.group(2), "shape": m.group(1), "dims": dims.group(1) if dims else None}
+            )
         m = re.search(r"= \((\w+)\[([\d,]*)\].*custom_call_target=\"(xla_rnnt_\w+)\"", line)
         if m:
-            calls.append({"target": m.group(3),
-                          "batch": [int(d) for d in m.group(2).split(",") if d]})
+            calls.append(
+                {"target": m.group(3), "batch": [int(d) for d in m.group(2).split(",") if d]}
+            )
     return {"collectives": collectives, "calls": calls}
 
 
@@ -66,9 +91,11 @@ def _spec(sharding):
 
 def _run_cases(outdir):
     import jax
+
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+    from jax.sharding import Mesh, NamedSharding
+    from jax.sharding import PartitionSpec as P
 
     import xla_rnnt.jax as xj
     from xla_rnnt.jax import _ffi
@@ -80,13 +107,15 @@ def _run_cases(outdir):
     def make_fn(return_grad, constraint=None):
         def loss(px, py, boundary, w):
             if constraint is not None:
-                px, py, boundary = (jax.lax.with_sharding_constraint(x, constraint)
-                                    for x in (px, py, boundary))
+                px, py, boundary = (
+                    jax.lax.with_sharding_constraint(x, constraint) for x in (px, py, boundary)
+                )
             if return_grad:
                 scores, occ = xj.mutual_information_recursion(px, py, boundary, return_grad=True)
             else:
                 scores, occ = xj.mutual_information_recursion(px, py, boundary), ()
             return jnp.sum(w * scores), (scores, occ)
+
         return jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))
 
     def run(name, axes, B, S, T, modified, dtype, specs, return_grad, constrain_to):
@@ -107,14 +136,33 @@ def _run_cases(outdir):
         (_, (scores, occ)), (gx, gy) = fn(*sharded)
         single = make_fn(return_grad)(*jax.device_put(inputs, jax.devices()[0]))
         (_, (s1, occ1)), (gx1, gy1) = single
-        arrays = dict(px=px, py=py, boundary=boundary, w=w, scores=scores, gx=gx, gy=gy,
-                      scores1=s1, gx1=gx1, gy1=gy1)
+        arrays = dict(
+            px=px,
+            py=py,
+            boundary=boundary,
+            w=w,
+            scores=scores,
+            gx=gx,
+            gy=gy,
+            scores1=s1,
+            gx1=gx1,
+            gy1=gy1,
+        )
         if return_grad:
             arrays.update(ox=occ[0], oy=occ[1], ox1=occ1[0], oy1=occ1[1])
-        np.savez(os.path.join(outdir, name + ".npz"), **{k: np.asarray(v) for k, v in arrays.items()})
-        meta[name] = dict(_hlo_summary(hlo), B=B, mesh=axes,
-                          out_specs={"scores": _spec(scores.sharding), "gx": _spec(gx.sharding),
-                                     "gy": _spec(gy.sharding)})
+        np.savez(
+            os.path.join(outdir, name + ".npz"), **{k: np.asarray(v) for k, v in arrays.items()}
+        )
+        meta[name] = dict(
+            _hlo_summary(hlo),
+            B=B,
+            mesh=axes,
+            out_specs={
+                "scores": _spec(scores.sharding),
+                "gx": _spec(gx.sharding),
+                "gy": _spec(gy.sharding),
+            },
+        )
         with open(os.path.join(outdir, name + ".hlo.txt"), "w") as f:
             f.write(hlo)
 
@@ -126,22 +174,32 @@ def _run_cases(outdir):
     px = rng.standard_normal((2, 8, 3, 5))
     py = rng.standard_normal((2, 8, 4, 4))
     sh = NamedSharding(mesh, P(None, "data"))
-    fn = jax.jit(jax.vmap(jax.grad(
-        lambda a, b: jnp.sum(xj.mutual_information_recursion(a, b)), argnums=(0, 1))))
+    fn = jax.jit(
+        jax.vmap(
+            jax.grad(lambda a, b: jnp.sum(xj.mutual_information_recursion(a, b)), argnums=(0, 1))
+        )
+    )
     args = jax.device_put((px, py), sh)
     gx, gy = fn(*args)
     np.savez(os.path.join(outdir, "vmap.npz"), px=px, py=py, gx=np.asarray(gx), gy=np.asarray(gy))
-    meta["vmap"] = dict(_hlo_summary(fn.lower(*args).compile().as_text()),
-                        out_specs={"gx": _spec(gx.sharding)})
+    meta["vmap"] = dict(
+        _hlo_summary(fn.lower(*args).compile().as_text()), out_specs={"gx": _spec(gx.sharding)}
+    )
 
     # Eager (no jit) call on sharded arrays: the wrapper's own jit partitions it.
     px, py = args[0][0], args[1][0]
     scores = xj.mutual_information_recursion(px, py)
     boundary = jnp.broadcast_to(jnp.array([0, 0, 3, 4], jnp.int32), (8, 4))
-    np.savez(os.path.join(outdir, "eager.npz"), px=np.asarray(px), py=np.asarray(py),
-             scores=np.asarray(scores))
-    meta["eager"] = dict(_hlo_summary(_ffi._mi_forward.lower(px, py, boundary).compile().as_text()),
-                         out_specs={"scores": _spec(scores.sharding)})
+    np.savez(
+        os.path.join(outdir, "eager.npz"),
+        px=np.asarray(px),
+        py=np.asarray(py),
+        scores=np.asarray(scores),
+    )
+    meta["eager"] = dict(
+        _hlo_summary(_ffi._mi_forward.lower(px, py, boundary).compile().as_text()),
+        out_specs={"scores": _spec(scores.sharding)},
+    )
 
     # The same partitioning rule under GSPMD (deprecated, still selectable).
     jax.config.update("jax_use_shardy_partitioner", False)
@@ -168,11 +226,21 @@ from conftest import relative_error  # noqa: E402
 def results(tmp_path_factory):
     outdir = tmp_path_factory.mktemp("distributed_jax")
     flags = os.environ.get("XLA_FLAGS", "")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={N_DEVICES}".strip())
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(sys.path),
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count={N_DEVICES}".strip(),
+    )
     # cwd: not the source tree, whose xla_rnnt/ has no built library in it.
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), str(outdir)], env=env,
-                          cwd=outdir, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), str(outdir)],
+        env=env,
+        cwd=outdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     with open(outdir / "meta.json") as f:
         meta = json.load(f)
@@ -187,8 +255,11 @@ def _load(results, name):
 def _check_values(a, tol):
     ref, ref_gx, ref_gy = reference.mutual_information(a["px"], a["py"], a["boundary"])
     w = a["w"].astype(np.float64)[:, None, None]
-    for got, single, expected in ((a["scores"], a["scores1"], ref), (a["gx"], a["gx1"], w * ref_gx),
-                                  (a["gy"], a["gy1"], w * ref_gy)):
+    for got, single, expected in (
+        (a["scores"], a["scores1"], ref),
+        (a["gx"], a["gx1"], w * ref_gx),
+        (a["gy"], a["gy1"], w * ref_gy),
+    ):
         np.testing.assert_allclose(got, single, rtol=tol, atol=0)  # == one device
         assert relative_error(got, expected) < tol  # == float64 oracle
     if "ox" in a:
@@ -205,15 +276,26 @@ def _local_batch(info, n_shards):
 
 def _no_gather(info):
     """No collective but the all-reduce of the scalar loss."""
-    others = [c for c in info["collectives"] if not (c["op"] == "all-reduce" and "[]" in c["shape"])]
+    others = [
+        c for c in info["collectives"] if not (c["op"] == "all-reduce" and "[]" in c["shape"])
+    ]
     assert not others, others
 
 
 TOL = {"float64": 1e-12, "float32": 1e-5}
 
 
-@pytest.mark.parametrize("name", ["batch", "batch_modified_f32", "batch_return_grad",
-                                  "batch_two_axes", "boundary_replicated", "gspmd_batch"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "batch",
+        "batch_modified_f32",
+        "batch_return_grad",
+        "batch_two_axes",
+        "boundary_replicated",
+        "gspmd_batch",
+    ],
+)
 def test_batch_sharded_calls_stay_sharded(results, name):
     a, info = _load(results, name)
     _check_values(a, TOL[str(a["px"].dtype)])

@@ -6,6 +6,7 @@ run happens in a subprocess (this file run as a script). It saves inputs and
 results; the tests compare them with the float64 oracle and with the same step
 on one device (run in the same subprocess). See notes/distributed.md.
 """
+
 import json
 import os
 import subprocess
@@ -22,9 +23,11 @@ LR = 0.1
 # ----------------------------------------------------------------- subprocess
 def _run(outdir):
     import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * N_REPLICAS)
+        cpu, [tf.config.LogicalDeviceConfiguration()] * N_REPLICAS
+    )
     import xla_rnnt.tf as xt
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -80,24 +83,35 @@ def _run(outdir):
                 g_sum = ctx.all_reduce(tf.distribute.ReduceOp.SUM, g)
                 v.assign_sub(LR * g_sum)
                 return loss, scores, g, g2
+
             return strategy.run(replica_fn, args=args)
 
         def shard(a):
             return strategy.experimental_distribute_values_from_function(
-                lambda ctx: tf.constant(a[ctx.replica_id_in_sync_group * per:
-                                          (ctx.replica_id_in_sync_group + 1) * per]))
+                lambda ctx: tf.constant(
+                    a[
+                        ctx.replica_id_in_sync_group * per : (ctx.replica_id_in_sync_group + 1)
+                        * per
+                    ]
+                )
+            )
 
         dist_args = [shard(a) for a in (x, py, boundary, w)]
         loss, scores, g, g2 = train_step(*dist_args)
         local = strategy.experimental_local_results
         out = dict(
-            x=x, py=py, boundary=boundary, w=w, v0=v0,
+            x=x,
+            py=py,
+            boundary=boundary,
+            w=w,
+            v0=v0,
             loss=strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None).numpy(),
             scores=np.concatenate([s.numpy() for s in local(scores)]),
             replica_batch=np.array([s.shape[0] for s in local(scores)]),
             grad=strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None).numpy(),
             grad_variable=strategy.reduce(tf.distribute.ReduceOp.SUM, g2, axis=None).numpy(),
-            v_after=np.stack([t.numpy() for t in local(v)]))
+            v_after=np.stack([t.numpy() for t in local(v)]),
+        )
         with tf.device(devices[0]):  # the whole batch on one device
             loss1, scores1, grad1 = loss_and_grad(x, py, boundary, w, tf.constant(v0))
         out.update(loss1=loss1.numpy(), scores1=scores1.numpy(), grad1=grad1.numpy())
@@ -105,11 +119,16 @@ def _run(outdir):
 
         # Where the graph puts each replica's compiled call.
         graph = train_step.get_concrete_function(*dist_args).graph.as_graph_def()
-        compiled = {f.signature.name for f in graph.library.function
-                    if f.attr["_XlaMustCompile"].b}
-        meta[name] = sorted({node.device for node in graph.node
-                             if node.op.endswith("PartitionedCall") and
-                             node.attr["f"].func.name in compiled})
+        compiled = {
+            f.signature.name for f in graph.library.function if f.attr["_XlaMustCompile"].b
+        }
+        meta[name] = sorted(
+            {
+                node.device
+                for node in graph.node
+                if node.op.endswith("PartitionedCall") and node.attr["f"].func.name in compiled
+            }
+        )
 
     with open(os.path.join(outdir, "meta.json"), "w") as f:
         json.dump(meta, f)
@@ -132,8 +151,14 @@ def results(tmp_path_factory):
     outdir = tmp_path_factory.mktemp("distributed_tf")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     # cwd: not the source tree, whose xla_rnnt/ has no built library in it.
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), str(outdir)], env=env,
-                          cwd=outdir, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), str(outdir)],
+        env=env,
+        cwd=outdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     with open(outdir / "meta.json") as f:
         return outdir, json.load(f)
@@ -146,7 +171,8 @@ def test_mirrored_jit_train_step_matches_one_device(results, name):
     assert list(a["replica_batch"]) == [B // N_REPLICAS] * N_REPLICAS
     # Each replica's compiled call is placed on its own device.
     assert len(meta[name]) == N_REPLICAS and all(
-        d.endswith(f"CPU:{i}") for i, d in enumerate(meta[name])), meta[name]
+        d.endswith(f"CPU:{i}") for i, d in enumerate(meta[name])
+    ), meta[name]
 
     x, w = a["x"], a["w"]
     ref, ref_gx, _ = reference.mutual_information(x * a["v0"], a["py"], a["boundary"])

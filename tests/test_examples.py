@@ -1,5 +1,6 @@
 """Smoke tests: every example runs from the command line, in seconds, and
 trains (its loss goes down) or draws what it promises."""
+
 import json
 import os
 import subprocess
@@ -13,9 +14,13 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 def run_example(tmp_path, script, *args, env=None):
     # cwd outside the source tree: the installed package must be the one used.
     result = subprocess.run(
-        [sys.executable, os.path.join(EXAMPLES, script), *args], cwd=tmp_path,
+        [sys.executable, os.path.join(EXAMPLES, script), *args],
+        cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), **(env or {})),
-        capture_output=True, text=True, timeout=600)
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return result
 
@@ -36,8 +41,14 @@ def test_train_jax(tmp_path):
 def test_train_keras(tmp_path, backend):
     pytest.importorskip("tensorflow")
     pytest.importorskip(backend)
-    run_example(tmp_path, "train_keras.py", "--steps", "60", f"--json={tmp_path}/out.json",
-                env={"KERAS_BACKEND": backend})
+    run_example(
+        tmp_path,
+        "train_keras.py",
+        "--steps",
+        "60",
+        f"--json={tmp_path}/out.json",
+        env={"KERAS_BACKEND": backend},
+    )
     losses = json.load(open(tmp_path / "out.json"))
     assert losses["backend"] == backend
     assert losses["last"] < 0.8 * losses["first"], losses
@@ -45,7 +56,9 @@ def test_train_keras(tmp_path, backend):
 
 def test_plot_pruning(tmp_path):
     pytest.importorskip("matplotlib")
-    run_example(tmp_path, "plot_pruning.py", f"--out={tmp_path}/p.png", f"--json={tmp_path}/r.json")
+    run_example(
+        tmp_path, "plot_pruning.py", f"--out={tmp_path}/p.png", f"--json={tmp_path}/r.json"
+    )
     assert (tmp_path / "p.png").stat().st_size > 10_000
     info = json.load(open(tmp_path / "r.json"))
     starts = [r[0] for r in info["ranges"]]

@@ -1,6 +1,7 @@
 """jax.export of programs holding our custom calls: EXPORT_TARGETS is the
 handler table, export with a symbolic batch, serialise, deserialise, call and
 differentiate (vjp_order=1) against the un-exported functions."""
+
 import re
 
 import numpy as np
@@ -26,31 +27,46 @@ def targets_in(exported):
 def pipeline(am, lm, symbols, boundary):
     """README's JAX pipeline with a small joiner."""
     simple, (px_grad, py_grad) = xj.rnnt_loss_simple(
-        lm=lm, am=am, symbols=symbols, termination_symbol=0, boundary=boundary,
-        reduction="sum", return_grad=True)
-    ranges = xj.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad, boundary=boundary,
-                                      s_range=S_RANGE)
+        lm=lm,
+        am=am,
+        symbols=symbols,
+        termination_symbol=0,
+        boundary=boundary,
+        reduction="sum",
+        return_grad=True,
+    )
+    ranges = xj.get_rnnt_prune_ranges(
+        px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=S_RANGE
+    )
     am_pruned, lm_pruned = xj.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
-    pruned = xj.rnnt_loss_pruned(logits=jnp.tanh(am_pruned + lm_pruned), symbols=symbols,
-                                 ranges=ranges, termination_symbol=0, boundary=boundary,
-                                 reduction="sum")
+    pruned = xj.rnnt_loss_pruned(
+        logits=jnp.tanh(am_pruned + lm_pruned),
+        symbols=symbols,
+        ranges=ranges,
+        termination_symbol=0,
+        boundary=boundary,
+        reduction="sum",
+    )
     return 0.5 * simple + pruned
 
 
 def pipeline_specs():
-    b, = export.symbolic_shape("b")
-    return (jax.ShapeDtypeStruct((b, T, V), jnp.float32),
-            jax.ShapeDtypeStruct((b, S + 1, V), jnp.float32),
-            jax.ShapeDtypeStruct((b, S), jnp.int32),
-            jax.ShapeDtypeStruct((b, 4), jnp.int32))
+    (b,) = export.symbolic_shape("b")
+    return (
+        jax.ShapeDtypeStruct((b, T, V), jnp.float32),
+        jax.ShapeDtypeStruct((b, S + 1, V), jnp.float32),
+        jax.ShapeDtypeStruct((b, S), jnp.int32),
+        jax.ShapeDtypeStruct((b, 4), jnp.int32),
+    )
 
 
 def pipeline_inputs(rng, B):
     am = rng.standard_normal((B, T, V)).astype(np.float32)
     lm = rng.standard_normal((B, S + 1, V)).astype(np.float32)
     symbols = rng.integers(1, V, (B, S)).astype(np.int32)
-    boundary = np.stack([np.zeros(B), np.zeros(B), rng.integers(1, S + 1, B),
-                         rng.integers(S, T + 1, B)], 1).astype(np.int32)
+    boundary = np.stack(
+        [np.zeros(B), np.zeros(B), rng.integers(1, S + 1, B), rng.integers(S, T + 1, B)], 1
+    ).astype(np.int32)
     return am, lm, symbols, boundary
 
 
@@ -71,8 +87,7 @@ def test_export_targets_are_the_handler_table():
 def loss_path(request, monkeypatch):
     """The losses trace XLA's log-softmax where the default device is a CPU and
     the fused gather kernel on a GPU: export both programs on any machine."""
-    monkeypatch.setattr(jax_ops, "default_device_is_gpu",
-                        lambda: request.param == "fused_gather")
+    monkeypatch.setattr(jax_ops, "default_device_is_gpu", lambda: request.param == "fused_gather")
     return request.param
 
 
@@ -95,8 +110,9 @@ def test_grad_of_the_deserialised_pipeline(rng, loss_path):
     if loss_path == "fused_gather":
         assert "xla_rnnt_logsoftmax_gather_grad" in targets_in(exported.vjp())
     am, lm, symbols, boundary = pipeline_inputs(rng, 3)
-    restored_grads = jax.grad(lambda a, l: restored.call(a, l, symbols, boundary),
-                              argnums=(0, 1))(am, lm)
+    restored_grads = jax.grad(lambda a, l: restored.call(a, l, symbols, boundary), argnums=(0, 1))(
+        am, lm
+    )
     direct_grads = jax.jit(jax.grad(pipeline, argnums=(0, 1)))(am, lm, symbols, boundary)
     for got, want in zip(restored_grads, direct_grads):
         assert np.abs(np.asarray(want)).max() > 0
@@ -116,10 +132,12 @@ def test_export_without_the_disabled_checks_names_our_target():
 
 
 def test_recursion_alone_exports_and_differentiates(rng):
-    b, = export.symbolic_shape("b")
-    specs = (jax.ShapeDtypeStruct((b, S, T + 1), jnp.float32),
-             jax.ShapeDtypeStruct((b, S + 1, T), jnp.float32),
-             jax.ShapeDtypeStruct((b, 4), jnp.int32))
+    (b,) = export.symbolic_shape("b")
+    specs = (
+        jax.ShapeDtypeStruct((b, S, T + 1), jnp.float32),
+        jax.ShapeDtypeStruct((b, S + 1, T), jnp.float32),
+        jax.ShapeDtypeStruct((b, 4), jnp.int32),
+    )
 
     def total(px, py, boundary):
         return jnp.sum(xj.mutual_information_recursion(px, py, boundary))
@@ -130,10 +148,14 @@ def test_recursion_alone_exports_and_differentiates(rng):
         px = rng.standard_normal((B, S, T + 1)).astype(np.float32)
         py = rng.standard_normal((B, S + 1, T)).astype(np.float32)
         # s_end >= 1: px takes part, so its gradient is not all zeros.
-        boundary = np.stack([np.zeros(B), np.zeros(B), rng.integers(1, S + 1, B),
-                             rng.integers(1, T + 1, B)], 1).astype(np.int32)
-        np.testing.assert_allclose(float(restored.call(px, py, boundary)),
-                                   float(jax.jit(total)(px, py, boundary)), rtol=1e-6)
+        boundary = np.stack(
+            [np.zeros(B), np.zeros(B), rng.integers(1, S + 1, B), rng.integers(1, T + 1, B)], 1
+        ).astype(np.int32)
+        np.testing.assert_allclose(
+            float(restored.call(px, py, boundary)),
+            float(jax.jit(total)(px, py, boundary)),
+            rtol=1e-6,
+        )
         got = jax.grad(restored.call, argnums=(0, 1))(px, py, boundary)
         want = jax.grad(total, argnums=(0, 1))(px, py, boundary)
         for g, w in zip(got, want):

@@ -3,17 +3,18 @@
 Skipped cleanly where JAX sees no CUDA device or the library has no CUDA
 handlers; run on the GPU machine by tools/gpu_check.sh.
 """
+
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
-
 import reference  # noqa: E402
+from conftest import close, relative_error  # noqa: E402
+
 import xla_rnnt.jax as xj  # noqa: E402
 from xla_rnnt import _native  # noqa: E402
-from conftest import close, relative_error  # noqa: E402
 
 
 def _cuda_devices():
@@ -60,10 +61,16 @@ def test_cuda_matches_cpu_and_reference(rng, B, S, T, modified, dtype):
         cpu = _run(cpu_device, px, py, bd, weights)
         # The float64 CPU path (itself checked against the oracle below and in
         # test_mutual_information_jax.py) is the reference for both devices.
-        exact = _run(cpu_device, px.astype(np.float64), py.astype(np.float64), bd,
-                     weights.astype(np.float64))
-        for got, same_dtype, want in zip([cuda[0], *cuda[1]], [cpu[0], *cpu[1]],
-                                         [exact[0], *exact[1]]):
+        exact = _run(
+            cpu_device,
+            px.astype(np.float64),
+            py.astype(np.float64),
+            bd,
+            weights.astype(np.float64),
+        )
+        for got, same_dtype, want in zip(
+            [cuda[0], *cuda[1]], [cpu[0], *cpu[1]], [exact[0], *exact[1]]
+        ):
             if dtype == np.float64:
                 assert relative_error(got, same_dtype) < 1e-12
             else:
@@ -94,8 +101,15 @@ def test_cuda_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
 # C % 4 == 0 takes the 16-byte path for float32 (C % 2 == 0 for float64), the
 # others the element path; 16-byte rows of up to 256 vectors (C <= 1024
 # float32) are read into registers at once, longer ones with a running sum.
-GATHER_SHAPES = [(5, 1), (3, 7, 4), (2, 9, 5, 33), (4, 50, 5, 500), (3, 5, 1024), (3, 40, 1027),
-                 (2, 6, 2048)]
+GATHER_SHAPES = [
+    (5, 1),
+    (3, 7, 4),
+    (2, 9, 5, 33),
+    (4, 50, 5, 500),
+    (3, 5, 1024),
+    (3, 40, 1027),
+    (2, 6, 2048),
+]
 
 
 @pytest.mark.parametrize("shape", GATHER_SHAPES)

@@ -5,6 +5,7 @@ JAX's whatever TF's global TensorFloat-32 setting.
 Skipped cleanly where TF sees no GPU or the library has no CUDA handlers; run
 on a GPU machine by tools/gpu_check.sh.
 """
+
 import numpy as np
 import pytest
 
@@ -12,6 +13,7 @@ tf = pytest.importorskip("tensorflow")
 
 import reference  # noqa: E402
 from conftest import close, relative_error  # noqa: E402
+
 from xla_rnnt import _native  # noqa: E402
 from xla_rnnt.tf import losses as xt  # noqa: E402
 from xla_rnnt.tf import mutual_information_recursion  # noqa: E402
@@ -48,8 +50,13 @@ def test_gpu_recursion_matches_cpu_and_float64(rng, B, S, T, dtype):
     weights = rng.standard_normal(B).astype(dtype)
     gpu = _run_recursion("/GPU:0", px, py, boundary, weights)
     cpu = _run_recursion("/CPU:0", px, py, boundary, weights)
-    exact = _run_recursion("/CPU:0", px.astype(np.float64), py.astype(np.float64), boundary,
-                           weights.astype(np.float64))
+    exact = _run_recursion(
+        "/CPU:0",
+        px.astype(np.float64),
+        py.astype(np.float64),
+        boundary,
+        weights.astype(np.float64),
+    )
     for got, same_dtype, want in zip(gpu, cpu, exact):
         if dtype == np.float64:
             assert relative_error(got, same_dtype) < 1e-12
@@ -72,8 +79,15 @@ def _simple_inputs(rng, B, T, S, V):
     lm = rng.standard_normal((B, S + 1, V)).astype(np.float32)
     am = rng.standard_normal((B, T, V)).astype(np.float32)
     symbols = rng.integers(1, V, (B, S)).astype(np.int32)
-    boundary = np.stack([np.zeros(B), np.zeros(B), rng.integers(S // 2, S + 1, B),
-                         rng.integers(max(1, T * 7 // 10), T + 1, B)], 1).astype(np.int32)
+    boundary = np.stack(
+        [
+            np.zeros(B),
+            np.zeros(B),
+            rng.integers(S // 2, S + 1, B),
+            rng.integers(max(1, T * 7 // 10), T + 1, B),
+        ],
+        1,
+    ).astype(np.int32)
     return lm, am, symbols, boundary
 
 
@@ -100,7 +114,8 @@ def _jax_simple_gpu(lm, am, symbols, boundary):
 
     gpu = jax.devices("cuda")[0]
     value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(
-        *jax.device_put((lm, am), gpu))
+        *jax.device_put((lm, am), gpu)
+    )
     return [np.asarray(value)] + [np.asarray(g) for g in grads]
 
 
@@ -115,12 +130,10 @@ def test_gpu_simple_loss_gradients_as_accurate_as_jax_with_tf32_on(rng, B, T, S,
     the user's global setting (left on here) does not cost accuracy."""
     assert tf.config.experimental.tensor_float_32_execution_enabled()
     lm, am, symbols, boundary = _simple_inputs(rng, B, T, S, V)
-    exact = _simple_on("/CPU:0", lm.astype(np.float64), am.astype(np.float64), symbols,
-                       boundary)
+    exact = _simple_on("/CPU:0", lm.astype(np.float64), am.astype(np.float64), symbols, boundary)
     tf_gpu = _simple_on("/GPU:0", lm, am, symbols, boundary)
     jax_gpu = _jax_simple_gpu(lm, am, symbols, boundary)
-    for name, got_tf, got_jax, want in zip(("loss", "lm_grad", "am_grad"), tf_gpu, jax_gpu,
-                                           exact):
+    for name, got_tf, got_jax, want in zip(("loss", "lm_grad", "am_grad"), tf_gpu, jax_gpu, exact):
         tf_error, jax_error = _max_relative(got_tf, want), _max_relative(got_jax, want)
         print(f"{name}: TF GPU {tf_error:.2e}, JAX GPU {jax_error:.2e} vs float64")
         assert tf_error <= max(1.5 * jax_error, 1e-6), (name, tf_error, jax_error)
@@ -135,11 +148,13 @@ def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
         with tf.GradientTape() as tape:
             tape.watch([lm, am])
             simple, (px_grad, py_grad) = xt.rnnt_loss_simple(
-                lm, am, symbols, 0, boundary, reduction="sum", return_grad=True)
+                lm, am, symbols, 0, boundary, reduction="sum", return_grad=True
+            )
             ranges = xt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, 3)
             am_p, lm_p = xt.do_rnnt_pruning(am, lm, ranges)
-            pruned = xt.rnnt_loss_pruned(tf.tanh(am_p + lm_p) * 3.0, symbols, ranges, 0,
-                                         boundary, reduction="sum")
+            pruned = xt.rnnt_loss_pruned(
+                tf.tanh(am_p + lm_p) * 3.0, symbols, ranges, 0, boundary, reduction="sum"
+            )
             loss = 0.5 * simple + pruned
         return loss, tape.gradient(loss, [lm, am])
 

@@ -1,5 +1,6 @@
 """What TF users do with the losses: SavedModel export/reload of the pruned
 pipeline, and the Keras layer against direct calls."""
+
 import os
 import subprocess
 import sys
@@ -31,23 +32,42 @@ class PrunedLoss(tf.Module):
 
     def __init__(self):
         super().__init__()
-        self.w = tf.Variable(np.random.default_rng(7).standard_normal((V, V)).astype(np.float32)
-                             / 3.0)
+        self.w = tf.Variable(
+            np.random.default_rng(7).standard_normal((V, V)).astype(np.float32) / 3.0
+        )
 
-    @tf.function(jit_compile=True, input_signature=[
-        tf.TensorSpec([None, T, V], tf.float32), tf.TensorSpec([None, S + 1, V], tf.float32),
-        tf.TensorSpec([None, S], tf.int64), tf.TensorSpec([None, 4], tf.int64)])
+    @tf.function(
+        jit_compile=True,
+        input_signature=[
+            tf.TensorSpec([None, T, V], tf.float32),
+            tf.TensorSpec([None, S + 1, V], tf.float32),
+            tf.TensorSpec([None, S], tf.int64),
+            tf.TensorSpec([None, 4], tf.int64),
+        ],
+    )
     def __call__(self, am, lm, symbols, boundary):
         simple, (px_grad, py_grad) = xla_rnnt.rnnt_loss_simple(
-            lm=lm, am=am, symbols=symbols, termination_symbol=0, boundary=boundary,
-            reduction="none", return_grad=True)
-        ranges = xla_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
-                                                boundary=boundary, s_range=2)
+            lm=lm,
+            am=am,
+            symbols=symbols,
+            termination_symbol=0,
+            boundary=boundary,
+            reduction="none",
+            return_grad=True,
+        )
+        ranges = xla_rnnt.get_rnnt_prune_ranges(
+            px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=2
+        )
         am_p, lm_p = xla_rnnt.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
         logits = tf.tanh(am_p + lm_p) @ self.w
-        pruned = xla_rnnt.rnnt_loss_pruned(logits=logits, symbols=symbols, ranges=ranges,
-                                           termination_symbol=0, boundary=boundary,
-                                           reduction="none")
+        pruned = xla_rnnt.rnnt_loss_pruned(
+            logits=logits,
+            symbols=symbols,
+            ranges=ranges,
+            termination_symbol=0,
+            boundary=boundary,
+            reduction="none",
+        )
         return 0.5 * simple + pruned
 
 
@@ -68,9 +88,14 @@ def test_saved_model_of_the_pruned_loss_reloads_in_a_fresh_process(tmp_path, rng
             x = dict(np.load({str(tmp_path)!r} + f"/in{{i}}.npz"))
             np.save({str(tmp_path)!r} + f"/out{{i}}.npy", loaded(**x).numpy())
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=600,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for i, want in enumerate(expected):
         got = np.load(tmp_path / f"out{i}.npy")
@@ -95,17 +120,25 @@ def _keras_case(backend, tmp_path):
         layer = PrunedTransducerLoss(V, joiner_dim=8, s_range=2)
         loss = float(layer(enc, dec, symbols, t_len, s_len))
         w = {{v.path: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for v in layer.weights}}
-        np.savez({str(tmp_path)!r} + "/w_{backend}.npz", **{{k.replace("/", "__"): v for k, v in w.items()}})
+        np.savez({str(tmp_path)!r} + "/w_{backend}.npz",
+                 **{{k.replace("/", "__"): v for k, v in w.items()}})
         json.dump({{"loss": loss, "n_losses": len(layer.losses)}},
                   open({str(tmp_path)!r} + "/keras_{backend}.json", "w"))
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=600,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     import json
+
     return json.load(open(tmp_path / f"keras_{backend}.json")), dict(
-        np.load(tmp_path / f"w_{backend}.npz"))
+        np.load(tmp_path / f"w_{backend}.npz")
+    )
 
 
 def _direct_loss(weights):
@@ -123,14 +156,21 @@ def _direct_loss(weights):
         return x @ kernel + bias
 
     simple, (gx, gy) = xla_rnnt.rnnt_loss_simple(
-        lm=dense(dec, "simple_lm_proj"), am=dense(enc, "simple_am_proj"), symbols=symbols,
-        termination_symbol=0, boundary=boundary, return_grad=True)
+        lm=dense(dec, "simple_lm_proj"),
+        am=dense(enc, "simple_am_proj"),
+        symbols=symbols,
+        termination_symbol=0,
+        boundary=boundary,
+        return_grad=True,
+    )
     ranges = xla_rnnt.get_rnnt_prune_ranges(px_grad=gx, py_grad=gy, boundary=boundary, s_range=2)
-    e, d = xla_rnnt.do_rnnt_pruning(am=dense(enc, "encoder_proj"), lm=dense(dec, "decoder_proj"),
-                                    ranges=ranges)
+    e, d = xla_rnnt.do_rnnt_pruning(
+        am=dense(enc, "encoder_proj"), lm=dense(dec, "decoder_proj"), ranges=ranges
+    )
     logits = dense(np.tanh(np.asarray(e) + np.asarray(d)), "output_proj")
-    pruned = xla_rnnt.rnnt_loss_pruned(logits=logits, symbols=symbols, ranges=ranges,
-                                       termination_symbol=0, boundary=boundary)
+    pruned = xla_rnnt.rnnt_loss_pruned(
+        logits=logits, symbols=symbols, ranges=ranges, termination_symbol=0, boundary=boundary
+    )
     return 0.5 * float(simple) + float(pruned)
 
 

@@ -3,6 +3,7 @@ PrunedTransducerLoss under the mixed_float16 and mixed_bfloat16 policies trains
 like float32 (same seeds: the loss before training equal to half-precision
 accuracy, then falling, everything finite). Runs on the default device: the CPU here, a
 GPU on a GPU machine."""
+
 import json
 import os
 import subprocess
@@ -48,10 +49,14 @@ _SCRIPT = textwrap.dedent("""
 
 
 def test_fit_under_mixed_precision_policies(tmp_path):
-    result = subprocess.run([sys.executable, "-c", _SCRIPT], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=900,
-                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path),
-                                     TF_CPP_MIN_LOG_LEVEL="2"))
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), TF_CPP_MIN_LOG_LEVEL="2"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     for policy, tol in (("mixed_float16", 2e-2), ("mixed_bfloat16", 5e-2)):

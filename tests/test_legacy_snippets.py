@@ -2,6 +2,7 @@
 `tf_fast_rnnt` replaced by `xla_rnnt`; the names they leave undefined (sizes,
 rnnt_type, termination_symbol, model.joiner) are defined here, and their
 results are checked against the float64 oracle."""
+
 import types
 
 import numpy as np
@@ -10,10 +11,11 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 import reference_rnnt as ref  # noqa: E402
-import xla_rnnt  # noqa: E402
 from conftest import relative_error  # noqa: E402
 
-SIMPLE_SNIPPET = '''
+import xla_rnnt  # noqa: E402
+
+SIMPLE_SNIPPET = """
 am = np.random.randn(B, T, C).astype('f')
 lm = np.random.randn(B, S + 1, C).astype('f')
 symbols = np.random.randint(0, C - 1, (B, S)).astype(np.int64)
@@ -35,9 +37,11 @@ simple_loss, (px_grad, py_grad) = xla_rnnt.rnnt_loss_simple(
     reduction="none",
     delay_penalty=0.2,
 )
-'''
+"""
 
-PRUNED_SNIPPET = SIMPLE_SNIPPET + '''s_range = 5  # can be other values
+PRUNED_SNIPPET = (
+    SIMPLE_SNIPPET
+    + """s_range = 5  # can be other values
 ranges = xla_rnnt.get_rnnt_prune_ranges(
     px_grad=px_grad,
     py_grad=py_grad,
@@ -56,7 +60,8 @@ pruned_loss = xla_rnnt.rnnt_loss_pruned(
     boundary=boundary,
     reduction="sum",
 )
-'''
+"""
+)
 
 
 def _namespace(rng, rnnt_type):
@@ -65,10 +70,20 @@ def _namespace(rng, rnnt_type):
     S = int(rng.integers(1, 4 if rnnt_type == "regular" else T // 2 + 1))
     C = int(rng.integers(4, 8))
     np.random.seed(int(rng.integers(2**31)))  # the snippets draw from np.random
-    return dict(np=np, tf=tf, xla_rnnt=xla_rnnt, B=B, T=T, S=S, C=C,
-                seq_length=rng.integers(0, S + 1, B), frames=rng.integers(max(S, 1), T + 1, B),
-                rnnt_type=rnnt_type, termination_symbol=C - 1,
-                model=types.SimpleNamespace(joiner=lambda am, lm: am + lm))
+    return dict(
+        np=np,
+        tf=tf,
+        xla_rnnt=xla_rnnt,
+        B=B,
+        T=T,
+        S=S,
+        C=C,
+        seq_length=rng.integers(0, S + 1, B),
+        frames=rng.integers(max(S, 1), T + 1, B),
+        rnnt_type=rnnt_type,
+        termination_symbol=C - 1,
+        model=types.SimpleNamespace(joiner=lambda am, lm: am + lm),
+    )
 
 
 def _check_simple(ns):
@@ -76,8 +91,9 @@ def _check_simple(ns):
     lps = ref.lps_simple(ns["lm"].astype(np.float64), ns["am"].astype(np.float64))
     want = ref.loss_from_lps(lps, ns["symbols"], ns["C"] - 1, boundary, ns["rnnt_type"], 0.2)
     assert relative_error(ns["simple_loss"], want) < 1e-5
-    want_gx, want_gy = ref.occupations_from_lps(lps, ns["symbols"], ns["C"] - 1, boundary,
-                                                ns["rnnt_type"], 0.2)
+    want_gx, want_gy = ref.occupations_from_lps(
+        lps, ns["symbols"], ns["C"] - 1, boundary, ns["rnnt_type"], 0.2
+    )
     assert relative_error(ns["px_grad"], want_gx) < 1e-4
     assert relative_error(ns["py_grad"], want_gy) < 1e-4
 

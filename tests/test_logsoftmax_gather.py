@@ -2,15 +2,16 @@
 pruned losses, called directly: float64 oracle, finite differences, -inf rows,
 out-of-range symbols, any leading axes, JAX (jit, vmap) and TF (eager,
 function, XLA with an unknown batch size), and the handlers' own checks."""
+
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
-
 import reference  # noqa: E402
 from conftest import close, relative_error  # noqa: E402
+
 from xla_rnnt.jax import _ffi as jax_ffi  # noqa: E402
 from xla_rnnt.jax.logsoftmax_gather import logsoftmax_gather as jax_gather  # noqa: E402
 
@@ -96,11 +97,14 @@ def test_vmap_matches_loop(rng):
         assert np.array_equal(px[i], want[0]) and np.array_equal(py[i], want[1])
 
 
-@pytest.mark.parametrize("logits_shape,symbols_shape,blank,message", [
-    ((2, 5), (3,), 0, r"same leading axes, got logits \[2, 5\], symbols \[3\]"),
-    ((2, 5), (2,), 5, r"blank = 5 must be in \[0, C = 5\)"),
-    ((2, 5), (2, 1), 0, r"same leading axes"),
-])
+@pytest.mark.parametrize(
+    "logits_shape,symbols_shape,blank,message",
+    [
+        ((2, 5), (3,), 0, r"same leading axes, got logits \[2, 5\], symbols \[3\]"),
+        ((2, 5), (2,), 5, r"blank = 5 must be in \[0, C = 5\)"),
+        ((2, 5), (2, 1), 0, r"same leading axes"),
+    ],
+)
 def test_handler_rejects_bad_operands(logits_shape, symbols_shape, blank, message):
     """The handler checks what the losses check at trace time, for other callers."""
     logits = np.zeros(logits_shape, np.float32)
@@ -110,22 +114,40 @@ def test_handler_rejects_bad_operands(logits_shape, symbols_shape, blank, messag
     with pytest.raises(Exception, match=message):
         jax.block_until_ready(call(logits, symbols, blank=np.int64(blank)))
     with pytest.raises(Exception, match="logits must be float32 or float64"):
-        jax.block_until_ready(jax_ffi.logsoftmax_gather(logits.astype(np.float16),
-                                                        np.zeros(logits_shape[:-1], np.int32),
-                                                        0))
+        jax.block_until_ready(
+            jax_ffi.logsoftmax_gather(
+                logits.astype(np.float16), np.zeros(logits_shape[:-1], np.int32), 0
+            )
+        )
 
 
 def test_gradient_handler_names_the_bad_operand():
     logits, symbols, rows = np.zeros((2, 5), np.float32), np.zeros(2, np.int32), np.zeros(2)
-    call = jax.ffi.ffi_call("xla_rnnt_logsoftmax_gather_grad",
-                            jax.ShapeDtypeStruct((2, 5), np.float32))
+    call = jax.ffi.ffi_call(
+        "xla_rnnt_logsoftmax_gather_grad", jax.ShapeDtypeStruct((2, 5), np.float32)
+    )
     with pytest.raises(Exception, match=r"px_grad has shape \[3\], expected 2 elements"):
-        jax.block_until_ready(call(logits, symbols, rows.astype(np.float32),
-                                   np.zeros(3, np.float32), rows.astype(np.float32),
-                                   blank=np.int64(0)))
+        jax.block_until_ready(
+            call(
+                logits,
+                symbols,
+                rows.astype(np.float32),
+                np.zeros(3, np.float32),
+                rows.astype(np.float32),
+                blank=np.int64(0),
+            )
+        )
     with pytest.raises(Exception, match="py_grad must have the dtype of logits"):
-        jax.block_until_ready(call(logits, symbols, rows.astype(np.float32),
-                                   rows.astype(np.float32), rows, blank=np.int64(0)))
+        jax.block_until_ready(
+            call(
+                logits,
+                symbols,
+                rows.astype(np.float32),
+                rows.astype(np.float32),
+                rows,
+                blank=np.int64(0),
+            )
+        )
 
 
 try:  # the GPU machine runs the JAX half of this file; it has no TensorFlow
@@ -137,6 +159,7 @@ needs_tf = pytest.mark.skipif(tf is None, reason="TensorFlow is not installed")
 
 def tf_gather(logits, symbols, blank):
     from xla_rnnt.tf.logsoftmax_gather import logsoftmax_gather
+
     return logsoftmax_gather(logits, symbols, blank)
 
 
@@ -157,13 +180,16 @@ def test_tf_matches_jax(rng, mode):
 
         if mode != "eager":
             # Unknown leading axes: one trace for any batch size.
-            spec = [tf.TensorSpec([None] * logits.ndim, tf.float64),
-                    tf.TensorSpec([None] * symbols.ndim, tf.int32),
-                    tf.TensorSpec([None] * symbols.ndim, tf.float64),
-                    tf.TensorSpec([None] * symbols.ndim, tf.float64)]
+            spec = [
+                tf.TensorSpec([None] * logits.ndim, tf.float64),
+                tf.TensorSpec([None] * symbols.ndim, tf.int32),
+                tf.TensorSpec([None] * symbols.ndim, tf.float64),
+                tf.TensorSpec([None] * symbols.ndim, tf.float64),
+            ]
             run = tf.function(run, input_signature=spec, jit_compile=mode == "jit_compile")
-        got = run(tf.constant(logits), tf.constant(symbols), tf.constant(cot[0]),
-                  tf.constant(cot[1]))
+        got = run(
+            tf.constant(logits), tf.constant(symbols), tf.constant(cot[0]), tf.constant(cot[1])
+        )
         for a, b in zip(got, want):
             assert relative_error(a.numpy(), b) < 1e-12
 
@@ -190,6 +216,7 @@ def test_losses_equal_with_the_fused_kernel_forced_on_cpu(rng, fw, monkeypatch):
     integration is tested without a GPU too)."""
     import xla_rnnt.jax as xj
     from xla_rnnt.jax import _ops as jax_ops
+
     B, T, S, C = 3, 6, 4, 7
     logits = rng.standard_normal((B, T, S + 1, C))
     symbols = rng.integers(0, C, size=(B, S)).astype(np.int32)
@@ -203,9 +230,14 @@ def test_losses_equal_with_the_fused_kernel_forced_on_cpu(rng, fw, monkeypatch):
 
         def run():
             def total(lg, lg_pruned):
-                return (jnp.sum(mod.rnnt_loss(lg, symbols, blank, boundary, reduction="none"))
-                        + jnp.sum(mod.rnnt_loss_pruned(lg_pruned, symbols, ranges, blank,
-                                                       boundary, reduction="none")))
+                return jnp.sum(
+                    mod.rnnt_loss(lg, symbols, blank, boundary, reduction="none")
+                ) + jnp.sum(
+                    mod.rnnt_loss_pruned(
+                        lg_pruned, symbols, ranges, blank, boundary, reduction="none"
+                    )
+                )
+
             value, grads = jax.value_and_grad(total, argnums=(0, 1))(logits, logits[:, :, :3])
             return [np.asarray(value)] + [np.asarray(g) for g in grads]
     else:
@@ -216,19 +248,22 @@ def test_losses_equal_with_the_fused_kernel_forced_on_cpu(rng, fw, monkeypatch):
             lg, lgp = tf.constant(logits), tf.constant(logits[:, :, :3])
             with tf.GradientTape() as tape:
                 tape.watch([lg, lgp])
-                value = (tf.reduce_sum(mod.rnnt_loss(lg, symbols, blank, boundary,
-                                                     reduction="none"))
-                         + tf.reduce_sum(mod.rnnt_loss_pruned(lgp, symbols, ranges, blank,
-                                                              boundary, reduction="none")))
+                value = tf.reduce_sum(
+                    mod.rnnt_loss(lg, symbols, blank, boundary, reduction="none")
+                ) + tf.reduce_sum(
+                    mod.rnnt_loss_pruned(lgp, symbols, ranges, blank, boundary, reduction="none")
+                )
             return [value.numpy()] + [g.numpy() for g in tape.gradient(value, [lg, lgp])]
+
     monkeypatch.setattr(ops_module, "default_device_is_gpu", lambda: False)
     xla_path = run()
     assert np.isfinite(xla_path[0])
     calls = []
     monkeypatch.setattr(ops_module, "default_device_is_gpu", lambda: True)
     original = ops_module.logsoftmax_gather
-    monkeypatch.setattr(ops_module, "logsoftmax_gather",
-                        lambda *a: calls.append(1) or original(*a))
+    monkeypatch.setattr(
+        ops_module, "logsoftmax_gather", lambda *a: calls.append(1) or original(*a)
+    )
     fused = run()
     assert calls, "the fused kernel was not used"
     for a, b in zip(fused, xla_path):

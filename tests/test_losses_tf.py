@@ -1,6 +1,7 @@
 """xla_rnnt.tf's RNN-T losses: the same numbers as xla_rnnt.jax (one shared source,
 two adapters), under tf.function(jit_compile=True), with GradientTape gradients
 and an unknown batch axis."""
+
 import warnings
 
 import numpy as np
@@ -10,45 +11,63 @@ tf = pytest.importorskip("tensorflow")
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
-
 import reference_rnnt as ref  # noqa: E402
-import xla_rnnt.jax as xj  # noqa: E402
 from conftest import relative_error  # noqa: E402
-from test_losses_jax import (TYPES, length_boundary, simple_inputs, sizes,  # noqa: E402
-                             symbols_and_blank)
+from test_losses_jax import (
+    TYPES,
+    length_boundary,
+    simple_inputs,
+    sizes,  # noqa: E402
+    symbols_and_blank,
+)
+
+import xla_rnnt.jax as xj  # noqa: E402
 from xla_rnnt.tf import losses as xt  # noqa: E402
 
 
-def logprobs(m, lm, am, logits, symbols, boundary, ranges, *, blank, rnnt_type, scales,
-             **_):
+def logprobs(m, lm, am, logits, symbols, boundary, ranges, *, blank, rnnt_type, scales, **_):
     """The get_rnnt_logprobs* functions of module m (xj or xt)."""
     pruned_logits = m.do_rnnt_pruning(logits[:, :, 0], lm, ranges)[1]
     return dict(
         simple=m.get_rnnt_logprobs(lm, am, symbols, blank, rnnt_type, boundary),
-        smoothed=m.get_rnnt_logprobs_smoothed(lm, am, symbols, blank, *scales, boundary,
-                                              rnnt_type),
+        smoothed=m.get_rnnt_logprobs_smoothed(
+            lm, am, symbols, blank, *scales, boundary, rnnt_type
+        ),
         joint=m.get_rnnt_logprobs_joint(logits, symbols, blank, boundary, rnnt_type),
-        pruned=m.get_rnnt_logprobs_pruned(pruned_logits, symbols, ranges, blank, boundary,
-                                          rnnt_type))
+        pruned=m.get_rnnt_logprobs_pruned(
+            pruned_logits, symbols, ranges, blank, boundary, rnnt_type
+        ),
+    )
 
 
-def everything(m, lm, am, logits, symbols, boundary, *, blank, rnnt_type,
-               reduction, delay, s_range, scales):
+def everything(
+    m, lm, am, logits, symbols, boundary, *, blank, rnnt_type, reduction, delay, s_range, scales
+):
     """Every public loss of module m (xj or xt) on the same inputs, with the
     pruning functions in between."""
     out = {}
-    simple, (gx, gy) = m.rnnt_loss_simple(lm, am, symbols, blank, boundary, rnnt_type, delay,
-                                          reduction, return_grad=True)
-    smoothed = m.rnnt_loss_smoothed(lm, am, symbols, blank, *scales, boundary, rnnt_type,
-                                    delay, reduction)
+    simple, (gx, gy) = m.rnnt_loss_simple(
+        lm, am, symbols, blank, boundary, rnnt_type, delay, reduction, return_grad=True
+    )
+    smoothed = m.rnnt_loss_smoothed(
+        lm, am, symbols, blank, *scales, boundary, rnnt_type, delay, reduction
+    )
     full = m.rnnt_loss(logits, symbols, blank, boundary, rnnt_type, delay, reduction)
     ranges = m.get_rnnt_prune_ranges(gx, gy, boundary, s_range)
     am_p, lm_p = m.do_rnnt_pruning(am, lm, ranges)
     pruned_logits = (am_p + lm_p) * 0.5
-    pruned = m.rnnt_loss_pruned(pruned_logits, symbols, ranges, blank, boundary, rnnt_type,
-                                delay, reduction)
-    out.update(simple=simple, occupations=(gx, gy), smoothed=smoothed, full=full,
-               ranges=ranges, pruning=(am_p, lm_p), pruned=pruned)
+    pruned = m.rnnt_loss_pruned(
+        pruned_logits, symbols, ranges, blank, boundary, rnnt_type, delay, reduction
+    )
+    out.update(
+        simple=simple,
+        occupations=(gx, gy),
+        smoothed=smoothed,
+        full=full,
+        ranges=ranges,
+        pruning=(am_p, lm_p),
+        pruned=pruned,
+    )
     return out, simple + smoothed + full + pruned
 
 
@@ -60,21 +79,23 @@ def run_tf(inputs, **static):
             out, total = everything(xt, lm, am, logits, symbols, boundary, **static)
             total = tf.reduce_sum(total)
         return out, tape.gradient(total, [lm, am, logits])
+
     return fn(*inputs)
 
 
 def run_jax(inputs, **static):
     def total(lm, am, logits, symbols, boundary):
         out, tot = everything(xj, lm, am, logits, symbols, boundary, **static)
-        out["logprobs"] = logprobs(xj, lm, am, logits, symbols, boundary, out["ranges"],
-                                   **static)
+        out["logprobs"] = logprobs(xj, lm, am, logits, symbols, boundary, out["ranges"], **static)
         return jnp.sum(tot), out
 
     @jax.jit
     def fn(lm, am, logits, symbols, boundary):
-        grads, out = jax.grad(total, argnums=(0, 1, 2), has_aux=True)(lm, am, logits, symbols,
-                                                                      boundary)
+        grads, out = jax.grad(total, argnums=(0, 1, 2), has_aux=True)(
+            lm, am, logits, symbols, boundary
+        )
         return out, grads
+
     return fn(*inputs)
 
 
@@ -98,14 +119,22 @@ def test_tf_matches_jax_under_jit_compile(rng):
     lm, am = simple_inputs(rng, B, S, T, C)
     logits = rng.standard_normal((B, T, S + 1, C))
     boundary = [None, length_boundary(rng, B, S, T, rnnt_type)][int(rng.integers(0, 2))]
-    static = dict(blank=blank, rnnt_type=rnnt_type,
-                  reduction=str(rng.choice(["none", "mean", "sum"])),
-                  delay=float(rng.choice([0.0, 0.3])),
-                  s_range=int(rng.integers(2, S + 3)),
-                  scales=(float(rng.uniform(0, 0.3)), float(rng.uniform(0, 0.3))))
+    static = dict(
+        blank=blank,
+        rnnt_type=rnnt_type,
+        reduction=str(rng.choice(["none", "mean", "sum"])),
+        delay=float(rng.choice([0.0, 0.3])),
+        s_range=int(rng.integers(2, S + 3)),
+        scales=(float(rng.uniform(0, 0.3)), float(rng.uniform(0, 0.3))),
+    )
     dtype, tol = [(np.float64, 1e-12), (np.float32, 1e-5)][int(rng.integers(0, 2))]
-    inputs = (lm.astype(dtype), am.astype(dtype), logits.astype(dtype),
-              symbols.astype(np.int32), None if boundary is None else boundary.astype(np.int32))
+    inputs = (
+        lm.astype(dtype),
+        am.astype(dtype),
+        logits.astype(dtype),
+        symbols.astype(np.int32),
+        None if boundary is None else boundary.astype(np.int32),
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tf_out, tf_grads = run_tf(inputs, **static)
@@ -128,16 +157,20 @@ def test_tf_eager_matches_oracle(rng):
         boundary = length_boundary(rng, B, S, T, rnnt_type)
         delay = float(rng.choice([0.0, 0.3]))
         for bnd in (None, boundary):
-            got = (xt.rnnt_loss_simple(lm, am, symbols, blank, bnd, rnnt_type, delay, "none"),
-                   xt.rnnt_loss_smoothed(lm, am, symbols, blank, 0.1, 0.2, bnd, rnnt_type, delay,
-                                         "none"),
-                   xt.rnnt_loss(logits, symbols, blank, bnd, rnnt_type, delay, "none"))
-            want = (ref.loss_from_lps(ref.lps_simple(lm, am), symbols, blank, bnd, rnnt_type,
-                                      delay),
-                    ref.loss_from_lps(ref.lps_smoothed(lm, am, 0.1, 0.2), symbols, blank, bnd,
-                                      rnnt_type, delay),
-                    ref.loss_from_lps(ref.lps_joint(logits), symbols, blank, bnd, rnnt_type,
-                                      delay))
+            got = (
+                xt.rnnt_loss_simple(lm, am, symbols, blank, bnd, rnnt_type, delay, "none"),
+                xt.rnnt_loss_smoothed(
+                    lm, am, symbols, blank, 0.1, 0.2, bnd, rnnt_type, delay, "none"
+                ),
+                xt.rnnt_loss(logits, symbols, blank, bnd, rnnt_type, delay, "none"),
+            )
+            want = (
+                ref.loss_from_lps(ref.lps_simple(lm, am), symbols, blank, bnd, rnnt_type, delay),
+                ref.loss_from_lps(
+                    ref.lps_smoothed(lm, am, 0.1, 0.2), symbols, blank, bnd, rnnt_type, delay
+                ),
+                ref.loss_from_lps(ref.lps_joint(logits), symbols, blank, bnd, rnnt_type, delay),
+            )
             for g, w in zip(got, want):
                 assert g.dtype == tf.float64 and relative_error(g.numpy(), w) < 1e-10
 
@@ -149,20 +182,34 @@ def test_unknown_batch_one_trace(rng):
     def step(lm, am, symbols, boundary):
         with tf.GradientTape() as tape:
             tape.watch([lm, am])
-            simple, (gx, gy) = xt.rnnt_loss_simple(lm, am, symbols, blank, boundary,
-                                                   delay_penalty=0.1, return_grad=True)
+            simple, (gx, gy) = xt.rnnt_loss_simple(
+                lm, am, symbols, blank, boundary, delay_penalty=0.1, return_grad=True
+            )
             ranges = xt.get_rnnt_prune_ranges(gx, gy, boundary, 2)
             am_p, lm_p = xt.do_rnnt_pruning(am, lm, ranges)
-            pruned = xt.rnnt_loss_pruned(tf.tanh(am_p + lm_p), symbols, ranges, blank, boundary,
-                                         rnnt_type="constrained", delay_penalty=0.1)
+            pruned = xt.rnnt_loss_pruned(
+                tf.tanh(am_p + lm_p),
+                symbols,
+                ranges,
+                blank,
+                boundary,
+                rnnt_type="constrained",
+                delay_penalty=0.1,
+            )
             loss = simple + pruned
         return loss, tape.gradient(loss, [lm, am])
 
     traces = []
 
-    @tf.function(jit_compile=True, input_signature=[
-        tf.TensorSpec([None, S + 1, C], tf.float32), tf.TensorSpec([None, T, C], tf.float32),
-        tf.TensorSpec([None, S], tf.int64), tf.TensorSpec([None, 4], tf.int64)])
+    @tf.function(
+        jit_compile=True,
+        input_signature=[
+            tf.TensorSpec([None, S + 1, C], tf.float32),
+            tf.TensorSpec([None, T, C], tf.float32),
+            tf.TensorSpec([None, S], tf.int64),
+            tf.TensorSpec([None, 4], tf.int64),
+        ],
+    )
     def train_step(*args):
         traces.append(args[0].shape[0])
         return step(*args)
@@ -190,8 +237,7 @@ def test_tf_eager_half_precision_and_errors(rng):
         half = tf.constant(logits, dtype)
         loss = xt.rnnt_loss(half, symbols, blank, reduction="none")
         assert loss.dtype == tf.float32
-        want = ref.loss_from_lps(ref.lps_joint(tf.cast(half, tf.float64).numpy()), symbols,
-                                 blank)
+        want = ref.loss_from_lps(ref.lps_joint(tf.cast(half, tf.float64).numpy()), symbols, blank)
         assert relative_error(loss.numpy(), want) < 1e-5
     with pytest.raises(ValueError, match=r"symbols must have shape \[B, S\] = \[2, 2\]"):
         xt.rnnt_loss_simple(lm, am, symbols[:, :1], blank)
@@ -201,5 +247,6 @@ def test_tf_eager_half_precision_and_errors(rng):
     @tf.function(input_signature=[tf.TensorSpec([None, T, None, C], tf.float64)])
     def unknown_s(logits):
         return xt.rnnt_loss(logits, symbols, blank)
+
     with pytest.raises(ValueError, match="every axis but B known at trace time"):
         unknown_s(logits)

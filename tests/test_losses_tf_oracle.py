@@ -1,6 +1,7 @@
 """xla_rnnt.tf's losses against the float64 NumPy oracles, with TensorFlow
 alone (no JAX in this file): every variant and lattice type, with and
 without boundary, under jit_compile, gradients by finite differences."""
+
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ tf = pytest.importorskip("tensorflow")
 import reference_rnnt as ref  # noqa: E402
 from conftest import relative_error  # noqa: E402
 from inputs_rnnt import any_boundary, simple_inputs, sizes, symbols_and_blank  # noqa: E402
+
 from xla_rnnt.tf import losses as xt  # noqa: E402
 
 TYPES = ("regular", "modified", "constrained")
@@ -56,10 +58,12 @@ def _loss_fn(variant, symbols, blank, boundary, ranges, rnnt_type, delay):
 
 
 def _oracle(variant, arrays, symbols, blank, boundary, ranges, rnnt_type, delay):
-    lps = {"simple": lambda: ref.lps_simple(*arrays),
-           "smoothed": lambda: ref.lps_smoothed(*arrays, *SCALES),
-           "joint": lambda: ref.lps_joint(arrays[0]),
-           "pruned": lambda: ref.lps_pruned(arrays[0], ranges, symbols.shape[1])}[variant]()
+    lps = {
+        "simple": lambda: ref.lps_simple(*arrays),
+        "smoothed": lambda: ref.lps_smoothed(*arrays, *SCALES),
+        "joint": lambda: ref.lps_joint(arrays[0]),
+        "pruned": lambda: ref.lps_pruned(arrays[0], ranges, symbols.shape[1]),
+    }[variant]()
     return ref.loss_from_lps(lps, symbols, blank, boundary, rnnt_type, delay)
 
 

@@ -1,14 +1,15 @@
 """xla_rnnt.jax.mutual_information_recursion against the float64 oracle."""
+
 import numpy as np
 import pytest
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
-
 import reference  # noqa: E402
-import xla_rnnt.jax as xj  # noqa: E402
 from conftest import random_shape, relative_error  # noqa: E402
+
+import xla_rnnt.jax as xj  # noqa: E402
 
 
 def random_inputs(rng, B, S, T, modified, dtype=np.float64, scale=1.0):
@@ -19,9 +20,11 @@ def random_inputs(rng, B, S, T, modified, dtype=np.float64, scale=1.0):
 
 def scores_and_grads(px, py, boundary, weights):
     """Scores, and the gradient of sum(weights * scores) by autodiff."""
+
     def loss(a, b):
         scores = xj.mutual_information_recursion(a, b, boundary)
         return jnp.sum(weights * scores), scores
+
     (_, scores), grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True))(px, py)
     return scores, grads
 
@@ -59,8 +62,14 @@ def test_gradient_matches_finite_differences(rng, modified):
     px, py = random_inputs(rng, B, S, T, modified)
     boundary = reference.random_boundary(rng, B, S, T, modified) if modified else None
     weights = rng.standard_normal(B)
-    f = lambda a, b: float(np.sum(weights * np.asarray(  # noqa: E731
-        xj.mutual_information_recursion(a, b, boundary))))
+    f = lambda a, b: float(
+        np.sum(
+            weights
+            * np.asarray(  # noqa: E731
+                xj.mutual_information_recursion(a, b, boundary)
+            )
+        )
+    )
     _, (gx, gy) = scores_and_grads(px, py, boundary, weights)
     dx, dy = rng.standard_normal(px.shape), rng.standard_normal(py.shape)
     eps = 1e-6
@@ -73,14 +82,16 @@ def test_return_grad_gives_occupations_and_stays_differentiable(rng):
     B, S, T = random_shape(rng, min_t=1)
     px, py = random_inputs(rng, B, S, T, modified=False)
     boundary = reference.random_boundary(rng, B, S, T)
-    scores, (px_grad, py_grad) = xj.mutual_information_recursion(px, py, boundary,
-                                                                 return_grad=True)
+    scores, (px_grad, py_grad) = xj.mutual_information_recursion(
+        px, py, boundary, return_grad=True
+    )
     ref, ref_gx, ref_gy = reference.mutual_information(px, py, boundary)
     assert relative_error(scores, ref) < 1e-12
     assert relative_error(px_grad, ref_gx) < 1e-12
     assert relative_error(py_grad, ref_gy) < 1e-12
-    g = jax.grad(lambda a: jnp.sum(xj.mutual_information_recursion(a, py, boundary,
-                                                                   return_grad=True)[0]))(px)
+    g = jax.grad(
+        lambda a: jnp.sum(xj.mutual_information_recursion(a, py, boundary, return_grad=True)[0])
+    )(px)
     assert relative_error(g, ref_gx) < 1e-12
 
 
@@ -92,10 +103,14 @@ def test_vmap_matches_loop(rng):
     fn = jax.vmap(xj.mutual_information_recursion)
     got = fn(px, py, boundary)
     for n in range(N):
-        assert relative_error(got[n], reference.mutual_information(px[n], py[n], boundary[n])[0]) < 1e-12
+        assert (
+            relative_error(got[n], reference.mutual_information(px[n], py[n], boundary[n])[0])
+            < 1e-12
+        )
     # vmap of grad, and a vmapped operand next to an unbatched one.
-    grads = jax.vmap(jax.grad(lambda a, b: jnp.sum(xj.mutual_information_recursion(a, b))),
-                     in_axes=(0, None))(px, py[0])
+    grads = jax.vmap(
+        jax.grad(lambda a, b: jnp.sum(xj.mutual_information_recursion(a, b))), in_axes=(0, None)
+    )(px, py[0])
     for n in range(N):
         assert relative_error(grads[n], reference.mutual_information(px[n], py[0])[1]) < 1e-12
 
@@ -115,7 +130,8 @@ def test_empty_transcripts_and_zero_frames(rng):
     assert np.all(scores == -np.inf) and gx.shape == (2, 3, 0) and gy.shape == (2, 4, 0)
     # S = T = 0 with a boundary: score 0.
     np.testing.assert_array_equal(
-        xj.mutual_information_recursion(*random_inputs(rng, 1, 0, 0, modified=False)), [0.0])
+        xj.mutual_information_recursion(*random_inputs(rng, 1, 0, 0, modified=False)), [0.0]
+    )
 
 
 def test_impossible_alignment_gives_minus_inf_and_zero_gradients(rng):
@@ -163,14 +179,17 @@ def test_invalid_boundary_values_raise_on_cpu(rng):
                 jax.block_until_ready(xj.mutual_information_recursion(px, py, boundary))
 
 
-@pytest.mark.parametrize("px_shape,py_shape,boundary_shape,message", [
-    ((2, 3), (2, 4, 5), None, "px must have shape"),
-    ((2, 3, 6), (2, 3, 5), None, "py must have shape"),
-    ((2, 3, 7), (2, 4, 5), None, "px must have shape"),
-    ((2, 3, 6), (3, 4, 5), None, "py must have shape"),
-    ((2, 3, 6), (2, 4, 5), (2, 3), "boundary must have shape"),
-    ((2, 3, 6), (2, 4, 5), (3, 4), "boundary must have shape"),
-])
+@pytest.mark.parametrize(
+    "px_shape,py_shape,boundary_shape,message",
+    [
+        ((2, 3), (2, 4, 5), None, "px must have shape"),
+        ((2, 3, 6), (2, 3, 5), None, "py must have shape"),
+        ((2, 3, 7), (2, 4, 5), None, "px must have shape"),
+        ((2, 3, 6), (3, 4, 5), None, "py must have shape"),
+        ((2, 3, 6), (2, 4, 5), (2, 3), "boundary must have shape"),
+        ((2, 3, 6), (2, 4, 5), (3, 4), "boundary must have shape"),
+    ],
+)
 def test_shape_errors_name_the_argument(px_shape, py_shape, boundary_shape, message):
     boundary = None if boundary_shape is None else np.zeros(boundary_shape, np.int64)
     with pytest.raises(ValueError, match=message):
@@ -181,7 +200,10 @@ def test_dtype_errors():
     with pytest.raises(TypeError, match="same dtype"):
         xj.mutual_information_recursion(np.zeros((1, 1, 2), np.float32), np.zeros((1, 2, 1)))
     with pytest.raises(TypeError, match="px must be a floating-point"):
-        xj.mutual_information_recursion(np.zeros((1, 1, 2), np.int32), np.zeros((1, 2, 1), np.int32))
+        xj.mutual_information_recursion(
+            np.zeros((1, 1, 2), np.int32), np.zeros((1, 2, 1), np.int32)
+        )
     with pytest.raises(TypeError, match="boundary must be an int32 or int64"):
-        xj.mutual_information_recursion(np.zeros((1, 1, 2)), np.zeros((1, 2, 1)),
-                                        np.zeros((1, 4), np.float32))
+        xj.mutual_information_recursion(
+            np.zeros((1, 1, 2)), np.zeros((1, 2, 1)), np.zeros((1, 4), np.float32)
+        )

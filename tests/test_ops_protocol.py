@@ -1,6 +1,7 @@
 """Both backend adapters implement the shared core's protocol
 (xla_rnnt/_ops_protocol.py): every member, with the protocol's parameters, and
 the core calls nothing else."""
+
 import inspect
 import pathlib
 import re
@@ -9,8 +10,11 @@ import pytest
 
 from xla_rnnt import _ops_protocol
 
-MEMBERS = [name for name, value in vars(_ops_protocol.Ops).items()
-           if inspect.isfunction(value) and not name.startswith("_")]
+MEMBERS = [
+    name
+    for name, value in vars(_ops_protocol.Ops).items()
+    if inspect.isfunction(value) and not name.startswith("_")
+]
 
 
 def _adapter(framework):

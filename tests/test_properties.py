@@ -2,16 +2,16 @@
 
 The example budget is fixed so CI stays fast; the counts are printed with -s.
 """
+
 import os
 import threading
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 import reference
 from conftest import relative_error
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
@@ -36,8 +36,9 @@ def lattices(draw):
     return px, py, boundary
 
 
-PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, derandomize=False,
-                             suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(
+    max_examples=60, deadline=None, derandomize=False, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 @PROPERTY_SETTINGS
@@ -63,8 +64,9 @@ def test_tf_matches_reference(case):
 
 def test_concurrent_calls_agree(rng):
     B, S, T = 4, 6, 9
-    inputs = [(rng.standard_normal((B, S, T + 1)), rng.standard_normal((B, S + 1, T)))
-              for _ in range(8)]
+    inputs = [
+        (rng.standard_normal((B, S, T + 1)), rng.standard_normal((B, S + 1, T))) for _ in range(8)
+    ]
     expected = [reference.mutual_information(px, py)[0] for px, py in inputs]
     jax_fn = jax.jit(xj.mutual_information_recursion)
     tf_fn = tf.function(xt.mutual_information_recursion, jit_compile=True)
@@ -98,8 +100,9 @@ def test_repeated_calls_do_not_grow_memory(rng):
     B, S, T = 8, 20, 40
     px, py = rng.standard_normal((B, S, T + 1)), rng.standard_normal((B, S + 1, T))
     jax_grad = jax.jit(jax.grad(lambda a: xj.mutual_information_recursion(a, py).sum()))
-    tf_fn = tf.function(lambda a: xt.mutual_information_recursion(a, py, return_grad=True),
-                        jit_compile=True)
+    tf_fn = tf.function(
+        lambda a: xt.mutual_information_recursion(a, py, return_grad=True), jit_compile=True
+    )
     for _ in range(20):  # warm-up: compilation, allocator pools
         jax_grad(px).block_until_ready()
         tf_fn(px)

@@ -3,6 +3,7 @@ framework-free yet makes reloaded SavedModels (and .keras models) run, in
 either import order; register_handlers() is idempotent; a missing library is
 reported clearly. Every reload runs in a fresh process started outside the
 source tree."""
+
 import os
 import subprocess
 import sys
@@ -23,10 +24,19 @@ T, S, V, E = 9, 3, 7, 5
 
 def _python(code, cwd, env=None):
     """Runs code in a fresh interpreter in cwd; returns (returncode, stdout, stderr)."""
-    env = dict(os.environ if env is None else env, PYTHONPATH=os.pathsep.join(sys.path),
-               TF_CPP_MIN_LOG_LEVEL="2")
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env,
-                            capture_output=True, text=True, timeout=600)
+    env = dict(
+        os.environ if env is None else env,
+        PYTHONPATH=os.pathsep.join(sys.path),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     return result.returncode, result.stdout, result.stderr
 
 
@@ -35,12 +45,18 @@ def _inputs(rng, B):
         am=rng.standard_normal((B, T, V)).astype(np.float32),
         lm=rng.standard_normal((B, S + 1, V)).astype(np.float32),
         symbols=rng.integers(1, V, (B, S)).astype(np.int32),
-        boundary=np.stack([np.zeros(B), np.zeros(B), rng.integers(0, S + 1, B),
-                           rng.integers(S, T + 1, B)], 1).astype(np.int32))
+        boundary=np.stack(
+            [np.zeros(B), np.zeros(B), rng.integers(0, S + 1, B), rng.integers(S, T + 1, B)], 1
+        ).astype(np.int32),
+    )
 
 
-_SIGNATURE = [tf.TensorSpec([None, T, V], tf.float32), tf.TensorSpec([None, S + 1, V], tf.float32),
-              tf.TensorSpec([None, S], tf.int32), tf.TensorSpec([None, 4], tf.int32)]
+_SIGNATURE = [
+    tf.TensorSpec([None, T, V], tf.float32),
+    tf.TensorSpec([None, S + 1, V], tf.float32),
+    tf.TensorSpec([None, S], tf.int32),
+    tf.TensorSpec([None, 4], tf.int32),
+]
 
 
 class _WithOccupations(tf.Module):
@@ -49,8 +65,14 @@ class _WithOccupations(tf.Module):
     @tf.function(jit_compile=True, input_signature=_SIGNATURE)
     def __call__(self, am, lm, symbols, boundary):
         loss, (px_grad, py_grad) = xla_rnnt.rnnt_loss_simple(
-            lm=lm, am=am, symbols=symbols, termination_symbol=0, boundary=boundary,
-            reduction="none", return_grad=True)
+            lm=lm,
+            am=am,
+            symbols=symbols,
+            termination_symbol=0,
+            boundary=boundary,
+            reduction="none",
+            return_grad=True,
+        )
         return loss + tf.reduce_sum(px_grad, axis=(1, 2)) + tf.reduce_sum(py_grad, axis=(1, 2))
 
 
@@ -63,14 +85,26 @@ class _WithTape(tf.Module):
         with tf.GradientTape() as tape:
             tape.watch([am, lm])
             simple, (px_grad, py_grad) = xla_rnnt.rnnt_loss_simple(
-                lm=lm, am=am, symbols=symbols, termination_symbol=0, boundary=boundary,
-                reduction="sum", return_grad=True)
-            ranges = xla_rnnt.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
-                                                    boundary=boundary, s_range=2)
+                lm=lm,
+                am=am,
+                symbols=symbols,
+                termination_symbol=0,
+                boundary=boundary,
+                reduction="sum",
+                return_grad=True,
+            )
+            ranges = xla_rnnt.get_rnnt_prune_ranges(
+                px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=2
+            )
             am_p, lm_p = xla_rnnt.do_rnnt_pruning(am=am, lm=lm, ranges=ranges)
-            pruned = xla_rnnt.rnnt_loss_pruned(logits=tf.tanh(am_p + lm_p), symbols=symbols,
-                                               ranges=ranges, termination_symbol=0,
-                                               boundary=boundary, reduction="sum")
+            pruned = xla_rnnt.rnnt_loss_pruned(
+                logits=tf.tanh(am_p + lm_p),
+                symbols=symbols,
+                ranges=ranges,
+                termination_symbol=0,
+                boundary=boundary,
+                reduction="sum",
+            )
             loss = 0.5 * simple + pruned
         d_am, d_lm = tape.gradient(loss, [am, lm])
         return loss, d_am, d_lm
@@ -100,13 +134,18 @@ def saved(tmp_path_factory):
         tf.saved_model.save(module, str(root / name))
         expected[name] = [np.asarray(v) for v in tf.nest.flatten(module(**x))]
     model = _keras_model()
-    k = dict(enc=rng.standard_normal((4, T, E)).astype(np.float32),
-             dec=rng.standard_normal((4, S + 1, E)).astype(np.float32),
-             symbols=x["symbols"], t_len=x["boundary"][:, 3], s_len=x["boundary"][:, 2])
+    k = dict(
+        enc=rng.standard_normal((4, T, E)).astype(np.float32),
+        dec=rng.standard_normal((4, S + 1, E)).astype(np.float32),
+        symbols=x["symbols"],
+        t_len=x["boundary"][:, 3],
+        s_len=x["boundary"][:, 2],
+    )
     np.savez(root / "keras_inputs.npz", **k)
     model.save(str(root / "model.keras"))
-    expected["keras"] = [np.asarray(model([k[n] for n in ("enc", "dec", "symbols", "t_len",
-                                                          "s_len")]))]
+    expected["keras"] = [
+        np.asarray(model([k[n] for n in ("enc", "dec", "symbols", "t_len", "s_len")]))
+    ]
     return root, expected
 
 
@@ -125,14 +164,19 @@ _RELOAD = """
 """
 
 
-@pytest.mark.parametrize("tag,imports", [
-    ("xla_rnnt_first", "import xla_rnnt\nimport tensorflow as tf, keras"),
-    ("tf_first", "import tensorflow as tf, keras\nimport xla_rnnt"),
-])
+@pytest.mark.parametrize(
+    "tag,imports",
+    [
+        ("xla_rnnt_first", "import xla_rnnt\nimport tensorflow as tf, keras"),
+        ("tf_first", "import tensorflow as tf, keras\nimport xla_rnnt"),
+    ],
+)
 def test_reloaded_models_run_after_import_xla_rnnt(saved, tmp_path, tag, imports):
     root, expected = saved
-    rc, _, err = _python(_RELOAD.format(imports=textwrap.indent(imports, "    ").strip(),
-                                        root=str(root), tag=tag), cwd=tmp_path)
+    rc, _, err = _python(
+        _RELOAD.format(imports=textwrap.indent(imports, "    ").strip(), root=str(root), tag=tag),
+        cwd=tmp_path,
+    )
     assert rc == 0, err[-3000:]
     for name, want in expected.items():
         got = np.load(root / f"got_{name}_{tag}.npz")
@@ -145,20 +189,26 @@ def test_reloaded_models_run_after_import_xla_rnnt(saved, tmp_path, tag, imports
 def test_reloaded_saved_model_without_xla_rnnt_finds_no_handler(saved, tmp_path):
     """The control: it is `import xla_rnnt` that makes the reloads above run."""
     root, _ = saved
-    rc, _, err = _python(f"""
+    rc, _, err = _python(
+        f"""
         import numpy as np, tensorflow as tf
         x = dict(np.load({str(root)!r} + "/inputs.npz"))
         tf.saved_model.load({str(root)!r} + "/occupations")(**x)
-    """, cwd=tmp_path)
+    """,
+        cwd=tmp_path,
+    )
     assert rc != 0
     assert "No FFI handler registered for xla_rnnt_mi_forward_backward" in err, err[-3000:]
 
 
 def test_import_xla_rnnt_imports_no_framework(tmp_path):
-    rc, out, err = _python("""
+    rc, out, err = _python(
+        """
         import sys, xla_rnnt
         print(sorted(m for m in ("tensorflow", "jax", "keras") if m in sys.modules))
-    """, cwd=tmp_path)
+    """,
+        cwd=tmp_path,
+    )
     assert rc == 0, err[-3000:]
     assert out.strip() == "[]"
 
@@ -167,8 +217,10 @@ def test_register_handlers_is_idempotent_and_thread_safe():
     import jax  # noqa: F401
 
     results = []
-    threads = [threading.Thread(target=lambda: results.append(xla_rnnt.register_handlers()))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(xla_rnnt.register_handlers()))
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -177,21 +229,28 @@ def test_register_handlers_is_idempotent_and_thread_safe():
     assert xla_rnnt.register_handlers() == ("tensorflow", "jax")
     # Still working after the repeats.
     x = _inputs(np.random.default_rng(0), 2)
-    assert np.isfinite(xla_rnnt.rnnt_loss_simple(lm=x["lm"], am=x["am"], symbols=x["symbols"],
-                                                 termination_symbol=0).numpy())
+    assert np.isfinite(
+        xla_rnnt.rnnt_loss_simple(
+            lm=x["lm"], am=x["am"], symbols=x["symbols"], termination_symbol=0
+        ).numpy()
+    )
 
 
 def test_explicit_library_path_is_used(tmp_path):
     copy = tmp_path / "libxla_rnnt_copy.so"
     copy.write_bytes(open(_native.library().path, "rb").read())
-    rc, out, err = _python("""
+    rc, out, err = _python(
+        """
         import numpy as np, xla_rnnt, xla_rnnt.tf
         from xla_rnnt import _native
         print(_native.library().path)
         print(float(xla_rnnt.rnnt_loss_simple(lm=[[[0.0, 1.0]]], am=[[[1.0, 0.0]]],
                                               symbols=np.zeros((1, 0), np.int32),
                                               termination_symbol=0)))
-    """, cwd=tmp_path, env=dict(os.environ, XLA_RNNT_LIBRARY=str(copy)))
+    """,
+        cwd=tmp_path,
+        env=dict(os.environ, XLA_RNNT_LIBRARY=str(copy)),
+    )
     assert rc == 0, err[-3000:]
     path, loss = out.split()
     assert path == str(copy)
@@ -201,7 +260,8 @@ def test_explicit_library_path_is_used(tmp_path):
 
 def test_missing_library_is_reported_with_its_path(tmp_path):
     missing = str(tmp_path / "nowhere" / "libxla_rnnt.so")
-    rc, out, err = _python("""
+    rc, out, err = _python(
+        """
         import warnings
         import xla_rnnt  # no framework yet: nothing to load
         with warnings.catch_warnings(record=True) as caught:
@@ -212,7 +272,10 @@ def test_missing_library_is_reported_with_its_path(tmp_path):
             import xla_rnnt.tf
         except ImportError as e:
             print(type(e).__name__, e)
-    """, cwd=tmp_path, env=dict(os.environ, XLA_RNNT_LIBRARY=missing))
+    """,
+        cwd=tmp_path,
+        env=dict(os.environ, XLA_RNNT_LIBRARY=missing),
+    )
     assert rc == 0, err[-3000:]
     warned, error = out.strip().split("\n")
     assert warned == "True"

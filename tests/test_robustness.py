@@ -14,6 +14,7 @@ What is defined (see the docstrings in xla_rnnt/_rnnt.py):
 The hypothesis budgets are fixed (settings(max_examples=...)); each property
 test prints how many cases it ran (pytest -s) and asserts a minimum.
 """
+
 import functools
 import warnings
 
@@ -26,10 +27,10 @@ jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 tf = pytest.importorskip("tensorflow")
 import jax.numpy as jnp  # noqa: E402
-
 import reference_rnnt as ref  # noqa: E402
-import xla_rnnt.jax as xj  # noqa: E402
 from conftest import relative_error  # noqa: E402
+
+import xla_rnnt.jax as xj  # noqa: E402
 from xla_rnnt.tf import losses as xt  # noqa: E402
 
 # The float64 oracle warns on the -inf inputs of these tests (log(0), inf - inf).
@@ -44,14 +45,14 @@ SCALES = (0.1, 0.2)
 # one interface over both frameworks: (losses, gradients w.r.t. the float inputs)
 
 
-def _call(m, variant, arrays, symbols, blank, boundary, ranges, rnnt_type, delay, reduction,
-          scales):
+def _call(
+    m, variant, arrays, symbols, blank, boundary, ranges, rnnt_type, delay, reduction, scales
+):
     kw = dict(rnnt_type=rnnt_type, delay_penalty=delay, reduction=reduction)
     if variant == "simple":
         return m.rnnt_loss_simple(arrays[0], arrays[1], symbols, blank, boundary, **kw)
     if variant == "smoothed":
-        return m.rnnt_loss_smoothed(arrays[0], arrays[1], symbols, blank, *scales,
-                                    boundary, **kw)
+        return m.rnnt_loss_smoothed(arrays[0], arrays[1], symbols, blank, *scales, boundary, **kw)
     if variant == "joint":
         return m.rnnt_loss(arrays[0], symbols, blank, boundary, **kw)
     return m.rnnt_loss_pruned(arrays[0], symbols, ranges, blank, boundary, **kw)
@@ -60,20 +61,51 @@ def _call(m, variant, arrays, symbols, blank, boundary, ranges, rnnt_type, delay
 @functools.lru_cache(maxsize=None)
 def _jax_fn(variant, blank, rnnt_type, delay, reduction, scales, has_boundary, has_ranges):
     def fn(arrays, symbols, boundary, ranges, cot):
-        f = lambda *a: _call(xj, variant, a, symbols, blank, boundary, ranges,  # noqa: E731
-                             rnnt_type, delay, reduction, scales)
+        f = lambda *a: _call(
+            xj,
+            variant,
+            a,
+            symbols,
+            blank,
+            boundary,
+            ranges,  # noqa: E731
+            rnnt_type,
+            delay,
+            reduction,
+            scales,
+        )
         loss, vjp = jax.vjp(f, *arrays)
         return loss, vjp(jnp.ones_like(loss)), vjp(cot.astype(loss.dtype))
+
     return jax.jit(fn)
 
 
-def run_jax(variant, arrays, symbols, blank, boundary=None, ranges=None, rnnt_type="regular",
-            delay=0.0, reduction="none", scales=SCALES, cot=None):
+def run_jax(
+    variant,
+    arrays,
+    symbols,
+    blank,
+    boundary=None,
+    ranges=None,
+    rnnt_type="regular",
+    delay=0.0,
+    reduction="none",
+    scales=SCALES,
+    cot=None,
+):
     """(loss, grads of sum(loss), grads of sum(cot * loss)) under jax.jit."""
     B = np.shape(symbols)[0]
     cot = np.zeros(B if reduction == "none" else ()) if cot is None else cot
-    fn = _jax_fn(variant, blank, rnnt_type, float(delay), reduction, scales,
-                 boundary is not None, ranges is not None)
+    fn = _jax_fn(
+        variant,
+        blank,
+        rnnt_type,
+        float(delay),
+        reduction,
+        scales,
+        boundary is not None,
+        ranges is not None,
+    )
     loss, g, g_cot = fn(tuple(arrays), symbols, boundary, ranges, np.asarray(cot))
     return np.asarray(loss), [np.asarray(x) for x in g], [np.asarray(x) for x in g_cot]
 
@@ -83,16 +115,40 @@ def _tf_fn(variant, blank, rnnt_type, delay, reduction, scales, jit_compile):
     def fn(arrays, symbols, boundary, ranges, cot):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(arrays)
-            loss = _call(xt, variant, arrays, symbols, blank, boundary, ranges, rnnt_type,
-                         delay, reduction, scales)
+            loss = _call(
+                xt,
+                variant,
+                arrays,
+                symbols,
+                blank,
+                boundary,
+                ranges,
+                rnnt_type,
+                delay,
+                reduction,
+                scales,
+            )
         g = tape.gradient(loss, arrays)
         g_cot = tape.gradient(loss, arrays, output_gradients=tf.cast(cot, loss.dtype))
         return loss, g, g_cot
+
     return fn if jit_compile is None else tf.function(fn, jit_compile=jit_compile)
 
 
-def run_tf(variant, arrays, symbols, blank, boundary=None, ranges=None, rnnt_type="regular",
-           delay=0.0, reduction="none", scales=SCALES, cot=None, jit_compile=None):
+def run_tf(
+    variant,
+    arrays,
+    symbols,
+    blank,
+    boundary=None,
+    ranges=None,
+    rnnt_type="regular",
+    delay=0.0,
+    reduction="none",
+    scales=SCALES,
+    cot=None,
+    jit_compile=None,
+):
     """The same in TF: eagerly (jit_compile None) or in a tf.function."""
     B = np.shape(symbols)[0]
     cot = np.zeros(B if reduction == "none" else ()) if cot is None else cot
@@ -115,8 +171,18 @@ def tf_xla_joint(logits, symbols, boundary):
     return loss, tape.gradient(loss, logits)
 
 
-def oracle(variant, arrays, symbols, blank, boundary=None, ranges=None, rnnt_type="regular",
-           delay=0.0, reduction="none", scales=SCALES):
+def oracle(
+    variant,
+    arrays,
+    symbols,
+    blank,
+    boundary=None,
+    ranges=None,
+    rnnt_type="regular",
+    delay=0.0,
+    reduction="none",
+    scales=SCALES,
+):
     arrays = [np.asarray(a, np.float64) for a in arrays]
     S = np.shape(symbols)[1]
     if variant == "simple":
@@ -142,15 +208,18 @@ def oracle(variant, arrays, symbols, blank, boundary=None, ranges=None, rnnt_typ
             lps = ref.lps_pruned(arrays[0], ranges, S)
     # Rows that are all -inf have log-probabilities -inf (NaN in log_softmax).
     lps = [np.where(np.isnan(lp), -np.inf, lp) for lp in lps]
-    return ref.reduce(ref.loss_from_lps(lps, symbols, blank, boundary, rnnt_type, delay),
-                      reduction)
+    return ref.reduce(
+        ref.loss_from_lps(lps, symbols, blank, boundary, rnnt_type, delay), reduction
+    )
 
 
 def make_inputs(rng, variant, B, S, T, C, scale=1.0, R=None):
     """Float inputs of `variant` and, for "pruned", valid consecutive ranges."""
     if variant in ("simple", "smoothed"):
-        return [scale * rng.standard_normal((B, S + 1, C)),
-                scale * rng.standard_normal((B, T, C))], None
+        return [
+            scale * rng.standard_normal((B, S + 1, C)),
+            scale * rng.standard_normal((B, T, C)),
+        ], None
     if variant == "joint":
         return [scale * rng.standard_normal((B, T, S + 1, C))], None
     R = S + 1 if R is None else R
@@ -185,8 +254,12 @@ FULL = np.array([[0, 0, S0, T0]] * B0, np.int64)
 # JAX compiles each configuration (~0.7 s): there, the deterministic tests use
 # one rnnt_type per variant (every type appears; TF runs all of them, and the
 # property test draws them at random in both frameworks).
-JAX_TYPE = {"simple": "regular", "smoothed": "modified", "joint": "constrained",
-            "pruned": "modified"}
+JAX_TYPE = {
+    "simple": "regular",
+    "smoothed": "modified",
+    "joint": "constrained",
+    "pruned": "modified",
+}
 
 
 def types_for(fw, variant, candidates=TYPES):
@@ -214,10 +287,11 @@ def test_symbols_outside_vocabulary(rng, fw, variant):
     boundary = np.array([[1, 0, 2, 4], [0, 0, 3, 4], [0, 0, 1, 3]], np.int64)
     bad = symbols.copy()
     bad[0, 0], bad[0, 2] = -7, -1  # before s_begin = 1 and from s_end = 2 on: not read
-    bad[1, 1] = C0                 # inside the box: +inf
-    bad[2, 1:] = 2**32 + 1         # from s_end = 1 on; would wrap to 1 in int32
-    loss, grads, grads_inf = RUNNERS[fw](variant, arrays, bad, 0, boundary, ranges,
-                                         rnnt_type, cot=[0.0, 1.0, 0.0])
+    bad[1, 1] = C0  # inside the box: +inf
+    bad[2, 1:] = 2**32 + 1  # from s_end = 1 on; would wrap to 1 in int32
+    loss, grads, grads_inf = RUNNERS[fw](
+        variant, arrays, bad, 0, boundary, ranges, rnnt_type, cot=[0.0, 1.0, 0.0]
+    )
     want = oracle(variant, arrays, symbols, 0, boundary, ranges, rnnt_type)
     want[1] = np.inf
     assert relative_error(loss, want) < 1e-10, (loss, want)
@@ -250,17 +324,26 @@ def test_symbols_outside_vocabulary_logprobs():
     lm, am = rng.standard_normal((B, S + 1, C)), rng.standard_normal((B, T, C))
     symbols = np.array([[1, 2, 3], [1, -1, 9]])
     joint = jax.jit(lambda x, s: xj.get_rnnt_logprobs_joint(x, s, 0))
-    for px, py in (xt.get_rnnt_logprobs(lm, am, symbols, 0),
-                   xt.get_rnnt_logprobs_joint(lm[:, None] + am[:, :, None], symbols, 0),
-                   xt.get_rnnt_logprobs_smoothed(lm, am, symbols, 0),
-                   joint(lm[:, None] + am[:, :, None], symbols)):
+    for px, py in (
+        xt.get_rnnt_logprobs(lm, am, symbols, 0),
+        xt.get_rnnt_logprobs_joint(lm[:, None] + am[:, :, None], symbols, 0),
+        xt.get_rnnt_logprobs_smoothed(lm, am, symbols, 0),
+        joint(lm[:, None] + am[:, :, None], symbols),
+    ):
         px, py = np.asarray(px), np.asarray(py)
         assert np.all(px[1, 1:] == -np.inf) and np.all(np.isfinite(px[:, 0, :T]))
         assert np.all(np.isfinite(px[0, :, :T])) and np.all(np.isfinite(py))
 
 
-BAD_ROWS = [(0, 0, 4, 4), (0, 0, 3, 5), (0, 0, -1, 4), (0, 0, 2, -1), (-1, 0, 2, 4),
-            (2, 0, 1, 4), (0, 3, 2, 2)]
+BAD_ROWS = [
+    (0, 0, 4, 4),
+    (0, 0, 3, 5),
+    (0, 0, -1, 4),
+    (0, 0, 2, -1),
+    (-1, 0, 2, 4),
+    (2, 0, 1, 4),
+    (0, 3, 2, 2),
+]
 
 
 @pytest.mark.parametrize("row", BAD_ROWS)
@@ -306,8 +389,9 @@ def test_more_symbols_than_frames(rng, fw, rnnt_type):
         if not types_for(fw, variant, [rnnt_type]):
             continue
         arrays, ranges, symbols = standard_inputs(rng, variant)
-        loss, grads, grads_inf = RUNNERS[fw](variant, arrays, symbols, 0, boundary, ranges,
-                                             rnnt_type, cot=[0, 1.0, 1.0])
+        loss, grads, grads_inf = RUNNERS[fw](
+            variant, arrays, symbols, 0, boundary, ranges, rnnt_type, cot=[0, 1.0, 1.0]
+        )
         want = oracle(variant, arrays, symbols, 0, boundary, ranges, rnnt_type)
         assert np.isfinite(loss[0]) and loss[1] == loss[2] == np.inf
         assert relative_error(loss, want) < 1e-10
@@ -342,8 +426,9 @@ def test_small_sizes_match_oracle(rng, shape):
         for rnnt_type in TYPES if S <= T else ("regular",):
             arrays, ranges = make_inputs(rng, variant, B, S, T, C, scale=2.0)
             symbols = clean_symbols(rng, B, S, C, 1)
-            loss, grads, _ = run_tf(variant, arrays, symbols, 1, None, ranges, rnnt_type,
-                                    delay=0.2)
+            loss, grads, _ = run_tf(
+                variant, arrays, symbols, 1, None, ranges, rnnt_type, delay=0.2
+            )
             want = oracle(variant, arrays, symbols, 1, None, ranges, rnnt_type, 0.2)
             assert loss.shape == (B,) and relative_error(loss, want) < 1e-10
             assert_no_nan(grads)
@@ -355,6 +440,7 @@ def closed_form(S, T, C, rnnt_type):
     modified: T moves, S of them symbols; constrained: as modified, a symbol
     edge also pays a blank (two factors 1/C)."""
     from math import comb, log
+
     if rnnt_type == "regular":
         return (S + T) * log(C) - log(comb(S + T - 1, S))
     edges = T if rnnt_type == "modified" else T + S
@@ -385,8 +471,10 @@ def test_extreme_logits(rng, fw):
     for variant in ("smoothed", "joint") if fw == "jax" else VARIANTS:
         rnnt_type = pick_type(rng, fw, variant)
         arrays, ranges, symbols = standard_inputs(rng, variant)
-        for name, arr in (("scale", [1e4 * a for a in arrays]),
-                          ("offset", [a - 1e4 for a in arrays])):
+        for name, arr in (
+            ("scale", [1e4 * a for a in arrays]),
+            ("offset", [a - 1e4 for a in arrays]),
+        ):
             arr = [a.astype(dtype) for a in arr]
             loss, grads, _ = RUNNERS[fw](variant, arr, symbols, 0, boundary, ranges, rnnt_type)
             assert np.all(np.isfinite(loss))
@@ -414,7 +502,7 @@ def test_negative_infinity_inputs(rng, fw):
         if variant in ("simple", "smoothed"):
             arrays[0][1, 3:] = -np.inf  # lm rows past s_end = 2
             arrays[1][1, 3:] = -np.inf  # am frames from t_end = 3 on
-            arrays[1][2, 1] = -np.inf   # a dead frame inside item 2's box: no alignment
+            arrays[1][2, 1] = -np.inf  # a dead frame inside item 2's box: no alignment
         else:
             arrays[0][1, 3:] = -np.inf  # frames from t_end on
             arrays[0][2, 1, :1] = -np.inf  # node(s) of frame 1 of item 2: a detour
@@ -434,8 +522,9 @@ def test_zero_lengths(rng, fw):
     for variant in VARIANTS:
         for rnnt_type in types_for(fw, variant):
             arrays, ranges, symbols = standard_inputs(rng, variant)
-            loss, grads, g01 = RUNNERS[fw](variant, arrays, symbols, 0, boundary, ranges,
-                                           rnnt_type, cot=[1.0, 1.0, 0.0])
+            loss, grads, g01 = RUNNERS[fw](
+                variant, arrays, symbols, 0, boundary, ranges, rnnt_type, cot=[1.0, 1.0, 0.0]
+            )
             assert loss[0] == 0 and loss[1] == np.inf and np.isfinite(loss[2])
             want = oracle(variant, arrays, symbols, 0, boundary, ranges, rnnt_type)
             assert relative_error(loss, want) < 1e-10
@@ -463,22 +552,40 @@ def test_dtypes(rng, fw, dtype):
         rounded = [np.asarray(jnp.asarray(a, dtype).astype(jnp.float64)) for a in arrays]
         if fw == "jax":
             typed = [jnp.asarray(a, dtype) for a in arrays]
-            fn = _jax_fn(variant, 0, JAX_TYPE[variant], 0.0, "none", SCALES, True,
-                         ranges is not None)
+            fn = _jax_fn(
+                variant, 0, JAX_TYPE[variant], 0.0, "none", SCALES, True, ranges is not None
+            )
             loss, grads, _ = fn(tuple(typed), symbols, FULL, ranges, np.zeros(B0))
         else:
             typed = [tf.constant(a, getattr(tf, dtype)) for a in arrays]
             with tf.GradientTape() as tape:
                 tape.watch(typed)
-                loss = _call(xt, variant, typed, symbols, 0, FULL, ranges,
-                             JAX_TYPE[variant], 0.0, "none", SCALES)
+                loss = _call(
+                    xt,
+                    variant,
+                    typed,
+                    symbols,
+                    0,
+                    FULL,
+                    ranges,
+                    JAX_TYPE[variant],
+                    0.0,
+                    "none",
+                    SCALES,
+                )
             grads = tape.gradient(loss, typed)
         assert loss.dtype.name == ("float32" if half else "float64")
         assert [g.dtype.name for g in grads] == [dtype] * len(arrays)
         want = oracle(variant, rounded, symbols, 0, FULL, ranges, JAX_TYPE[variant])
         assert relative_error(np.asarray(loss), want) < (1e-5 if half else 1e-12)
-        assert_no_nan([np.asarray(jnp.asarray(np.asarray(g)).astype(jnp.float32))
-                       if fw == "jax" else tf.cast(g, tf.float32).numpy() for g in grads])
+        assert_no_nan(
+            [
+                np.asarray(jnp.asarray(np.asarray(g)).astype(jnp.float32))
+                if fw == "jax"
+                else tf.cast(g, tf.float32).numpy()
+                for g in grads
+            ]
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -526,9 +633,18 @@ def cases(draw):
                     arrays[0][b, :t0] = -np.inf
     delay = draw(st.sampled_from([0.0, 0.0, 0.5]))
     scales = draw(st.sampled_from([SCALES, (0.0, 0.3), (0.25, 0.0)]))
-    return dict(variant=variant, arrays=arrays, symbols=symbols, blank=blank,
-                boundary=boundary, ranges=ranges, rnnt_type=rnnt_type, delay=delay,
-                reduction=reduction, scales=scales)
+    return dict(
+        variant=variant,
+        arrays=arrays,
+        symbols=symbols,
+        blank=blank,
+        boundary=boundary,
+        ranges=ranges,
+        rnnt_type=rnnt_type,
+        delay=delay,
+        reduction=reduction,
+        scales=scales,
+    )
 
 
 def _check_case(runner, case):
@@ -545,8 +661,9 @@ def _check_case(runner, case):
     # (a dominant path of probability ~1) need an absolute tolerance.
     relative_error(loss, want)
     finite = np.isfinite(want)
-    np.testing.assert_allclose(np.asarray(loss)[finite], np.asarray(want)[finite], rtol=1e-9,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        np.asarray(loss)[finite], np.asarray(want)[finite], rtol=1e-9, atol=1e-9
+    )
     assert_no_nan(grads)
     if cot is not None:  # the items without alignment contribute zero gradients
         assert_zero(grads_inf)
@@ -561,14 +678,19 @@ EXAMPLES = {"jax": 6, "tf": 20}
 def test_losses_match_oracle_property(fw):
     count = [0]
 
-    @settings(max_examples=EXAMPLES[fw], deadline=None, derandomize=False,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=EXAMPLES[fw],
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(cases())
     def check(case):
         count[0] += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             _check_case(RUNNERS[fw], case)
+
     check()
     print(f"hypothesis: {count[0]} {fw} cases")
     assert count[0] >= EXAMPLES[fw] // 2

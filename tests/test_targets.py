@@ -1,6 +1,7 @@
 """The custom-call table (xla_rnnt/_targets.py) against its C++ twin
 (cc/targets.h) and the library's handler table, and its shape formulas against
 what the handlers accept."""
+
 import pathlib
 import re
 
@@ -26,13 +27,15 @@ def test_names_agree_with_the_cpp_twin_and_the_library():
 @pytest.mark.parametrize("S", [0, 1, 30, 31, 32, 63, 64, 1000])
 def test_handoff_rows_formula(S):
     (_, _, _, _, g) = _targets.MI_FORWARD_BACKWARD.result_shapes(
-        [(2, S, 7), (2, S + 1, 6), (2, 4)])
+        [(2, S, 7), (2, S + 1, 6), (2, 4)]
+    )
     assert g == (2, -(-(S + 1) // 32), 7)  # ceil((S + 1) / 32) rows of T + 1
 
 
 def test_result_shapes_follow_any_batch_axes():
     shapes = _targets.LOGSOFTMAX_GATHER_GRAD.result_shapes(
-        [(4, 3, 5, 9), (4, 3, 5), (4, 3, 5), (4, 3, 5), (4, 3, 5)])
+        [(4, 3, 5, 9), (4, 3, 5), (4, 3, 5), (4, 3, 5), (4, 3, 5)]
+    )
     assert shapes == [(4, 3, 5, 9)]
     scores, p = _targets.MI_FORWARD.result_shapes([(2, 3, 4, 6), (2, 3, 5, 5), (2, 3, 4)])
     assert scores == (2, 3) and p == (2, 3, 5, 6)

@@ -2,6 +2,7 @@
 checked at run time with errors naming both arguments (known ones at trace
 time); AutoGraph leaves our code alone; the simple loss's dots carry their own
 precision (so TF's global TensorFloat-32 setting cannot lower it)."""
+
 import numpy as np
 import pytest
 
@@ -25,30 +26,48 @@ def _spec(shape, dtype=tf.float32):
 CASES = {
     "rnnt_loss_simple": (
         lambda lm, am, symbols, boundary: xt.rnnt_loss_simple(lm, am, symbols, 0, boundary),
-        [("lm", (S + 1, V), tf.float32), ("am", (T, V), tf.float32),
-         ("symbols", (S,), tf.int32), ("boundary", (4,), tf.int32)]),
+        [
+            ("lm", (S + 1, V), tf.float32),
+            ("am", (T, V), tf.float32),
+            ("symbols", (S,), tf.int32),
+            ("boundary", (4,), tf.int32),
+        ],
+    ),
     "rnnt_loss_smoothed": (
         lambda lm, am, symbols: xt.rnnt_loss_smoothed(lm, am, symbols, 0),
-        [("lm", (S + 1, V), tf.float32), ("am", (T, V), tf.float32),
-         ("symbols", (S,), tf.int32)]),
+        [("lm", (S + 1, V), tf.float32), ("am", (T, V), tf.float32), ("symbols", (S,), tf.int32)],
+    ),
     "rnnt_loss": (
         lambda logits, symbols, boundary: xt.rnnt_loss(logits, symbols, 0, boundary),
-        [("logits", (T, S + 1, V), tf.float32), ("symbols", (S,), tf.int32),
-         ("boundary", (4,), tf.int32)]),
+        [
+            ("logits", (T, S + 1, V), tf.float32),
+            ("symbols", (S,), tf.int32),
+            ("boundary", (4,), tf.int32),
+        ],
+    ),
     "get_rnnt_prune_ranges": (
-        lambda px_grad, py_grad, boundary: xt.get_rnnt_prune_ranges(px_grad, py_grad,
-                                                                    boundary, R),
-        [("px_grad", (S, T + 1), tf.float32), ("py_grad", (S + 1, T), tf.float32),
-         ("boundary", (4,), tf.int32)]),
+        lambda px_grad, py_grad, boundary: xt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, R),
+        [
+            ("px_grad", (S, T + 1), tf.float32),
+            ("py_grad", (S + 1, T), tf.float32),
+            ("boundary", (4,), tf.int32),
+        ],
+    ),
     "do_rnnt_pruning": (
         lambda am, lm, ranges: xt.do_rnnt_pruning(am, lm, ranges),
-        [("am", (T, V), tf.float32), ("lm", (S + 1, V), tf.float32),
-         ("ranges", (T, R), tf.int32)]),
+        [("am", (T, V), tf.float32), ("lm", (S + 1, V), tf.float32), ("ranges", (T, R), tf.int32)],
+    ),
     "rnnt_loss_pruned": (
-        lambda logits, symbols, ranges, boundary: xt.rnnt_loss_pruned(logits, symbols, ranges,
-                                                                      0, boundary),
-        [("logits", (T, R, V), tf.float32), ("symbols", (S,), tf.int32),
-         ("ranges", (T, R), tf.int32), ("boundary", (4,), tf.int32)]),
+        lambda logits, symbols, ranges, boundary: xt.rnnt_loss_pruned(
+            logits, symbols, ranges, 0, boundary
+        ),
+        [
+            ("logits", (T, R, V), tf.float32),
+            ("symbols", (S,), tf.int32),
+            ("ranges", (T, R), tf.int32),
+            ("boundary", (4,), tf.int32),
+        ],
+    ),
 }
 
 
@@ -66,16 +85,21 @@ def _value(rng, name, shape, dtype, B):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_unknown_batch_sizes_that_differ_fail_naming_both_arguments(rng, case, jit_compile):
     fn, args = CASES[case]
-    traced = tf.function(fn, jit_compile=jit_compile,
-                         input_signature=[_spec(shape, dtype) for _, shape, dtype in args])
+    traced = tf.function(
+        fn,
+        jit_compile=jit_compile,
+        input_signature=[_spec(shape, dtype) for _, shape, dtype in args],
+    )
     values = [_value(rng, name, shape, dtype, 2) for name, shape, dtype in args]
     traced(*values)  # equal batch sizes run
     first = args[0][0]
     for i, (name, shape, dtype) in enumerate(args[1:], 1):
         bad = list(values)
         bad[i] = _value(rng, name, shape, dtype, 3)
-        with pytest.raises(tf.errors.InvalidArgumentError,
-                           match=f"{name} has batch size 3 but {first} has batch size 2"):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=f"{name} has batch size 3 but {first} has batch size 2",
+        ):
             traced(*bad)
 
 
@@ -87,9 +111,11 @@ def test_known_batch_sizes_that_differ_fail_at_trace_time(rng, case):
     with pytest.raises(ValueError) as error:
         fn(*values)
     last, first = args[-1][0], args[0][0]
-    assert (f"{last} has batch size 3 but {first} has 2" in str(error.value)
-            or f"{last} must have shape [B, 4] = [2, 4] (B of {first}), got [3, 4]"
-            in str(error.value)), str(error.value)
+    assert f"{last} has batch size 3 but {first} has 2" in str(
+        error.value
+    ) or f"{last} must have shape [B, 4] = [2, 4] (B of {first}), got [3, 4]" in str(
+        error.value
+    ), str(error.value)
 
 
 def test_autograph_does_not_convert_our_code(rng, monkeypatch):
@@ -111,8 +137,7 @@ def test_autograph_does_not_convert_our_code(rng, monkeypatch):
     def user_code(lm, am):
         total = tf.constant(0.0, tf.float64)
         for _ in tf.range(2):  # converted by AutoGraph: a tf.while_loop
-            total += xla_rnnt.rnnt_loss_simple(lm=lm, am=am, symbols=symbols,
-                                               termination_symbol=0)
+            total += xla_rnnt.rnnt_loss_simple(lm=lm, am=am, symbols=symbols, termination_symbol=0)
         return total
 
     user_code(lm, am)
@@ -131,8 +156,11 @@ def test_simple_loss_dots_carry_highest_precision(rng):
         return loss, tape.gradient(loss, [lm, am])
 
     graph = loss_and_grads.get_concrete_function(tf.constant(lm), tf.constant(am)).graph
-    nodes = [n for f in [graph.as_graph_def(), *graph.as_graph_def().library.function]
-             for n in (f.node if hasattr(f, "node") else f.node_def)]
+    nodes = [
+        n
+        for f in [graph.as_graph_def(), *graph.as_graph_def().library.function]
+        for n in (f.node if hasattr(f, "node") else f.node_def)
+    ]
     ops = [n.op for n in nodes]
     assert "BatchMatMulV2" not in ops and "MatMul" not in ops, sorted(set(ops))
     dots = [n for n in nodes if n.op == "XlaDotV2"]

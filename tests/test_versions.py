@@ -1,6 +1,7 @@
 """FFI API versions: the installed library is built against the oldest
 supported API (TF 2.21's 0.2), the readers agree with the runtimes, and a
 runtime older than the library gets an error naming both versions."""
+
 import os
 
 import pytest
@@ -30,8 +31,12 @@ def test_installed_jaxlib_is_supported_and_loads_the_library():
     assert release in JAXLIB_FFI_API, f"jaxlib {jaxlib.__version__} is not in the table"
     runtime_api = _versions.bundled_ffi_api(jaxlib.__file__)
     assert runtime_api == JAXLIB_FFI_API[release]
-    assert _versions.check_runtime("jaxlib", jaxlib.__version__, runtime_api,
-                                   _native.ffi_api_version()) is None
+    assert (
+        _versions.check_runtime(
+            "jaxlib", jaxlib.__version__, runtime_api, _native.ffi_api_version()
+        )
+        is None
+    )
 
 
 def test_header_reader_returns_none_without_headers(tmp_path):

@@ -2,6 +2,7 @@
 with a static and with an unknown batch size, against golden files in
 tests/golden/ (XLA_RNNT_UPDATE_GOLDEN=1 rewrites them; review the diff). Each
 module must also serialise to the portable form the bridge ships."""
+
 import os
 import pathlib
 
@@ -17,26 +18,37 @@ S, T, C, R = 3, 5, 7, 2
 
 
 def _lattice(B, dtype=tf.float32):
-    return [tf.TensorSpec([B, S, T + 1], dtype), tf.TensorSpec([B, S + 1, T], dtype),
-            tf.TensorSpec([B, 4], tf.int32)]
+    return [
+        tf.TensorSpec([B, S, T + 1], dtype),
+        tf.TensorSpec([B, S + 1, T], dtype),
+        tf.TensorSpec([B, 4], tf.int32),
+    ]
 
 
 def _gather(B, extra=()):
-    return ([tf.TensorSpec([B, T, R, C], tf.float32), tf.TensorSpec([B, T, R], tf.int32)]
-            + [tf.TensorSpec([B, T, R], tf.float32)] * len(extra))
+    return [tf.TensorSpec([B, T, R, C], tf.float32), tf.TensorSpec([B, T, R], tf.int32)] + [
+        tf.TensorSpec([B, T, R], tf.float32)
+    ] * len(extra)
 
 
 # target name -> (binding call, operand specs for a batch size B)
 CALLS = {
     "xla_rnnt_mi_forward": (_ffi.mi_forward, _lattice),
     "xla_rnnt_mi_forward_backward": (_ffi.mi_forward_backward, _lattice),
-    "xla_rnnt_mi_backward": (_ffi.mi_backward,
-                             lambda B: _lattice(B) + [tf.TensorSpec([B, S + 1, T + 1])]),
-    "xla_rnnt_logsoftmax_gather": (lambda logits, symbols: _ffi.logsoftmax_gather(
-        logits, symbols, 2), _gather),
+    "xla_rnnt_mi_backward": (
+        _ffi.mi_backward,
+        lambda B: _lattice(B) + [tf.TensorSpec([B, S + 1, T + 1])],
+    ),
+    "xla_rnnt_logsoftmax_gather": (
+        lambda logits, symbols: _ffi.logsoftmax_gather(logits, symbols, 2),
+        _gather,
+    ),
     "xla_rnnt_logsoftmax_gather_grad": (
         lambda logits, symbols, norm, gx, gy: _ffi.logsoftmax_gather_grad(
-            logits, symbols, norm, gx, gy, 2), lambda B: _gather(B, extra=(0, 1, 2))),
+            logits, symbols, norm, gx, gy, 2
+        ),
+        lambda B: _gather(B, extra=(0, 1, 2)),
+    ),
 }
 
 
@@ -46,8 +58,11 @@ def _emitted(call, specs, monkeypatch):
     _xla_module._serialized.cache_clear()
     graph = tf.function(call, input_signature=specs).get_concrete_function().graph
     _xla_module._serialized.cache_clear()
-    return [op.get_attr("module").decode() for op in graph.get_operations()
-            if op.type == "XlaCallModule"]
+    return [
+        op.get_attr("module").decode()
+        for op in graph.get_operations()
+        if op.type == "XlaCallModule"
+    ]
 
 
 def test_every_target_is_covered():
@@ -71,7 +86,8 @@ def test_emitted_module_matches_golden(target, batch, monkeypatch):
 
 def test_batch_check_module_matches_golden():
     text = _xla_module.batch_check_text(
-        ("lm", "am"), (((None, S + 1, C), tf.float32), ((None, T, C), tf.float32)))
+        ("lm", "am"), (((None, S + 1, C), tf.float32), ((None, T, C), tf.float32))
+    )
     path = GOLDEN / "batch_check.mlir"
     if os.environ.get("XLA_RNNT_UPDATE_GOLDEN"):
         path.write_text(text)

@@ -10,6 +10,7 @@ xla_rnnt`` was done (in either order); ``register_handlers()`` does it by hand.
 Likewise, once Keras is imported, the Keras layer (``xla_rnnt.keras``) is
 registered for ``keras.saving.load_model``.
 """
+
 import sys
 import warnings
 
@@ -18,10 +19,19 @@ from . import _import_hook
 __version__ = "0.1.0"
 
 # Names served from xla_rnnt.tf on first access (PEP 562).
-_TF_EXPORTS = ("mutual_information_recursion", "get_rnnt_logprobs", "rnnt_loss_simple",
-               "get_rnnt_logprobs_smoothed", "rnnt_loss_smoothed", "get_rnnt_logprobs_joint",
-               "rnnt_loss", "get_rnnt_prune_ranges", "do_rnnt_pruning",
-               "get_rnnt_logprobs_pruned", "rnnt_loss_pruned")
+_TF_EXPORTS = (
+    "mutual_information_recursion",
+    "get_rnnt_logprobs",
+    "rnnt_loss_simple",
+    "get_rnnt_logprobs_smoothed",
+    "rnnt_loss_smoothed",
+    "get_rnnt_logprobs_joint",
+    "rnnt_loss",
+    "get_rnnt_prune_ranges",
+    "do_rnnt_pruning",
+    "get_rnnt_logprobs_pruned",
+    "rnnt_loss_pruned",
+)
 
 __all__ = ["__version__", "register_handlers", *_TF_EXPORTS]
 
@@ -55,8 +65,11 @@ def _register_into_tf(_module):
 
         tf_registry.register()
     except Exception as e:  # never break the user's `import tensorflow`
-        warnings.warn(f"xla_rnnt: could not register its handlers into TensorFlow: {e}",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"xla_rnnt: could not register its handlers into TensorFlow: {e}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def _register_keras_layer(_module):
@@ -64,8 +77,9 @@ def _register_keras_layer(_module):
     try:
         from . import keras  # noqa: F401
     except Exception as e:
-        warnings.warn(f"xla_rnnt: could not register its Keras layer: {e}", RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"xla_rnnt: could not register its Keras layer: {e}", RuntimeWarning, stacklevel=2
+        )
 
 
 _import_hook.when_imported("tensorflow", _register_into_tf)

@@ -20,14 +20,16 @@ def _same(a, b):
 
 def check_rank(name, shape, rank, expected):
     if len(shape) != rank:
-        raise ValueError(f"{name} must have shape {expected}, got rank {len(shape)} "
-                         f"shape {_fmt(shape)}")
+        raise ValueError(
+            f"{name} must have shape {expected}, got rank {len(shape)} shape {_fmt(shape)}"
+        )
 
 
 def check_float(name, dtype):
     if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a floating-point tensor "
-                        f"({', '.join(FLOAT_DTYPES)}), got {dtype}")
+        raise TypeError(
+            f"{name} must be a floating-point tensor ({', '.join(FLOAT_DTYPES)}), got {dtype}"
+        )
 
 
 def check_int(name, dtype):
@@ -42,12 +44,21 @@ def check_boundary(boundary_shape, boundary_dtype, B, batch_of=None):
     check_rank("boundary", boundary_shape, 2, f"[B, 4] = [{B}, 4]")
     if not (_same(boundary_shape[0], B) and _same(boundary_shape[1], 4)):
         source = f" (B of {batch_of})" if batch_of and B is not None else ""
-        raise ValueError(f"boundary must have shape [B, 4] = [{'?' if B is None else B}, 4]"
-                         f"{source}, got {_fmt(boundary_shape)}")
+        raise ValueError(
+            f"boundary must have shape [B, 4] = [{'?' if B is None else B}, 4]"
+            f"{source}, got {_fmt(boundary_shape)}"
+        )
 
 
-def check_mutual_information(px_shape, px_dtype, py_shape, py_dtype, boundary_shape=None,
-                             boundary_dtype=None, names=("px", "py")):
+def check_mutual_information(
+    px_shape,
+    px_dtype,
+    py_shape,
+    py_dtype,
+    boundary_shape=None,
+    boundary_dtype=None,
+    names=("px", "py"),
+):
     """Checks px [B,S,T+1] (or [B,S,T], modified), py [B,S+1,T], boundary [B,4].
 
     Returns (B, S, T, modified); S and T must be static, B may be None. `names`
@@ -64,15 +75,21 @@ def check_mutual_information(px_shape, px_dtype, py_shape, py_dtype, boundary_sh
     B = px_shape[0] if px_shape[0] is not None else py_shape[0]
     S, T = px_shape[1], py_shape[2]
     if S is None or T is None or py_shape[1] is None or px_shape[2] is None:
-        raise ValueError(f"the S and T axes of {x} and {y} must be known at trace time, got "
-                         f"{x} {_fmt(px_shape)} and {y} {_fmt(py_shape)}")
+        raise ValueError(
+            f"the S and T axes of {x} and {y} must be known at trace time, got "
+            f"{x} {_fmt(px_shape)} and {y} {_fmt(py_shape)}"
+        )
     if not _same(px_shape[0], py_shape[0]) or py_shape[1] != S + 1:
-        raise ValueError(f"{y} must have shape [B, S+1, T] = [{_b(B)}, {S + 1}, T] "
-                         f"for {x} {_fmt(px_shape)}, got {_fmt(py_shape)}")
+        raise ValueError(
+            f"{y} must have shape [B, S+1, T] = [{_b(B)}, {S + 1}, T] "
+            f"for {x} {_fmt(px_shape)}, got {_fmt(py_shape)}"
+        )
     if px_shape[2] not in (T, T + 1):
-        raise ValueError(f"{x} must have shape [B, S, T+1] = [.., {S}, {T + 1}] (regular) or "
-                         f"[B, S, T] = [.., {S}, {T}] (modified) for {y} {_fmt(py_shape)}, "
-                         f"got {_fmt(px_shape)}")
+        raise ValueError(
+            f"{x} must have shape [B, S, T+1] = [.., {S}, {T + 1}] (regular) or "
+            f"[B, S, T] = [.., {S}, {T}] (modified) for {y} {_fmt(py_shape)}, "
+            f"got {_fmt(px_shape)}"
+        )
     if boundary_shape is not None:
         check_boundary(boundary_shape, boundary_dtype, B, x if px_shape[0] is not None else y)
     return B, S, T, px_shape[2] == T
@@ -92,16 +109,20 @@ def _b(B):
 
 def check_choice(name, value, choices):
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}"
+        )
 
 
 def check_real(name, value, nonnegative=False):
     """A static Python (or NumPy) real number, e.g. delay_penalty; returns float."""
     import numbers
+
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a Python float (a static value, not a tensor), "
-                        f"got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a Python float (a static value, not a tensor), "
+            f"got {type(value).__name__}"
+        )
     value = float(value)
     if value != value or value in (float("inf"), float("-inf")):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -113,9 +134,12 @@ def check_real(name, value, nonnegative=False):
 def check_static_int(name, value, low, high=None):
     """A static Python integer in [low, high] (high None: no upper bound)."""
     import numbers
+
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a Python int (a static value, not a tensor), "
-                        f"got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a Python int (a static value, not a tensor), "
+            f"got {type(value).__name__}"
+        )
     value = int(value)
     if value < low or (high is not None and value > high):
         bound = f">= {low}" if high is None else f"in [{low}, {high}]"
@@ -130,8 +154,10 @@ def check_termination_symbol(termination_symbol, V):
 def _static(name, shape, axes, expected):
     for a in axes:
         if shape[a] is None:
-            raise ValueError(f"{name} must have shape {expected} with every axis but B known "
-                             f"at trace time, got {_fmt(shape)}")
+            raise ValueError(
+                f"{name} must have shape {expected} with every axis but B known "
+                f"at trace time, got {_fmt(shape)}"
+            )
 
 
 def _batch(*named_shapes):
@@ -140,8 +166,10 @@ def _batch(*named_shapes):
     B = source = None
     for name, shape in named_shapes:
         if B is not None and shape[0] is not None and shape[0] != B:
-            raise ValueError(f"{name} has batch size {shape[0]} but {source[0]} has "
-                             f"{B} (shapes {_fmt(source[1])} and {_fmt(shape)})")
+            raise ValueError(
+                f"{name} has batch size {shape[0]} but {source[0]} has "
+                f"{B} (shapes {_fmt(source[1])} and {_fmt(shape)})"
+            )
         if B is None and shape[0] is not None:
             B, source = shape[0], (name, shape)
     return B, None if source is None else source[0]
@@ -155,8 +183,16 @@ def check_symbols(symbols_shape, symbols_dtype, B, S):
         raise ValueError(f"symbols must have shape {expected}, got {_fmt(symbols_shape)}")
 
 
-def check_simple_inputs(lm_shape, lm_dtype, am_shape, am_dtype, symbols_shape, symbols_dtype,
-                        boundary_shape=None, boundary_dtype=None):
+def check_simple_inputs(
+    lm_shape,
+    lm_dtype,
+    am_shape,
+    am_dtype,
+    symbols_shape,
+    symbols_dtype,
+    boundary_shape=None,
+    boundary_dtype=None,
+):
     """lm [B, S+1, C], am [B, T, C], symbols [B, S]; returns (B, S, T, C)."""
     check_float("lm", lm_dtype)
     check_float("am", am_dtype)
@@ -171,23 +207,33 @@ def check_simple_inputs(lm_shape, lm_dtype, am_shape, am_dtype, symbols_shape, s
     if lm_shape[1] < 1:
         raise ValueError(f"lm must have shape [B, S+1, C] with S+1 >= 1, got {_fmt(lm_shape)}")
     if lm_shape[2] != C or C < 1:
-        raise ValueError(f"lm [B, S+1, C] and am [B, T, C] must have the same C >= 1, got lm "
-                         f"{_fmt(lm_shape)} and am {_fmt(am_shape)}")
+        raise ValueError(
+            f"lm [B, S+1, C] and am [B, T, C] must have the same C >= 1, got lm "
+            f"{_fmt(lm_shape)} and am {_fmt(am_shape)}"
+        )
     check_symbols(symbols_shape, symbols_dtype, B, S)
     if boundary_shape is not None:
         check_boundary(boundary_shape, boundary_dtype, B, batch_of)
     return B, S, T, C
 
 
-def check_joint_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype,
-                       boundary_shape=None, boundary_dtype=None):
+def check_joint_inputs(
+    logits_shape,
+    logits_dtype,
+    symbols_shape,
+    symbols_dtype,
+    boundary_shape=None,
+    boundary_dtype=None,
+):
     """logits [B, T, S+1, C], symbols [B, S]; returns (B, S, T, C)."""
     check_float("logits", logits_dtype)
     check_rank("logits", logits_shape, 4, "[B, T, S+1, C]")
     _static("logits", logits_shape, (1, 2, 3), "[B, T, S+1, C]")
     if logits_shape[2] < 1 or logits_shape[3] < 1:
-        raise ValueError(f"logits must have shape [B, T, S+1, C] with S+1 >= 1 and C >= 1, "
-                         f"got {_fmt(logits_shape)}")
+        raise ValueError(
+            f"logits must have shape [B, T, S+1, C] with S+1 >= 1 and C >= 1, "
+            f"got {_fmt(logits_shape)}"
+        )
     B, batch_of = _batch(("logits", logits_shape), ("symbols", symbols_shape))
     _, T, S1, C = logits_shape
     check_symbols(symbols_shape, symbols_dtype, B, S1 - 1)
@@ -202,18 +248,31 @@ def check_ranges(ranges_shape, ranges_dtype, B, T, S, s_range=None):
     expected = f"[B, T, s_range] = [{_b(B)}, {T}, {'s_range' if s_range is None else s_range}]"
     check_rank("ranges", ranges_shape, 3, expected)
     _static("ranges", ranges_shape, (1, 2), expected)
-    if not (_same(ranges_shape[0], B) and ranges_shape[1] == T
-            and (s_range is None or ranges_shape[2] == s_range)):
+    if not (
+        _same(ranges_shape[0], B)
+        and ranges_shape[1] == T
+        and (s_range is None or ranges_shape[2] == s_range)
+    ):
         raise ValueError(f"ranges must have shape {expected}, got {_fmt(ranges_shape)}")
     R = ranges_shape[2]
     if not 1 <= R <= S + 1:
-        raise ValueError(f"ranges must have shape [B, T, s_range] with 1 <= s_range <= S+1 = "
-                         f"{S + 1}, got {_fmt(ranges_shape)}")
+        raise ValueError(
+            f"ranges must have shape [B, T, s_range] with 1 <= s_range <= S+1 = "
+            f"{S + 1}, got {_fmt(ranges_shape)}"
+        )
     return R
 
 
-def check_pruned_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype, ranges_shape,
-                        ranges_dtype, boundary_shape=None, boundary_dtype=None):
+def check_pruned_inputs(
+    logits_shape,
+    logits_dtype,
+    symbols_shape,
+    symbols_dtype,
+    ranges_shape,
+    ranges_dtype,
+    boundary_shape=None,
+    boundary_dtype=None,
+):
     """logits [B, T, s_range, C], symbols [B, S], ranges [B, T, s_range];
     returns (B, S, T, s_range, C)."""
     check_float("logits", logits_dtype)
@@ -222,26 +281,40 @@ def check_pruned_inputs(logits_shape, logits_dtype, symbols_shape, symbols_dtype
     check_int("symbols", symbols_dtype)
     check_rank("symbols", symbols_shape, 2, "[B, S]")
     _static("symbols", symbols_shape, (1,), "[B, S]")
-    B, batch_of = _batch(("logits", logits_shape), ("symbols", symbols_shape),
-                         ("ranges", ranges_shape))
+    B, batch_of = _batch(
+        ("logits", logits_shape), ("symbols", symbols_shape), ("ranges", ranges_shape)
+    )
     _, T, R, C = logits_shape
     S = symbols_shape[1]
     if C < 1:
-        raise ValueError(f"logits must have shape [B, T, s_range, C] with C >= 1, "
-                         f"got {_fmt(logits_shape)}")
+        raise ValueError(
+            f"logits must have shape [B, T, s_range, C] with C >= 1, got {_fmt(logits_shape)}"
+        )
     check_ranges(ranges_shape, ranges_dtype, B, T, S, R)
     if boundary_shape is not None:
         check_boundary(boundary_shape, boundary_dtype, B, batch_of)
     return B, S, T, R, C
 
 
-def check_occupations(px_grad_shape, px_grad_dtype, py_grad_shape, py_grad_dtype,
-                      boundary_shape=None, boundary_dtype=None):
+def check_occupations(
+    px_grad_shape,
+    px_grad_dtype,
+    py_grad_shape,
+    py_grad_dtype,
+    boundary_shape=None,
+    boundary_dtype=None,
+):
     """px_grad [B, S, T+1] (regular) or [B, S, T], py_grad [B, S+1, T];
     returns (B, S, T, regular)."""
     B, S, T, modified = check_mutual_information(
-        px_grad_shape, px_grad_dtype, py_grad_shape, py_grad_dtype, boundary_shape,
-        boundary_dtype, names=("px_grad", "py_grad"))
+        px_grad_shape,
+        px_grad_dtype,
+        py_grad_shape,
+        py_grad_dtype,
+        boundary_shape,
+        boundary_dtype,
+        names=("px_grad", "py_grad"),
+    )
     return B, S, T, not modified
 
 
@@ -256,8 +329,10 @@ def check_pruning_inputs(am_shape, am_dtype, lm_shape, lm_dtype, ranges_shape, r
     B, _ = _batch(("am", am_shape), ("lm", lm_shape), ("ranges", ranges_shape))
     T, C, S = am_shape[1], am_shape[2], lm_shape[1] - 1
     if lm_shape[2] != C or S < 0:
-        raise ValueError(f"lm must have shape [B, S+1, C] = [{_b(B)}, S+1, {C}] for am "
-                         f"{_fmt(am_shape)}, got {_fmt(lm_shape)}")
+        raise ValueError(
+            f"lm must have shape [B, S+1, C] = [{_b(B)}, S+1, {C}] for am "
+            f"{_fmt(am_shape)}, got {_fmt(lm_shape)}"
+        )
     R = check_ranges(ranges_shape, ranges_dtype, B, T, S)
     return B, S, T, R, C
 
@@ -266,6 +341,8 @@ def check_pruned_s_range(s_range, S, rnnt_type):
     """A window of one position cannot hold an emission of a regular or
     constrained lattice (both need s and s+1 in the window of one frame)."""
     if s_range < 2 and S >= 1 and rnnt_type in ("regular", "constrained"):
-        raise ValueError(f"rnnt_type={rnnt_type!r} needs s_range >= 2 (logits and ranges of "
-                         f"shape [B, T, s_range, C] and [B, T, s_range]) when S >= 1: with "
-                         f"s_range = 1 no symbol can be emitted; got s_range={s_range}, S={S}")
+        raise ValueError(
+            f"rnnt_type={rnnt_type!r} needs s_range >= 2 (logits and ranges of "
+            f"shape [B, T, s_range, C] and [B, T, s_range]) when S >= 1: with "
+            f"s_range = 1 no symbol can be emitted; got s_range={s_range}, S={S}"
+        )

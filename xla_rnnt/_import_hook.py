@@ -6,6 +6,7 @@ custom calls) needs the handlers in TF's registry. A finder placed first on
 ``sys.meta_path`` wraps the loader of the watched module so that the callback
 runs once the module has executed; it then removes itself.
 """
+
 import functools
 import importlib.abc
 import sys

@@ -5,6 +5,7 @@ table of (target name, platform, handler). Registering the handlers is each
 framework wing's job (``xla_rnnt.jax._registry``, ``xla_rnnt.tf._registry``):
 TF and JAX keep separate registries.
 """
+
 import ctypes
 import glob
 import os
@@ -51,7 +52,8 @@ def library():
                 "xla_rnnt: the native library libxla_rnnt*.so is not next to "
                 f"{os.path.dirname(os.path.abspath(__file__))}. Build and install the "
                 "package with `pip install .` from the source tree (see README), or "
-                f"point {LIBRARY_ENV} at a built libxla_rnnt.so.")
+                f"point {LIBRARY_ENV} at a built libxla_rnnt.so."
+            )
         try:
             lib = ctypes.CDLL(paths[0])
             _declare(lib)
@@ -66,8 +68,14 @@ def handlers():
     """[(target name, platform, handler address)] as exported by the library;
     platform is the FFI's name, "Host" (CPU) or "CUDA"."""
     lib = library()
-    return [(lib.xla_rnnt_handler_name(i).decode(), lib.xla_rnnt_handler_platform(i).decode(),
-             lib.xla_rnnt_handler(i)) for i in range(lib.xla_rnnt_num_handlers())]
+    return [
+        (
+            lib.xla_rnnt_handler_name(i).decode(),
+            lib.xla_rnnt_handler_platform(i).decode(),
+            lib.xla_rnnt_handler(i),
+        )
+        for i in range(lib.xla_rnnt_num_handlers())
+    ]
 
 
 def ffi_api_version():

@@ -6,6 +6,7 @@ Arrays are the framework's; shapes are tuples whose entries are ints, or for
 an unknown batch axis (TF) a scalar tensor (``batch_size``); dtypes are names
 ("float32", "int32", ...).
 """
+
 from typing import Any, Protocol, Sequence, runtime_checkable
 
 Array = Any

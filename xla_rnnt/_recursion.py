@@ -3,6 +3,7 @@ preparation (checks, half precision to float32, the boundary's default, its
 saturation and narrowing to int32) done once per public call, then the
 backend's differentiable pair of custom calls (``ops.mi_scores``,
 ``ops.mi_scores_and_grads``: a custom_vjp / custom_gradient each)."""
+
 from . import _checks
 from ._ops_protocol import Ops
 
@@ -34,9 +35,13 @@ def mutual_information_recursion(ops: Ops, px, py, boundary=None, return_grad=Fa
     px, py = ops.asarray(px), ops.asarray(py)
     boundary = None if boundary is None else ops.asarray(boundary)
     _, S, T, _ = _checks.check_mutual_information(
-        ops.shape(px), ops.dtype_name(px), ops.shape(py), ops.dtype_name(py),
+        ops.shape(px),
+        ops.dtype_name(px),
+        ops.shape(py),
+        ops.dtype_name(py),
         None if boundary is None else ops.shape(boundary),
-        None if boundary is None else ops.dtype_name(boundary))
+        None if boundary is None else ops.dtype_name(boundary),
+    )
     if not isinstance(return_grad, bool):
         raise TypeError(f"return_grad must be a Python bool, got {type(return_grad).__name__}")
     if ops.dtype_name(px) in _HALF:  # half precision diverges in the recursion

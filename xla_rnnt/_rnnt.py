@@ -22,6 +22,7 @@ method; these are its semantics, with the differences listed in ``_COMMON``):
 * half-precision inputs (float16, bfloat16) are computed in float32: the
   normalizers, px/py and the recursion are float32 and so is the loss.
 """
+
 import warnings
 
 import numpy as np
@@ -70,8 +71,10 @@ def _same_batch(ops: Ops, **named):
 
 def _check_lattice_sizes(S, T, rnnt_type, boundary):
     if boundary is None and rnnt_type != "regular" and T < S:
-        raise ValueError(f"rnnt_type={rnnt_type!r} emits at most one symbol per frame, so it "
-                         f"needs T >= S when boundary is None, got S={S} and T={T}")
+        raise ValueError(
+            f"rnnt_type={rnnt_type!r} emits at most one symbol per frame, so it "
+            f"needs T >= S when boundary is None, got S={S} and T={T}"
+        )
 
 
 def _first_argmax(ops: Ops, x, axis_len):
@@ -163,8 +166,9 @@ def _finish_logprobs(ops: Ops, px, py, boundary, rnnt_type, valid):
 
     Rows s whose symbol is outside [0, C) (valid[b, s] false) are -inf: such a
     symbol has probability 0, so an item that must emit it (s_begin <= s <
-    s_end) has no alignment (score -inf, zero gradients). regular: a -inf column T is appended (no emission on the one-past-the-last
-    frame) and, with a boundary, column t_end[b] is -inf too. constrained: the
+    s_end) has no alignment (score -inf, zero gradients). regular: a -inf
+    column T is appended (no emission on the one-past-the-last frame) and,
+    with a boundary, column t_end[b] is -inf too. constrained: the
     emission of symbol s also takes the blank of context s+1 on the same frame,
     px += py[:, 1:]."""
     px = ops.where(valid[:, :, None], px, NEG_INF)
@@ -226,17 +230,26 @@ def _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad):
 
 
 def _simple_parts(ops: Ops, lm, am, symbols, termination_symbol, boundary, rnnt_type):
-    lm, am, symbols, boundary = (ops.asarray(lm), ops.asarray(am), ops.asarray(symbols),
-                                 _asarray(ops, boundary))
+    lm, am, symbols, boundary = (
+        ops.asarray(lm),
+        ops.asarray(am),
+        ops.asarray(symbols),
+        _asarray(ops, boundary),
+    )
     B, S, T, C = _checks.check_simple_inputs(
-        ops.shape(lm), ops.dtype_name(lm), ops.shape(am), ops.dtype_name(am),
-        ops.shape(symbols), ops.dtype_name(symbols), _opt_shape(ops, boundary),
-        _opt_dtype(ops, boundary))
+        ops.shape(lm),
+        ops.dtype_name(lm),
+        ops.shape(am),
+        ops.dtype_name(am),
+        ops.shape(symbols),
+        ops.dtype_name(symbols),
+        _opt_shape(ops, boundary),
+        _opt_dtype(ops, boundary),
+    )
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
-    lm, am, symbols, boundary = _same_batch(ops, lm=lm, am=am, symbols=symbols,
-                                            boundary=boundary)
+    lm, am, symbols, boundary = _same_batch(ops, lm=lm, am=am, symbols=symbols, boundary=boundary)
     boundary = _prepared_boundary(ops, boundary)
     lm, am = _compute(ops, lm), _compute(ops, am)
     symbols, valid = _valid_symbols(ops, symbols, C)
@@ -248,49 +261,94 @@ def _simple_parts(ops: Ops, lm, am, symbols, termination_symbol, boundary, rnnt_
     am_probs = ops.exp(am - am_max)
     lm_probs = ops.exp(lm - lm_max)
     # log sum_c exp(lm[b, s, c] + am[b, t, c]): [B, S+1, T]
-    normalizers = (ops.log(ops.matmul(lm_probs, ops.transpose(am_probs, (0, 2, 1)))
-                           + _tiny(ops, am))
-                   + lm_max + ops.transpose(am_max, (0, 2, 1)))
+    normalizers = (
+        ops.log(ops.matmul(lm_probs, ops.transpose(am_probs, (0, 2, 1))) + _tiny(ops, am))
+        + lm_max
+        + ops.transpose(am_max, (0, 2, 1))
+    )
     px_am = ops.transpose(ops.gather_batched(am, symbols, axis=2), (0, 2, 1))  # [B, S, T]
     px_lm = ops.take_along_last(lm[:, :S], symbols[:, :, None])  # [B, S, 1]
     py_am = am[:, :, termination_symbol][:, None, :]  # [B, 1, T]
     py_lm = lm[:, :, termination_symbol][:, :, None]  # [B, S+1, 1]
-    return dict(S=S, T=T, C=C, symbols=symbols, valid=valid, boundary=boundary, am_max=am_max,
-                lm_max=lm_max, am_probs=am_probs, lm_probs=lm_probs, normalizers=normalizers,
-                px_am=px_am, px_lm=px_lm, py_am=py_am, py_lm=py_lm)
+    return dict(
+        S=S,
+        T=T,
+        C=C,
+        symbols=symbols,
+        valid=valid,
+        boundary=boundary,
+        am_max=am_max,
+        lm_max=lm_max,
+        am_probs=am_probs,
+        lm_probs=lm_probs,
+        normalizers=normalizers,
+        px_am=px_am,
+        px_lm=px_lm,
+        py_am=py_am,
+        py_lm=py_lm,
+    )
 
 
 def _simple_logprobs(ops: Ops, lm, am, symbols, termination_symbol, rnnt_type, boundary):
     """(px, py, prepared boundary) of get_rnnt_logprobs."""
     p = _simple_parts(ops, lm, am, symbols, termination_symbol, boundary, rnnt_type)
-    px = p["px_am"] + p["px_lm"] - p["normalizers"][:, :p["S"]]
+    px = p["px_am"] + p["px_lm"] - p["normalizers"][:, : p["S"]]
     py = p["py_am"] + p["py_lm"] - p["normalizers"]
     return (*_finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"]), p["boundary"])
 
 
-def get_rnnt_logprobs(ops: Ops, lm, am, symbols, termination_symbol, rnnt_type="regular",
-                      boundary=None):
+def get_rnnt_logprobs(
+    ops: Ops, lm, am, symbols, termination_symbol, rnnt_type="regular", boundary=None
+):
     return _simple_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type, boundary)[:2]
 
 
-def rnnt_loss_simple(ops: Ops, lm, am, symbols, termination_symbol, boundary=None,
-                     rnnt_type="regular", delay_penalty=0.0, reduction="mean",
-                     return_grad=False):
+def rnnt_loss_simple(
+    ops: Ops,
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    px, py, boundary = _simple_logprobs(ops, lm, am, symbols, termination_symbol, rnnt_type,
-                                        boundary)
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
-                 return_grad)
+    px, py, boundary = _simple_logprobs(
+        ops, lm, am, symbols, termination_symbol, rnnt_type, boundary
+    )
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
 
 
-def get_rnnt_logprobs_smoothed(ops: Ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
-                               am_only_scale=0.1, boundary=None, rnnt_type="regular"):
-    return _smoothed_logprobs(ops, lm, am, symbols, termination_symbol, lm_only_scale,
-                              am_only_scale, boundary, rnnt_type)[:2]
+def get_rnnt_logprobs_smoothed(
+    ops: Ops,
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    lm_only_scale=0.1,
+    am_only_scale=0.1,
+    boundary=None,
+    rnnt_type="regular",
+):
+    return _smoothed_logprobs(
+        ops, lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary, rnnt_type
+    )[:2]
 
 
-def _smoothed_logprobs(ops: Ops, lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale,
-                       boundary, rnnt_type):
+def _smoothed_logprobs(
+    ops: Ops,
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    lm_only_scale,
+    am_only_scale,
+    boundary,
+    rnnt_type,
+):
     """(px, py, prepared boundary) of get_rnnt_logprobs_smoothed."""
     lm_only_scale = _checks.check_real("lm_only_scale", lm_only_scale)
     am_only_scale = _checks.check_real("am_only_scale", am_only_scale)
@@ -329,22 +387,34 @@ def _smoothed_logprobs(ops: Ops, lm, am, symbols, termination_symbol, lm_only_sc
     return (*_finish_logprobs(ops, px, py, p["boundary"], rnnt_type, p["valid"]), p["boundary"])
 
 
-def rnnt_loss_smoothed(ops: Ops, lm, am, symbols, termination_symbol, lm_only_scale=0.1,
-                       am_only_scale=0.1, boundary=None, rnnt_type="regular",
-                       delay_penalty=0.0, reduction="mean", return_grad=False):
+def rnnt_loss_smoothed(
+    ops: Ops,
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    lm_only_scale=0.1,
+    am_only_scale=0.1,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    px, py, boundary = _smoothed_logprobs(ops, lm, am, symbols, termination_symbol,
-                                          lm_only_scale, am_only_scale, boundary, rnnt_type)
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
-                 return_grad)
+    px, py, boundary = _smoothed_logprobs(
+        ops, lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary, rnnt_type
+    )
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
 
 
 # --------------------------------------------------------------------------
 # full joiner output
 
 
-def get_rnnt_logprobs_joint(ops: Ops, logits, symbols, termination_symbol, boundary=None,
-                            rnnt_type="regular"):
+def get_rnnt_logprobs_joint(
+    ops: Ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular"
+):
     return _joint_logprobs(ops, logits, symbols, termination_symbol, boundary, rnnt_type)[:2]
 
 
@@ -352,31 +422,46 @@ def _joint_logprobs(ops: Ops, logits, symbols, termination_symbol, boundary, rnn
     """(px, py, prepared boundary) of get_rnnt_logprobs_joint."""
     logits, symbols, boundary = ops.asarray(logits), ops.asarray(symbols), _asarray(ops, boundary)
     B, S, T, C = _checks.check_joint_inputs(
-        ops.shape(logits), ops.dtype_name(logits), ops.shape(symbols), ops.dtype_name(symbols),
-        _opt_shape(ops, boundary), _opt_dtype(ops, boundary))
+        ops.shape(logits),
+        ops.dtype_name(logits),
+        ops.shape(symbols),
+        ops.dtype_name(symbols),
+        _opt_shape(ops, boundary),
+        _opt_dtype(ops, boundary),
+    )
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
-    logits, symbols, boundary = _same_batch(ops, logits=logits, symbols=symbols,
-                                            boundary=boundary)
+    logits, symbols, boundary = _same_batch(ops, logits=logits, symbols=symbols, boundary=boundary)
     boundary = _prepared_boundary(ops, boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Row s of frame t emits symbols[s]; row S emits nothing (its px is dropped).
-    index = ops.broadcast_to(_with_blank(ops, symbols, termination_symbol)[:, None, :],
-                             (ops.batch_size(logits), T, S + 1))
+    index = ops.broadcast_to(
+        _with_blank(ops, symbols, termination_symbol)[:, None, :],
+        (ops.batch_size(logits), T, S + 1),
+    )
     px, py = _logsoftmax_gather(ops, logits, index, termination_symbol)  # [B, T, S+1]
     px = ops.transpose(px[:, :, :S], (0, 2, 1))
     py = ops.transpose(py, (0, 2, 1))
     return (*_finish_logprobs(ops, px, py, boundary, rnnt_type, valid), boundary)
 
 
-def rnnt_loss(ops: Ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular",
-              delay_penalty=0.0, reduction="mean", return_grad=False):
+def rnnt_loss(
+    ops: Ops,
+    logits,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    px, py, boundary = _joint_logprobs(ops, logits, symbols, termination_symbol, boundary,
-                                       rnnt_type)
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
-                 return_grad)
+    px, py, boundary = _joint_logprobs(
+        ops, logits, symbols, termination_symbol, boundary, rnnt_type
+    )
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
 
 
 # --------------------------------------------------------------------------
@@ -394,30 +479,43 @@ def effective_s_range(S, T, regular, s_range):
     if regular and S >= 1 and T >= 1:
         needed = (S - 1) // T + 2
         if s_range < needed:
-            warnings.warn(f"get_rnnt_prune_ranges: s_range={s_range} cannot cover S={S} "
-                          f"symbols in T={T} frames; using s_range={needed}", stacklevel=4)
+            warnings.warn(
+                f"get_rnnt_prune_ranges: s_range={s_range} cannot cover S={S} "
+                f"symbols in T={T} frames; using s_range={needed}",
+                stacklevel=4,
+            )
             s_range = needed
     return min(s_range, S + 1)
 
 
 def get_rnnt_prune_ranges(ops: Ops, px_grad, py_grad, boundary, s_range):
-    px_grad, py_grad, boundary = (ops.asarray(px_grad), ops.asarray(py_grad),
-                                  _asarray(ops, boundary))
+    px_grad, py_grad, boundary = (
+        ops.asarray(px_grad),
+        ops.asarray(py_grad),
+        _asarray(ops, boundary),
+    )
     B, S, T, regular = _checks.check_occupations(
-        ops.shape(px_grad), ops.dtype_name(px_grad), ops.shape(py_grad),
-        ops.dtype_name(py_grad), _opt_shape(ops, boundary), _opt_dtype(ops, boundary))
+        ops.shape(px_grad),
+        ops.dtype_name(px_grad),
+        ops.shape(py_grad),
+        ops.dtype_name(py_grad),
+        _opt_shape(ops, boundary),
+        _opt_dtype(ops, boundary),
+    )
     s_range = effective_s_range(S, T, regular, _checks.check_static_int("s_range", s_range, 1))
-    px_grad, py_grad, boundary = _same_batch(ops, px_grad=px_grad, py_grad=py_grad,
-                                             boundary=boundary)
+    px_grad, py_grad, boundary = _same_batch(
+        ops, px_grad=px_grad, py_grad=py_grad, boundary=boundary
+    )
     boundary = _prepared_boundary(ops, boundary)
     K = S + 2 - s_range  # candidate window starts 0 .. S+1-s_range
     # Occupation of the blanks inside the window minus the emission that enters
     # it from below: [B, K, T]. s_range is static and small: a sum of slices.
     block = py_grad[:, 0:K]
     for j in range(1, s_range):
-        block = block + py_grad[:, j:j + K]
-    entering = ops.concat([ops.full_like(py_grad[:, :1], 0.0), px_grad[:, :, :T]],
-                          axis=1)  # [B, S+1, T]: entering[s] = px_grad[s-1]
+        block = block + py_grad[:, j : j + K]
+    entering = ops.concat(
+        [ops.full_like(py_grad[:, :1], 0.0), px_grad[:, :, :T]], axis=1
+    )  # [B, S+1, T]: entering[s] = px_grad[s-1]
     s_begin = _first_argmax(ops, block - entering[:, :K], K)  # [B, T]
     # From the last frame of each item on, use the last window, so that the
     # final symbol is inside it.
@@ -445,41 +543,60 @@ def get_rnnt_prune_ranges(ops: Ops, px_grad, py_grad, boundary, s_range):
 def do_rnnt_pruning(ops: Ops, am, lm, ranges):
     am, lm, ranges = ops.asarray(am), ops.asarray(lm), ops.asarray(ranges)
     B, S, T, R, C = _checks.check_pruning_inputs(
-        ops.shape(am), ops.dtype_name(am), ops.shape(lm), ops.dtype_name(lm),
-        ops.shape(ranges), ops.dtype_name(ranges))
+        ops.shape(am),
+        ops.dtype_name(am),
+        ops.shape(lm),
+        ops.dtype_name(lm),
+        ops.shape(ranges),
+        ops.dtype_name(ranges),
+    )
     am, lm, ranges = _same_batch(ops, am=am, lm=lm, ranges=ranges)
     am_pruned = ops.broadcast_to(am[:, :, None, :], (ops.batch_size(am), T, R, C))
     lm_pruned = ops.gather_batched(lm, ops.cast(ranges, "int32"), axis=1)  # [B, T, R, C]
     return am_pruned, lm_pruned
 
 
-def get_rnnt_logprobs_pruned(ops: Ops, logits, symbols, ranges, termination_symbol, boundary=None,
-                             rnnt_type="regular"):
-    return _pruned_logprobs(ops, logits, symbols, ranges, termination_symbol, boundary,
-                            rnnt_type)[:2]
+def get_rnnt_logprobs_pruned(
+    ops: Ops, logits, symbols, ranges, termination_symbol, boundary=None, rnnt_type="regular"
+):
+    return _pruned_logprobs(ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type)[
+        :2
+    ]
 
 
 def _pruned_logprobs(ops: Ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type):
     """(px, py, prepared boundary) of get_rnnt_logprobs_pruned."""
-    logits, symbols, ranges, boundary = (ops.asarray(logits), ops.asarray(symbols),
-                                         ops.asarray(ranges), _asarray(ops, boundary))
+    logits, symbols, ranges, boundary = (
+        ops.asarray(logits),
+        ops.asarray(symbols),
+        ops.asarray(ranges),
+        _asarray(ops, boundary),
+    )
     B, S, T, R, C = _checks.check_pruned_inputs(
-        ops.shape(logits), ops.dtype_name(logits), ops.shape(symbols), ops.dtype_name(symbols),
-        ops.shape(ranges), ops.dtype_name(ranges), _opt_shape(ops, boundary),
-        _opt_dtype(ops, boundary))
+        ops.shape(logits),
+        ops.dtype_name(logits),
+        ops.shape(symbols),
+        ops.dtype_name(symbols),
+        ops.shape(ranges),
+        ops.dtype_name(ranges),
+        _opt_shape(ops, boundary),
+        _opt_dtype(ops, boundary),
+    )
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _checks.check_pruned_s_range(R, S, rnnt_type)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
-    logits, symbols, ranges, boundary = _same_batch(ops, logits=logits, symbols=symbols,
-                                                    ranges=ranges, boundary=boundary)
+    logits, symbols, ranges, boundary = _same_batch(
+        ops, logits=logits, symbols=symbols, ranges=ranges, boundary=boundary
+    )
     boundary = _prepared_boundary(ops, boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     ranges = ops.cast(ranges, "int32")
     # Window positions outside [0, S] are never placed below; clip so that
     # the gather is in range on every backend.
-    pruned_symbols = ops.gather_batched(_with_blank(ops, symbols, termination_symbol),
-                                        ops.clip(ranges, 0, S), axis=1)  # [B, T, R]
+    pruned_symbols = ops.gather_batched(
+        _with_blank(ops, symbols, termination_symbol), ops.clip(ranges, 0, S), axis=1
+    )  # [B, T, R]
     px, py = _logsoftmax_gather(ops, logits, pruned_symbols, termination_symbol)  # [B, T, R]
     # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
     # lattice, -inf elsewhere, directly in the recursion's [B, S+1, T] layout:
@@ -487,25 +604,35 @@ def _pruned_logprobs(ops: Ops, logits, symbols, ranges, termination_symbol, boun
     # (and whose gradient is one fused reduction), not a gather + transpose
     # of [B, T, S+1] (whose gradient is a scatter). Never [B, T, S+1, C].
     px, py = ops.transpose(px, (0, 2, 1)), ops.transpose(py, (0, 2, 1))  # [B, R, T]
-    offset = ops.arange(S + 1, "int32")[None, :, None] - ops.transpose(ranges[:, :, :1],
-                                                                       (0, 2, 1))
+    offset = ops.arange(S + 1, "int32")[None, :, None] - ops.transpose(ranges[:, :, :1], (0, 2, 1))
     px_lattice = py_lattice = None
     for k in range(R):
         here = offset == k  # [B, S+1, T]
-        px_lattice = ops.where(here, px[:, k:k + 1], NEG_INF if k == 0 else px_lattice)
-        py_lattice = ops.where(here, py[:, k:k + 1], NEG_INF if k == 0 else py_lattice)
-    return (*_finish_logprobs(ops, px_lattice[:, :S], py_lattice, boundary, rnnt_type, valid),
-            boundary)
+        px_lattice = ops.where(here, px[:, k : k + 1], NEG_INF if k == 0 else px_lattice)
+        py_lattice = ops.where(here, py[:, k : k + 1], NEG_INF if k == 0 else py_lattice)
+    return (
+        *_finish_logprobs(ops, px_lattice[:, :S], py_lattice, boundary, rnnt_type, valid),
+        boundary,
+    )
 
 
-def rnnt_loss_pruned(ops: Ops, logits, symbols, ranges, termination_symbol, boundary=None,
-                     rnnt_type="regular", delay_penalty=0.0, reduction="mean",
-                     return_grad=False):
+def rnnt_loss_pruned(
+    ops: Ops,
+    logits,
+    symbols,
+    ranges,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
     delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
-    px, py, boundary = _pruned_logprobs(ops, logits, symbols, ranges, termination_symbol,
-                                        boundary, rnnt_type)
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction,
-                 return_grad)
+    px, py, boundary = _pruned_logprobs(
+        ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type
+    )
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
 
 
 # --------------------------------------------------------------------------
@@ -557,7 +684,8 @@ _SYMBOL_RANGE = """(checked where read: entries outside an item's box, s < s_beg
         inside the box has probability 0: its px row is -inf and the item's
         loss +inf with zero gradients). It may equal termination_symbol."""
 
-_SIMPLE_ARGS = """lm: [B, S+1, C] float {array}, the prediction-network ("LM") part of the
+_SIMPLE_ARGS = (
+    """lm: [B, S+1, C] float {array}, the prediction-network ("LM") part of the
         unnormalized joiner logits; lm[b, s] follows the first s symbols.
       am: [B, T, C] float {array} (same dtype), the encoder ("AM") part. The
         joiner is lm[b, s] + am[b, t], normalized over the C classes by a
@@ -566,26 +694,43 @@ _SIMPLE_ARGS = """lm: [B, S+1, C] float {array}, the prediction-network ("LM") p
         ~708 (float64) nats, that product underflows and the normalizer is
         clamped: the loss stays finite, but is then too large.
       symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C)
-        """ + _SYMBOL_RANGE + """
+        """
+    + _SYMBOL_RANGE
+    + """
       termination_symbol: static int in [0, C), the blank symbol."""
+)
 
-_JOINT_ARGS = """logits: [B, T, S+1, C] float {array}, unnormalized joiner output;
+_JOINT_ARGS = (
+    """logits: [B, T, S+1, C] float {array}, unnormalized joiner output;
         logits[b, t, s] follows the first s symbols at frame t.
       symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C)
-        """ + _SYMBOL_RANGE + """
+        """
+    + _SYMBOL_RANGE
+    + """
       termination_symbol: static int in [0, C), the blank symbol.
-      """ + _BOUNDARY + """
-      """ + _RNNT_TYPE
+      """
+    + _BOUNDARY
+    + """
+      """
+    + _RNNT_TYPE
+)
 
-_PRUNED_ARGS = """logits: [B, T, s_range, C] float {array}, joiner output on the pruned
+_PRUNED_ARGS = (
+    """logits: [B, T, s_range, C] float {array}, joiner output on the pruned
         positions (e.g. joiner(*do_rnnt_pruning(am, lm, ranges))).
       symbols: [B, S] int32/int64 {array}, the transcripts, values in [0, C)
-        """ + _SYMBOL_RANGE + """
+        """
+    + _SYMBOL_RANGE
+    + """
       ranges: [B, T, s_range] int32/int64 {array} from get_rnnt_prune_ranges;
         ranges[b, t, k] = ranges[b, t, 0] + k, within [0, S].
       termination_symbol: static int in [0, C), the blank symbol.
-      """ + _BOUNDARY + """
-      """ + _RNNT_TYPE
+      """
+    + _BOUNDARY
+    + """
+      """
+    + _RNNT_TYPE
+)
 
 DOCS = {
     "mutual_information_recursion": _recursion.DOC,

@@ -9,6 +9,7 @@ operand and result starts with the same batch axes (TF: one, B; JAX: any
 number, which the handlers flatten into B, e.g. under vmap). A result's
 trailing dims are :class:`Size` formulas of the operands' trailing dims.
 """
+
 from typing import NamedTuple
 
 # Rows per band of the CUDA backward; its workspace g keeps one row per band
@@ -48,7 +49,7 @@ class Target(NamedTuple):
 
     def result_shapes(self, shapes):
         """[result shape] for operand shapes (tuples of ints), batch axes included."""
-        lead = tuple(shapes[0][:len(shapes[0]) - self.trailing])
+        lead = tuple(shapes[0][: len(shapes[0]) - self.trailing])
         return [lead + tuple(s.of(shapes) for s in r.trailing) for r in self.results]
 
 
@@ -70,17 +71,24 @@ MI_FORWARD = Target(
     results=(Result("scores", ()), Result("p", (_S1, _T1))),
     attributes=(),
     sharding_rule="... s x, ... r t, ... f -> ..., ... r u",
-    replicated=_LATTICE_FACTORS)
+    replicated=_LATTICE_FACTORS,
+)
 
 MI_FORWARD_BACKWARD = Target(
     name="xla_rnnt_mi_forward_backward",
     operands=("px", "py", "boundary"),
     trailing=2,
-    results=(Result("scores", ()), Result("px_grad", _PX), Result("py_grad", _PY),
-             Result("p", (_S1, _T1)), Result("g", (_HANDOFF, _T1))),
+    results=(
+        Result("scores", ()),
+        Result("px_grad", _PX),
+        Result("py_grad", _PY),
+        Result("p", (_S1, _T1)),
+        Result("g", (_HANDOFF, _T1)),
+    ),
     attributes=(),
     sharding_rule="... s x, ... r t, ... f -> ..., ... s x, ... r t, ... r u, ... h u",
-    replicated=_LATTICE_FACTORS + ("h",))
+    replicated=_LATTICE_FACTORS + ("h",),
+)
 
 MI_BACKWARD = Target(  # TF's backward, from p of MI_FORWARD
     name="xla_rnnt_mi_backward",
@@ -89,7 +97,8 @@ MI_BACKWARD = Target(  # TF's backward, from p of MI_FORWARD
     results=(Result("px_grad", _PX), Result("py_grad", _PY), Result("g", (_HANDOFF, _T1))),
     attributes=(),
     sharding_rule="... s x, ... r t, ... f, ... r u -> ... s x, ... r t, ... h u",
-    replicated=_LATTICE_FACTORS + ("h",))
+    replicated=_LATTICE_FACTORS + ("h",),
+)
 
 # logits [.., C] float, symbols [..] int32; cc/logsoftmax_gather.h.
 LOGSOFTMAX_GATHER = Target(
@@ -99,7 +108,8 @@ LOGSOFTMAX_GATHER = Target(
     results=(Result("px", ()), Result("py", ()), Result("normalizers", ())),
     attributes=("blank",),
     sharding_rule="... c, ... -> ..., ..., ...",
-    replicated=("c",))
+    replicated=("c",),
+)
 
 LOGSOFTMAX_GATHER_GRAD = Target(
     name="xla_rnnt_logsoftmax_gather_grad",
@@ -108,7 +118,7 @@ LOGSOFTMAX_GATHER_GRAD = Target(
     results=(Result("logits_grad", (Size(0, -1),)),),
     attributes=("blank",),
     sharding_rule="... c, ..., ..., ..., ... -> ... c",
-    replicated=("c",))
+    replicated=("c",),
+)
 
-TARGETS = (MI_FORWARD, MI_FORWARD_BACKWARD, MI_BACKWARD, LOGSOFTMAX_GATHER,
-           LOGSOFTMAX_GATHER_GRAD)
+TARGETS = (MI_FORWARD, MI_FORWARD_BACKWARD, MI_BACKWARD, LOGSOFTMAX_GATHER, LOGSOFTMAX_GATHER_GRAD)

@@ -6,6 +6,7 @@ API is older; so the library is built against the oldest supported one,
 TensorFlow 2.21's 0.2. This module imports nothing of the package at load time,
 so setup.py can load it by path.
 """
+
 import ctypes
 import re
 from pathlib import Path
@@ -21,8 +22,9 @@ def header_ffi_api(include_dir):
     if not path.is_file():
         return None
     text = path.read_text(errors="replace")
-    found = [re.search(rf"#define\s+XLA_FFI_API_{part}\s+(\d+)", text)
-             for part in ("MAJOR", "MINOR")]
+    found = [
+        re.search(rf"#define\s+XLA_FFI_API_{part}\s+(\d+)", text) for part in ("MAJOR", "MINOR")
+    ]
     if not all(found):
         raise ValueError(f"xla_rnnt: {path} defines no XLA_FFI_API_MAJOR/MINOR")
     return tuple(int(m.group(1)) for m in found)
@@ -36,20 +38,28 @@ def bundled_ffi_api(package_file):
 
 
 class _ApiVersion(ctypes.Structure):  # XLA_FFI_Api_Version (c_api.h)
-    _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
-                ("major_version", ctypes.c_int), ("minor_version", ctypes.c_int)]
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("extension_start", ctypes.c_void_p),
+        ("major_version", ctypes.c_int),
+        ("minor_version", ctypes.c_int),
+    ]
 
 
 class _ApiHead(ctypes.Structure):  # the first fields of XLA_FFI_Api, fixed in API 0.x
-    _fields_ = [("struct_size", ctypes.c_size_t), ("extension_start", ctypes.c_void_p),
-                ("api_version", _ApiVersion)]
+    _fields_ = [
+        ("struct_size", ctypes.c_size_t),
+        ("extension_start", ctypes.c_void_p),
+        ("api_version", _ApiVersion),
+    ]
 
 
 def runtime_ffi_api(api_address):
     """(major, minor) of a runtime's live ``const XLA_FFI_Api*`` (an address)."""
     if not api_address:
-        raise ValueError("xla_rnnt: api_address must be a non-null XLA_FFI_Api*, got "
-                         f"{api_address!r}")
+        raise ValueError(
+            f"xla_rnnt: api_address must be a non-null XLA_FFI_Api*, got {api_address!r}"
+        )
     version = _ApiHead.from_address(api_address).api_version
     return version.major_version, version.minor_version
 
@@ -64,11 +74,13 @@ def too_old_message(runtime, runtime_version, runtime_api, library_api, detail=N
     if runtime_api is None or tuple(runtime_api) >= tuple(library_api):
         return None
     because = f" ({detail})" if detail else ""
-    return (f"xla_rnnt: {runtime} {runtime_version} has XLA FFI API {_dotted(runtime_api)}, "
-            f"older than the API {_dotted(library_api)} this xla_rnnt library was built "
-            f"against, so it refuses the handlers{because}. Upgrade {runtime}, or rebuild "
-            f"xla_rnnt against the oldest API it must load into ({_dotted(OLDEST_FFI_API)}, "
-            "TensorFlow 2.21's): `pip install .` does, from a source tree.")
+    return (
+        f"xla_rnnt: {runtime} {runtime_version} has XLA FFI API {_dotted(runtime_api)}, "
+        f"older than the API {_dotted(library_api)} this xla_rnnt library was built "
+        f"against, so it refuses the handlers{because}. Upgrade {runtime}, or rebuild "
+        f"xla_rnnt against the oldest API it must load into ({_dotted(OLDEST_FFI_API)}, "
+        "TensorFlow 2.21's): `pip install .` does, from a source tree."
+    )
 
 
 def check_runtime(runtime, runtime_version, runtime_api, library_api, detail=None):

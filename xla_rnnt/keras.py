@@ -13,6 +13,7 @@ with `add_loss` and also returns it, so a model can be trained with
 The same object runs the xla_rnnt custom calls through `xla_rnnt.tf` on the
 TensorFlow backend and through `xla_rnnt.jax` on the JAX backend.
 """
+
 import keras
 from keras import ops
 
@@ -26,7 +27,8 @@ def _backend_module():
     else:
         raise NotImplementedError(
             f"PrunedTransducerLoss supports the 'tensorflow' and 'jax' Keras backends, "
-            f"not {backend!r}")
+            f"not {backend!r}"
+        )
     return impl
 
 
@@ -48,9 +50,18 @@ class PrunedTransducerLoss(keras.layers.Layer):
     total loss (float32).
     """
 
-    def __init__(self, vocab_size, joiner_dim, termination_symbol=0, s_range=5,
-                 simple_loss_scale=0.5, rnnt_type="regular", delay_penalty=0.0,
-                 reduction="mean", **kwargs):
+    def __init__(
+        self,
+        vocab_size,
+        joiner_dim,
+        termination_symbol=0,
+        s_range=5,
+        simple_loss_scale=0.5,
+        rnnt_type="regular",
+        delay_penalty=0.0,
+        reduction="mean",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.joiner_dim = joiner_dim
@@ -66,8 +77,14 @@ class PrunedTransducerLoss(keras.layers.Layer):
         self.decoder_proj = keras.layers.Dense(joiner_dim, name="decoder_proj")
         self.output_proj = keras.layers.Dense(vocab_size, name="output_proj")
 
-    def build(self, encoder_out_shape, decoder_out_shape, symbols_shape=None,
-              frame_lengths_shape=None, symbol_lengths_shape=None):
+    def build(
+        self,
+        encoder_out_shape,
+        decoder_out_shape,
+        symbols_shape=None,
+        frame_lengths_shape=None,
+        symbol_lengths_shape=None,
+    ):
         self.simple_am_proj.build(encoder_out_shape)
         self.encoder_proj.build(encoder_out_shape)
         self.simple_lm_proj.build(decoder_out_shape)
@@ -82,28 +99,47 @@ class PrunedTransducerLoss(keras.layers.Layer):
         impl = _backend_module()
         symbols = ops.cast(symbols, "int32")
         zeros = ops.zeros_like(ops.cast(frame_lengths, "int32"))
-        boundary = ops.stack([zeros, zeros, ops.cast(symbol_lengths, "int32"),
-                              ops.cast(frame_lengths, "int32")], axis=1)
-        common = dict(symbols=symbols, termination_symbol=self.termination_symbol,
-                      boundary=boundary, rnnt_type=self.rnnt_type,
-                      delay_penalty=self.delay_penalty, reduction=self.reduction)
+        boundary = ops.stack(
+            [zeros, zeros, ops.cast(symbol_lengths, "int32"), ops.cast(frame_lengths, "int32")],
+            axis=1,
+        )
+        common = dict(
+            symbols=symbols,
+            termination_symbol=self.termination_symbol,
+            boundary=boundary,
+            rnnt_type=self.rnnt_type,
+            delay_penalty=self.delay_penalty,
+            reduction=self.reduction,
+        )
         simple_loss, (px_grad, py_grad) = impl.rnnt_loss_simple(
-            lm=self.simple_lm_proj(decoder_out), am=self.simple_am_proj(encoder_out),
-            return_grad=True, **common)
-        ranges = impl.get_rnnt_prune_ranges(px_grad=px_grad, py_grad=py_grad,
-                                            boundary=boundary, s_range=self.s_range)
+            lm=self.simple_lm_proj(decoder_out),
+            am=self.simple_am_proj(encoder_out),
+            return_grad=True,
+            **common,
+        )
+        ranges = impl.get_rnnt_prune_ranges(
+            px_grad=px_grad, py_grad=py_grad, boundary=boundary, s_range=self.s_range
+        )
         enc_pruned, dec_pruned = impl.do_rnnt_pruning(
-            am=self.encoder_proj(encoder_out), lm=self.decoder_proj(decoder_out), ranges=ranges)
-        pruned_loss = impl.rnnt_loss_pruned(logits=self.joiner(enc_pruned, dec_pruned),
-                                            ranges=ranges, **common)
+            am=self.encoder_proj(encoder_out), lm=self.decoder_proj(decoder_out), ranges=ranges
+        )
+        pruned_loss = impl.rnnt_loss_pruned(
+            logits=self.joiner(enc_pruned, dec_pruned), ranges=ranges, **common
+        )
         total = self.simple_loss_scale * simple_loss + pruned_loss
         self.add_loss(total)
         return total
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, joiner_dim=self.joiner_dim,
-                      termination_symbol=self.termination_symbol, s_range=self.s_range,
-                      simple_loss_scale=self.simple_loss_scale, rnnt_type=self.rnnt_type,
-                      delay_penalty=self.delay_penalty, reduction=self.reduction)
+        config.update(
+            vocab_size=self.vocab_size,
+            joiner_dim=self.joiner_dim,
+            termination_symbol=self.termination_symbol,
+            s_range=self.s_range,
+            simple_loss_scale=self.simple_loss_scale,
+            rnnt_type=self.rnnt_type,
+            delay_penalty=self.delay_penalty,
+            reduction=self.reduction,
+        )
         return config

@@ -17,6 +17,7 @@ Every call is wrapped (see notes/distributed.md) in:
   call runs again, the handlers flattening leading axes into the batch.
 * ``jax.jit``, so that an eager call on sharded arrays is partitioned too.
 """
+
 import functools
 import math
 
@@ -76,8 +77,9 @@ def _partitioned(target, **attributes):
     """custom_partitioning + custom_vmap wrapper of one target (a
     _targets.Target); `attributes` are the handler's static FFI attributes."""
     if sorted(attributes) != sorted(target.attributes):
-        raise TypeError(f"{target.name} takes attributes {target.attributes}, "
-                        f"got {tuple(attributes)}")
+        raise TypeError(
+            f"{target.name} takes attributes {target.attributes}, got {tuple(attributes)}"
+        )
     attributes = {name: np.int64(value) for name, value in attributes.items()}
     trailing = target.trailing
 
@@ -101,7 +103,8 @@ def _partitioned(target, **attributes):
         partition=partition,
         infer_sharding_from_operands=infer_sharding_from_operands,
         sharding_rule=target.sharding_rule,
-        need_replication_factors=target.replicated)
+        need_replication_factors=target.replicated,
+    )
 
     @jax.custom_batching.custom_vmap
     def batched(*args):
@@ -112,8 +115,10 @@ def _partitioned(target, **attributes):
         # Mapped axes arrive in front; give every operand one (the handlers
         # flatten leading axes into the batch), then call again: nested vmaps
         # come back here, a sharded caller reaches the partitioner.
-        args = [x if b else jnp.broadcast_to(x, (axis_size, *x.shape))
-                for x, b in zip(args, in_batched)]
+        args = [
+            x if b else jnp.broadcast_to(x, (axis_size, *x.shape))
+            for x, b in zip(args, in_batched)
+        ]
         out = batched(*args)
         return out, tuple(True for _ in out)
 
@@ -141,8 +146,10 @@ def mi_forward_backward(px, py, boundary):
 @functools.lru_cache(maxsize=None)
 def _gather_calls(blank):
     """The (forward, gradient) calls for one blank (a static attribute)."""
-    return (_partitioned(_targets.LOGSOFTMAX_GATHER, blank=blank),
-            _partitioned(_targets.LOGSOFTMAX_GATHER_GRAD, blank=blank))
+    return (
+        _partitioned(_targets.LOGSOFTMAX_GATHER, blank=blank),
+        _partitioned(_targets.LOGSOFTMAX_GATHER_GRAD, blank=blank),
+    )
 
 
 def logsoftmax_gather(logits, symbols, blank):

@@ -1,12 +1,13 @@
 """The JAX backend adapter of xla_rnnt._rnnt (jax.numpy / lax)."""
+
 import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
 from . import mutual_information as _mi
+from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
 
 
 def asarray(x):
@@ -110,7 +111,8 @@ def _cuda_has_tf32():
     except RuntimeError:
         return False
     return bool(devices) and all(
-        float(getattr(d, "compute_capability", 0) or 0) >= 8.0 for d in devices)
+        float(getattr(d, "compute_capability", 0) or 0) >= 8.0 for d in devices
+    )
 
 
 def _highest(a, b):

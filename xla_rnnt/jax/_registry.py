@@ -1,4 +1,5 @@
 """Registers libxla_rnnt's handlers with jax.ffi (JAX's own registry)."""
+
 import ctypes
 import threading
 
@@ -19,6 +20,7 @@ def register():
             return
         for name, platform, address in _native.handlers():
             fn = ctypes.cast(address, ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p))
-            jax.ffi.register_ffi_target(name, jax.ffi.pycapsule(fn),
-                                        platform="cpu" if platform == "Host" else platform)
+            jax.ffi.register_ffi_target(
+                name, jax.ffi.pycapsule(fn), platform="cpu" if platform == "Host" else platform
+            )
         _done = True

@@ -10,6 +10,7 @@ target is named in `disabled_checks`:
 The deserialising process must `import xla_rnnt.jax` (which registers the
 handlers) before calling `jax.export.deserialize(blob).call(...)`.
 """
+
 import jax
 
 from .. import _targets
@@ -20,9 +21,16 @@ from .. import _targets
 # backward MI_BACKWARD too, so the list is the whole table). Names are the
 # compatibility surface of a serialised program: a target whose operands,
 # results or attributes change gets a new name.
-EXPORT_TARGETS = tuple(target.name for target in (
-    _targets.MI_FORWARD, _targets.MI_FORWARD_BACKWARD, _targets.MI_BACKWARD,
-    _targets.LOGSOFTMAX_GATHER, _targets.LOGSOFTMAX_GATHER_GRAD))
+EXPORT_TARGETS = tuple(
+    target.name
+    for target in (
+        _targets.MI_FORWARD,
+        _targets.MI_FORWARD_BACKWARD,
+        _targets.MI_BACKWARD,
+        _targets.LOGSOFTMAX_GATHER,
+        _targets.LOGSOFTMAX_GATHER_GRAD,
+    )
+)
 
 
 def export_disabled_checks():

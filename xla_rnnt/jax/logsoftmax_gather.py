@@ -1,4 +1,5 @@
 """Fused log-softmax + gather of the joiner logits for JAX (cc/logsoftmax_gather.h)."""
+
 import functools
 
 import jax
@@ -24,8 +25,7 @@ def _fwd(logits, symbols, blank):
 def _bwd(blank, residuals, cotangents):
     logits, symbols, normalizers = residuals
     px_grad, py_grad = cotangents
-    return _ffi.logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad,
-                                       blank), None
+    return _ffi.logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank), None
 
 
 logsoftmax_gather.defvjp(_fwd, _bwd)

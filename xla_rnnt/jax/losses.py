@@ -7,6 +7,7 @@ Python values. Gradients w.r.t. lm, am and logits flow through the custom_vjp
 of mutual_information_recursion. Each function's docstring gives shapes and
 dtypes.
 """
+
 from .. import _recursion, _rnnt
 from . import _ops
 
@@ -23,47 +24,121 @@ def mutual_information_recursion(px, py, boundary=None, return_grad=False):
 
 
 @_doc
-def get_rnnt_logprobs(lm, am, symbols, termination_symbol, rnnt_type="regular",
-                      boundary=None):
-    return _rnnt.get_rnnt_logprobs(_ops, lm, am, symbols, termination_symbol, rnnt_type,
-                                   boundary)
+def get_rnnt_logprobs(lm, am, symbols, termination_symbol, rnnt_type="regular", boundary=None):
+    return _rnnt.get_rnnt_logprobs(_ops, lm, am, symbols, termination_symbol, rnnt_type, boundary)
 
 
 @_doc
-def rnnt_loss_simple(lm, am, symbols, termination_symbol, boundary=None, rnnt_type="regular",
-                     delay_penalty=0.0, reduction="mean", return_grad=False):
-    return _rnnt.rnnt_loss_simple(_ops, lm, am, symbols, termination_symbol, boundary,
-                                  rnnt_type, delay_penalty, reduction, return_grad)
+def rnnt_loss_simple(
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
+    return _rnnt.rnnt_loss_simple(
+        _ops,
+        lm,
+        am,
+        symbols,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        delay_penalty,
+        reduction,
+        return_grad,
+    )
 
 
 @_doc
-def get_rnnt_logprobs_smoothed(lm, am, symbols, termination_symbol, lm_only_scale=0.1,
-                               am_only_scale=0.1, boundary=None, rnnt_type="regular"):
-    return _rnnt.get_rnnt_logprobs_smoothed(_ops, lm, am, symbols, termination_symbol,
-                                            lm_only_scale, am_only_scale, boundary, rnnt_type)
+def get_rnnt_logprobs_smoothed(
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    lm_only_scale=0.1,
+    am_only_scale=0.1,
+    boundary=None,
+    rnnt_type="regular",
+):
+    return _rnnt.get_rnnt_logprobs_smoothed(
+        _ops,
+        lm,
+        am,
+        symbols,
+        termination_symbol,
+        lm_only_scale,
+        am_only_scale,
+        boundary,
+        rnnt_type,
+    )
 
 
 @_doc
-def rnnt_loss_smoothed(lm, am, symbols, termination_symbol, lm_only_scale=0.1,
-                       am_only_scale=0.1, boundary=None, rnnt_type="regular",
-                       delay_penalty=0.0, reduction="mean", return_grad=False):
-    return _rnnt.rnnt_loss_smoothed(_ops, lm, am, symbols, termination_symbol, lm_only_scale,
-                                    am_only_scale, boundary, rnnt_type, delay_penalty,
-                                    reduction, return_grad)
+def rnnt_loss_smoothed(
+    lm,
+    am,
+    symbols,
+    termination_symbol,
+    lm_only_scale=0.1,
+    am_only_scale=0.1,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
+    return _rnnt.rnnt_loss_smoothed(
+        _ops,
+        lm,
+        am,
+        symbols,
+        termination_symbol,
+        lm_only_scale,
+        am_only_scale,
+        boundary,
+        rnnt_type,
+        delay_penalty,
+        reduction,
+        return_grad,
+    )
 
 
 @_doc
-def get_rnnt_logprobs_joint(logits, symbols, termination_symbol, boundary=None,
-                            rnnt_type="regular"):
-    return _rnnt.get_rnnt_logprobs_joint(_ops, logits, symbols, termination_symbol, boundary,
-                                         rnnt_type)
+def get_rnnt_logprobs_joint(
+    logits, symbols, termination_symbol, boundary=None, rnnt_type="regular"
+):
+    return _rnnt.get_rnnt_logprobs_joint(
+        _ops, logits, symbols, termination_symbol, boundary, rnnt_type
+    )
 
 
 @_doc
-def rnnt_loss(logits, symbols, termination_symbol, boundary=None, rnnt_type="regular",
-              delay_penalty=0.0, reduction="mean", return_grad=False):
-    return _rnnt.rnnt_loss(_ops, logits, symbols, termination_symbol, boundary, rnnt_type,
-                           delay_penalty, reduction, return_grad)
+def rnnt_loss(
+    logits,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
+    return _rnnt.rnnt_loss(
+        _ops,
+        logits,
+        symbols,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        delay_penalty,
+        reduction,
+        return_grad,
+    )
 
 
 @_doc
@@ -77,15 +152,35 @@ def do_rnnt_pruning(am, lm, ranges):
 
 
 @_doc
-def get_rnnt_logprobs_pruned(logits, symbols, ranges, termination_symbol, boundary=None,
-                             rnnt_type="regular"):
-    return _rnnt.get_rnnt_logprobs_pruned(_ops, logits, symbols, ranges, termination_symbol,
-                                          boundary, rnnt_type)
+def get_rnnt_logprobs_pruned(
+    logits, symbols, ranges, termination_symbol, boundary=None, rnnt_type="regular"
+):
+    return _rnnt.get_rnnt_logprobs_pruned(
+        _ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type
+    )
 
 
 @_doc
-def rnnt_loss_pruned(logits, symbols, ranges, termination_symbol, boundary=None,
-                     rnnt_type="regular", delay_penalty=0.0, reduction="mean",
-                     return_grad=False):
-    return _rnnt.rnnt_loss_pruned(_ops, logits, symbols, ranges, termination_symbol, boundary,
-                                  rnnt_type, delay_penalty, reduction, return_grad)
+def rnnt_loss_pruned(
+    logits,
+    symbols,
+    ranges,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    reduction="mean",
+    return_grad=False,
+):
+    return _rnnt.rnnt_loss_pruned(
+        _ops,
+        logits,
+        symbols,
+        ranges,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        delay_penalty,
+        reduction,
+        return_grad,
+    )

@@ -1,5 +1,6 @@
 """The recursion's custom calls behind a custom_vjp (inputs prepared by
 xla_rnnt._recursion): scores, and scores with their occupations."""
+
 import jax
 
 from . import _ffi

@@ -5,6 +5,7 @@ Result dims are Dim formulas of operand dims where the table's are plain
 sizes (so an unknown batch size traces once and serves every batch size), and
 static ints where a formula divides (the handoff rows; S is always static).
 """
+
 import tensorflow as tf
 
 from .. import _targets
@@ -26,8 +27,10 @@ def _results(target, operands):
                 continue
             known = operands[size.operand].shape[size.axis]
             if known is None:
-                raise ValueError(f"{target.name}: axis {size.axis} of "
-                                 f"{target.operands[size.operand]} must be known at trace time")
+                raise ValueError(
+                    f"{target.name}: axis {size.axis} of "
+                    f"{target.operands[size.operand]} must be known at trace time"
+                )
             dims.append((known + size.offset) // size.divisor)
         results.append((tuple(dims), operands[0].dtype))
     return results
@@ -36,11 +39,16 @@ def _results(target, operands):
 def call(target, *operands, **attributes):
     """The results of custom call `target` (a _targets.Target) as a list."""
     if sorted(attributes) != sorted(target.attributes):
-        raise TypeError(f"{target.name} takes attributes {target.attributes}, "
-                        f"got {tuple(attributes)}")
+        raise TypeError(
+            f"{target.name} takes attributes {target.attributes}, got {tuple(attributes)}"
+        )
     operands = [tf.convert_to_tensor(x) for x in operands]
-    return ffi_call(target.name, operands, _results(target, operands),
-                    attributes={name: int(value) for name, value in attributes.items()})
+    return ffi_call(
+        target.name,
+        operands,
+        _results(target, operands),
+        attributes={name: int(value) for name, value in attributes.items()},
+    )
 
 
 def mi_forward(px, py, boundary):
@@ -67,6 +75,13 @@ def logsoftmax_gather(logits, symbols, blank):
 
 def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
     """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
-    (logits_grad,) = call(_targets.LOGSOFTMAX_GATHER_GRAD, logits, symbols, normalizers,
-                          px_grad, py_grad, blank=blank)
+    (logits_grad,) = call(
+        _targets.LOGSOFTMAX_GATHER_GRAD,
+        logits,
+        symbols,
+        normalizers,
+        px_grad,
+        py_grad,
+        blank=blank,
+    )
     return logits_grad

@@ -2,17 +2,18 @@
 
 Works eagerly, in tf.function and under jit_compile; the batch axis may be
 unknown at trace time (batch_size returns a scalar tensor then)."""
+
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _tfxla
 from tensorflow.compiler.xla import xla_data_pb2
 
+from . import mutual_information as _mi
 from ._xla_module import batch_check as _batch_check
 from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
-from . import mutual_information as _mi
-
 
 _HIGHEST = xla_data_pb2.PrecisionConfig(
-    operand_precision=[xla_data_pb2.PrecisionConfig.HIGHEST] * 2)
+    operand_precision=[xla_data_pb2.PrecisionConfig.HIGHEST] * 2
+)
 
 
 def asarray(x):
@@ -118,8 +119,11 @@ def log(x):
 def _dot_highest(a, b, a_contract, b_contract):
     """Batched dot (batch axis 0) at HIGHEST precision."""
     dims = xla_data_pb2.DotDimensionNumbers(
-        lhs_contracting_dimensions=[a_contract], rhs_contracting_dimensions=[b_contract],
-        lhs_batch_dimensions=[0], rhs_batch_dimensions=[0])
+        lhs_contracting_dimensions=[a_contract],
+        rhs_contracting_dimensions=[b_contract],
+        lhs_batch_dimensions=[0],
+        rhs_batch_dimensions=[0],
+    )
     return _tfxla.dot_general(a, b, dims, _HIGHEST, preferred_element_type=a.dtype)
 
 

@@ -1,6 +1,7 @@
 """The TF door: registers libxla_rnnt's handlers into TensorFlow's XLA FFI
 registry. TF has no Python API for that; the library calls
 ``XLA_FFI_Handler_Register`` itself on the ``XLA_FFI_Api`` TF hands out."""
+
 import ctypes
 import os
 import threading
@@ -35,7 +36,8 @@ def ffi_api() -> int:
                 return fn()
     raise _native.NativeLibraryError(
         f"xla_rnnt: TensorFlow {tf.__version__} exposes no XLA FFI API "
-        "(XLA_FFI_GetApi); xla_rnnt needs TensorFlow >= 2.21.")
+        "(XLA_FFI_GetApi); xla_rnnt needs TensorFlow >= 2.21."
+    )
 
 
 def register():
@@ -53,5 +55,6 @@ def register():
                 f"xla_rnnt: TensorFlow {tf.__version__} refused the handlers "
                 f"({error.decode()}). The library was built against XLA FFI API "
                 f"{major}.{minor}; rebuild it against this TensorFlow's headers "
-                "(pip install --no-build-isolation . with this TensorFlow installed).")
+                "(pip install --no-build-isolation . with this TensorFlow installed)."
+            )
         _done = True

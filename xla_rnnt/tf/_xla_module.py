@@ -58,15 +58,15 @@ _CALL_MODULE_VERSION = min(10, _tfxla.call_module_maximum_supported_version())
 
 
 class Dim(NamedTuple):
-  """A result dimension equal to ``operands[operand].shape[axis] + offset``.
+    """A result dimension equal to ``operands[operand].shape[axis] + offset``.
 
-  Resolved at trace time when that operand dimension is static, otherwise
-  computed in the module from the runtime shape.
-  """
+    Resolved at trace time when that operand dimension is static, otherwise
+    computed in the module from the runtime shape.
+    """
 
-  operand: int
-  axis: int
-  offset: int = 0
+    operand: int
+    axis: int
+    offset: int = 0
 
 
 ResultSpec = tuple[Sequence[Union[int, Dim]], tf.DType]
@@ -100,18 +100,18 @@ _MLIR_DTYPES = {
 # StableHLO bindings the text is passed instead (XlaCallModule parses either).
 _VHLO_FLOOR = "1.3.0"
 try:
-  from tensorflow.compiler.mlir.stablehlo import stablehlo as _stablehlo
+    from tensorflow.compiler.mlir.stablehlo import stablehlo as _stablehlo
 except ImportError:  # not in every TF build
-  _stablehlo = None
+    _stablehlo = None
 
 
 def _serialize(text: str) -> str | bytes:
-  if _stablehlo is None:
-    return text
-  # Old targets leave the VHLO window after some years; never go below it.
-  lower = _stablehlo.get_minimum_version()
-  target = _VHLO_FLOOR if _stablehlo.get_smaller_version(lower, _VHLO_FLOOR) == lower else lower
-  return _stablehlo.serialize_portable_artifact_str(text, target)
+    if _stablehlo is None:
+        return text
+    # Old targets leave the VHLO window after some years; never go below it.
+    lower = _stablehlo.get_minimum_version()
+    target = _VHLO_FLOOR if _stablehlo.get_smaller_version(lower, _VHLO_FLOOR) == lower else lower
+    return _stablehlo.serialize_portable_artifact_str(text, target)
 
 
 # XlaCallModule's platform names -> what `platforms` may contain. FFI
@@ -125,308 +125,361 @@ _Shape = tuple[Union[int, None], ...]
 
 
 def _tensor_type(shape: Sequence[int | None], dtype: str) -> str:
-  dims = "".join(("?" if d is None else str(d)) + "x" for d in shape)
-  return f"tensor<{dims}{dtype}>"
+    dims = "".join(("?" if d is None else str(d)) + "x" for d in shape)
+    return f"tensor<{dims}{dtype}>"
 
 
 def _layout(rank: int) -> str:
-  # Row-major ("{rank-1, ..., 0}") is what handlers assume; spelled out so
-  # layout assignment cannot pick another one for the custom call.
-  if rank == 0:
-    return "dense<> : tensor<0xindex>"
-  minor_to_major = ", ".join(str(i) for i in reversed(range(rank)))
-  return f"dense<[{minor_to_major}]> : tensor<{rank}xindex>"
+    # Row-major ("{rank-1, ..., 0}") is what handlers assume; spelled out so
+    # layout assignment cannot pick another one for the custom call.
+    if rank == 0:
+        return "dense<> : tensor<0xindex>"
+    minor_to_major = ", ".join(str(i) for i in reversed(range(rank)))
+    return f"dense<[{minor_to_major}]> : tensor<{rank}xindex>"
 
 
 def _attr(name: str, value: AttrValue) -> str:
-  """One entry of the FFI attribute dictionary (``backend_config``)."""
-  if not _IDENT.match(name):
-    raise ValueError(f"attribute name {name!r} is not a bare MLIR identifier")
-  # bool before int: bool is an int subclass.
-  if isinstance(value, (bool, np.bool_)):
-    return f"{name} = {'true' if value else 'false'}"
-  if isinstance(value, np.generic):
-    dtype = tf.as_dtype(value.dtype)
-    if dtype.is_floating:
-      return _float_attr(name, value)
-    if dtype.is_integer:
-      return f"{name} = {int(value)} : {_MLIR_DTYPES[dtype]}"
-  elif isinstance(value, int):
-    return f"{name} = {value} : i64"
-  elif isinstance(value, float):
-    return _float_attr(name, np.float32(value))
-  elif isinstance(value, str):
-    # MLIR strings are bytes; escape all but printable ASCII as \XX.
-    escaped = "".join(chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\{b:02X}"
-                      for b in value.encode())
-    return f'{name} = "{escaped}"'
-  raise TypeError(f"attribute {name!r}: unsupported value {value!r} "
-                  f"({type(value).__name__}); use bool, int, float, str or a numpy scalar")
+    """One entry of the FFI attribute dictionary (``backend_config``)."""
+    if not _IDENT.match(name):
+        raise ValueError(f"attribute name {name!r} is not a bare MLIR identifier")
+    # bool before int: bool is an int subclass.
+    if isinstance(value, (bool, np.bool_)):
+        return f"{name} = {'true' if value else 'false'}"
+    if isinstance(value, np.generic):
+        dtype = tf.as_dtype(value.dtype)
+        if dtype.is_floating:
+            return _float_attr(name, value)
+        if dtype.is_integer:
+            return f"{name} = {int(value)} : {_MLIR_DTYPES[dtype]}"
+    elif isinstance(value, int):
+        return f"{name} = {value} : i64"
+    elif isinstance(value, float):
+        return _float_attr(name, np.float32(value))
+    elif isinstance(value, str):
+        # MLIR strings are bytes; escape all but printable ASCII as \XX.
+        escaped = "".join(
+            chr(b) if 0x20 <= b < 0x7F and b not in b'"\\' else f"\\{b:02X}"
+            for b in value.encode()
+        )
+        return f'{name} = "{escaped}"'
+    raise TypeError(
+        f"attribute {name!r}: unsupported value {value!r} "
+        f"({type(value).__name__}); use bool, int, float, str or a numpy scalar"
+    )
 
 
 def _float_attr(name: str, value: np.generic) -> str:
-  # The hexadecimal bit pattern is exact; decimal text may round.
-  bits = np.asarray(value).view(f"u{value.itemsize}").item()
-  return f"{name} = 0x{bits:0{2 * value.itemsize}X} : {_MLIR_DTYPES[tf.as_dtype(value.dtype)]}"
+    # The hexadecimal bit pattern is exact; decimal text may round.
+    bits = np.asarray(value).view(f"u{value.itemsize}").item()
+    return f"{name} = 0x{bits:0{2 * value.itemsize}X} : {_MLIR_DTYPES[tf.as_dtype(value.dtype)]}"
 
 
-def _canon_results(results: Sequence[ResultSpec]) -> tuple[tuple[tuple[int | Dim, ...], tf.DType], ...]:
-  out = []
-  for dims, dtype in results:
-    canon = []
-    for d in dims:
-      if isinstance(d, Dim):
-        canon.append(Dim(int(d.operand), int(d.axis), int(d.offset)))
-      elif isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
-        canon.append(int(d))
-      else:
-        raise TypeError(f"result dimension {d!r}: expected a non-negative int or Dim")
-    out.append((tuple(canon), tf.as_dtype(dtype)))
-  return tuple(out)
+def _canon_results(
+    results: Sequence[ResultSpec],
+) -> tuple[tuple[tuple[int | Dim, ...], tf.DType], ...]:
+    out = []
+    for dims, dtype in results:
+        canon = []
+        for d in dims:
+            if isinstance(d, Dim):
+                canon.append(Dim(int(d.operand), int(d.axis), int(d.offset)))
+            elif isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0:
+                canon.append(int(d))
+            else:
+                raise TypeError(f"result dimension {d!r}: expected a non-negative int or Dim")
+        out.append((tuple(canon), tf.as_dtype(dtype)))
+    return tuple(out)
 
 
 @functools.lru_cache(maxsize=1024)
 def _serialized(*key) -> tuple[str | bytes, tuple[tf.TensorShape, ...]]:
-  text, shapes = _build(*key)
-  return _serialize(text), shapes
+    text, shapes = _build(*key)
+    return _serialize(text), shapes
 
 
-def _build(target: str, operands: tuple[tuple[_Shape, tf.DType], ...],
-           results: tuple[tuple[tuple[int | Dim, ...], tf.DType], ...],
-           attributes: tuple[tuple[str, str], ...],
-           platforms: tuple[str, ...]) -> tuple[str, tuple[tf.TensorShape, ...]]:
-  """Returns (module text, static result shapes)."""
-  lines: list[str] = []
-  ops_types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
-  polymorphic = any(d is None for s, _ in operands for d in s)
+def _build(
+    target: str,
+    operands: tuple[tuple[_Shape, tf.DType], ...],
+    results: tuple[tuple[tuple[int | Dim, ...], tf.DType], ...],
+    attributes: tuple[tuple[str, str], ...],
+    platforms: tuple[str, ...],
+) -> tuple[str, tuple[tf.TensorShape, ...]]:
+    """Returns (module text, static result shapes)."""
+    lines: list[str] = []
+    ops_types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
+    polymorphic = any(d is None for s, _ in operands for d in s)
 
-  # Resolve result dims: an int is static; a Dim is static if its operand
-  # axis is, else it names an SSA value computed below.
-  dim_values: dict[tuple[int, int], str] = {}  # (operand, axis) -> %value
-  counter = iter(range(1 << 30))
+    # Resolve result dims: an int is static; a Dim is static if its operand
+    # axis is, else it names an SSA value computed below.
+    dim_values: dict[tuple[int, int], str] = {}  # (operand, axis) -> %value
+    counter = iter(range(1 << 30))
 
-  def fresh() -> str:
-    return f"%{next(counter)}"
+    def fresh() -> str:
+        return f"%{next(counter)}"
 
-  def arg(i: int) -> str:
-    return f"%arg{i + (1 if len(platforms) > 1 else 0)}"
+    def arg(i: int) -> str:
+        return f"%arg{i + (1 if len(platforms) > 1 else 0)}"
 
-  res_shapes: list[list[int | None]] = []
-  res_dims: list[list[int | Dim]] = []
-  for dims, dtype in results:
-    if dtype not in _MLIR_DTYPES:
-      raise TypeError(f"unsupported result dtype {dtype!r}")
-    shape: list[int | None] = []
-    resolved: list[int | Dim] = []
-    for d in dims:
-      if isinstance(d, Dim):
-        if not 0 <= d.operand < len(operands):
-          raise ValueError(f"{d}: no operand {d.operand}")
-        rank = len(operands[d.operand][0])
-        axis = d.axis + rank if d.axis < 0 else d.axis
-        if not 0 <= axis < rank:
-          raise ValueError(f"{d}: operand {d.operand} has rank {rank}")
-        size = operands[d.operand][0][axis]
-        if size is not None:
-          if size + d.offset < 0:
-            raise ValueError(f"{d} is {size + d.offset} < 0")
-          d = size + d.offset
-        else:
-          d = Dim(d.operand, axis, d.offset)
-      shape.append(None if isinstance(d, Dim) else d)
-      resolved.append(d)
-    res_shapes.append(shape)
-    res_dims.append(resolved)
-  res_types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, (_, t) in zip(res_shapes, results)]
+    res_shapes: list[list[int | None]] = []
+    res_dims: list[list[int | Dim]] = []
+    for dims, dtype in results:
+        if dtype not in _MLIR_DTYPES:
+            raise TypeError(f"unsupported result dtype {dtype!r}")
+        shape: list[int | None] = []
+        resolved: list[int | Dim] = []
+        for d in dims:
+            if isinstance(d, Dim):
+                if not 0 <= d.operand < len(operands):
+                    raise ValueError(f"{d}: no operand {d.operand}")
+                rank = len(operands[d.operand][0])
+                axis = d.axis + rank if d.axis < 0 else d.axis
+                if not 0 <= axis < rank:
+                    raise ValueError(f"{d}: operand {d.operand} has rank {rank}")
+                size = operands[d.operand][0][axis]
+                if size is not None:
+                    if size + d.offset < 0:
+                        raise ValueError(f"{d} is {size + d.offset} < 0")
+                    d = size + d.offset
+                else:
+                    d = Dim(d.operand, axis, d.offset)
+            shape.append(None if isinstance(d, Dim) else d)
+            resolved.append(d)
+        res_shapes.append(shape)
+        res_dims.append(resolved)
+    res_types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, (_, t) in zip(res_shapes, results)]
 
-  # Shape operands: jax's convention is one 1-D i32 shape tensor per result,
-  # for every result as soon as any result has a dynamic dimension.
-  call_operands = [arg(i) for i in range(len(operands))]
-  call_types = list(ops_types)
-  call_layouts = [_layout(len(s)) for s, _ in operands]
-  shape_indices: list[int] = []
-  if any(d is None for s in res_shapes for d in s):
-    for dims in res_dims:
-      pieces = []
-      for d in dims:
-        if isinstance(d, Dim):
-          key = (d.operand, d.axis)
-          if key not in dim_values:
-            dim_values[key] = fresh()
-            lines.append(f"{dim_values[key]} = stablehlo.get_dimension_size {arg(d.operand)}, "
-                         f"dim = {d.axis} : ({ops_types[d.operand]}) -> tensor<i32>")
-          size = dim_values[key]
-          if d.offset:
-            c, size = fresh(), fresh()
-            lines.append(f"{c} = stablehlo.constant dense<{d.offset}> : tensor<i32>")
-            lines.append(f"{size} = stablehlo.add {dim_values[key]}, {c} : tensor<i32>")
-          v = fresh()
-          lines.append(f"{v} = stablehlo.reshape {size} : (tensor<i32>) -> tensor<1xi32>")
-        else:
-          v = fresh()
-          lines.append(f"{v} = stablehlo.constant dense<{d}> : tensor<1xi32>")
-        pieces.append(v)
-      if not pieces:
-        v = fresh()
-        lines.append(f"{v} = stablehlo.constant dense<> : tensor<0xi32>")
-      elif len(pieces) == 1:
-        v = pieces[0]
-      else:
-        v = fresh()
-        lines.append(f"{v} = stablehlo.concatenate {', '.join(pieces)}, dim = 0 : "
-                     f"({', '.join(['tensor<1xi32>'] * len(pieces))}) -> tensor<{len(pieces)}xi32>")
-      shape_indices.append(len(call_operands))
-      call_operands.append(v)
-      call_types.append(f"tensor<{len(dims)}xi32>")
-      call_layouts.append(_layout(1))
+    # Shape operands: jax's convention is one 1-D i32 shape tensor per result,
+    # for every result as soon as any result has a dynamic dimension.
+    call_operands = [arg(i) for i in range(len(operands))]
+    call_types = list(ops_types)
+    call_layouts = [_layout(len(s)) for s, _ in operands]
+    shape_indices: list[int] = []
+    if any(d is None for s in res_shapes for d in s):
+        for dims in res_dims:
+            pieces = []
+            for d in dims:
+                if isinstance(d, Dim):
+                    key = (d.operand, d.axis)
+                    if key not in dim_values:
+                        dim_values[key] = fresh()
+                        lines.append(
+                            f"{dim_values[key]} = stablehlo.get_dimension_size {arg(d.operand)}, "
+                            f"dim = {d.axis} : ({ops_types[d.operand]}) -> tensor<i32>"
+                        )
+                    size = dim_values[key]
+                    if d.offset:
+                        c, size = fresh(), fresh()
+                        lines.append(f"{c} = stablehlo.constant dense<{d.offset}> : tensor<i32>")
+                        lines.append(
+                            f"{size} = stablehlo.add {dim_values[key]}, {c} : tensor<i32>"
+                        )
+                    v = fresh()
+                    lines.append(
+                        f"{v} = stablehlo.reshape {size} : (tensor<i32>) -> tensor<1xi32>"
+                    )
+                else:
+                    v = fresh()
+                    lines.append(f"{v} = stablehlo.constant dense<{d}> : tensor<1xi32>")
+                pieces.append(v)
+            if not pieces:
+                v = fresh()
+                lines.append(f"{v} = stablehlo.constant dense<> : tensor<0xi32>")
+            elif len(pieces) == 1:
+                v = pieces[0]
+            else:
+                v = fresh()
+                lines.append(
+                    f"{v} = stablehlo.concatenate {', '.join(pieces)}, dim = 0 : "
+                    f"({', '.join(['tensor<1xi32>'] * len(pieces))}) -> tensor<{len(pieces)}xi32>"
+                )
+            shape_indices.append(len(call_operands))
+            call_operands.append(v)
+            call_types.append(f"tensor<{len(dims)}xi32>")
+            call_layouts.append(_layout(1))
 
-  config = ", ".join(entry for _, entry in attributes)
-  call_attrs = [
-      "api_version = 4 : i32",
-      f"backend_config = {{{config}}}",
-  ]
-  if shape_indices:
-    call_attrs.append(f"indices_of_shape_operands = dense<[{', '.join(map(str, shape_indices))}]> "
-                      f": tensor<{len(shape_indices)}xi64>")
-  call_attrs.append(f"operand_layouts = [{', '.join(call_layouts)}]")
-  call_attrs.append(f"result_layouts = [{', '.join(_layout(len(s)) for s in res_shapes)}]")
+    config = ", ".join(entry for _, entry in attributes)
+    call_attrs = [
+        "api_version = 4 : i32",
+        f"backend_config = {{{config}}}",
+    ]
+    if shape_indices:
+        call_attrs.append(
+            f"indices_of_shape_operands = dense<[{', '.join(map(str, shape_indices))}]> "
+            f": tensor<{len(shape_indices)}xi64>"
+        )
+    call_attrs.append(f"operand_layouts = [{', '.join(call_layouts)}]")
+    call_attrs.append(f"result_layouts = [{', '.join(_layout(len(s)) for s in res_shapes)}]")
 
-  n = len(results)
-  out = fresh()
-  lines.append(f"{out}{':' + str(n) if n > 1 else ''} = stablehlo.custom_call @{target}"
-               f"({', '.join(call_operands)}) {{{', '.join(call_attrs)}}} : "
-               f"({', '.join(call_types)}) -> ({', '.join(res_types)})")
-  outs = [f"{out}#{i}" for i in range(n)] if n > 1 else [out]
-  lines.append(f"return {', '.join(outs)} : {', '.join(res_types)}")
+    n = len(results)
+    out = fresh()
+    lines.append(
+        f"{out}{':' + str(n) if n > 1 else ''} = stablehlo.custom_call @{target}"
+        f"({', '.join(call_operands)}) {{{', '.join(call_attrs)}}} : "
+        f"({', '.join(call_types)}) -> ({', '.join(res_types)})"
+    )
+    outs = [f"{out}#{i}" for i in range(n)] if n > 1 else [out]
+    lines.append(f"return {', '.join(outs)} : {', '.join(res_types)}")
 
-  # With several platforms XlaCallModule passes the platform index first.
-  # The handler name is the same on every platform, so it goes unused.
-  args = [f"{arg(i)}: {t}" for i, t in enumerate(ops_types)]
-  if len(platforms) > 1:
-    args.insert(0, '%arg0: tensor<i32> {jax.global_constant = "_platform_index"}')
-  module_attrs = ["mhlo.num_partitions = 1 : i32", "mhlo.num_replicas = 1 : i32"]
-  if polymorphic:
-    module_attrs.insert(0, "jax.uses_shape_polymorphism = true")
-  text = "\n".join(
-      [f"module @{_module_name(target)} attributes {{{', '.join(module_attrs)}}} {{",
-       f"  func.func public @main({', '.join(args)}) -> ({', '.join(res_types)}) {{"]
-      + [f"    {l}" for l in lines] + ["  }", "}", ""])
-  return text, tuple(tf.TensorShape(s) for s in res_shapes)
+    # With several platforms XlaCallModule passes the platform index first.
+    # The handler name is the same on every platform, so it goes unused.
+    args = [f"{arg(i)}: {t}" for i, t in enumerate(ops_types)]
+    if len(platforms) > 1:
+        args.insert(0, '%arg0: tensor<i32> {jax.global_constant = "_platform_index"}')
+    module_attrs = ["mhlo.num_partitions = 1 : i32", "mhlo.num_replicas = 1 : i32"]
+    if polymorphic:
+        module_attrs.insert(0, "jax.uses_shape_polymorphism = true")
+    text = "\n".join(
+        [
+            f"module @{_module_name(target)} attributes {{{', '.join(module_attrs)}}} {{",
+            f"  func.func public @main({', '.join(args)}) -> ({', '.join(res_types)}) {{",
+        ]
+        + [f"    {l}" for l in lines]
+        + ["  }", "}", ""]
+    )
+    return text, tuple(tf.TensorShape(s) for s in res_shapes)
 
 
 def _module_name(target: str) -> str:
-  return "ffi_" + re.sub(r"[^A-Za-z0-9_]", "_", target)
+    return "ffi_" + re.sub(r"[^A-Za-z0-9_]", "_", target)
 
 
-def _canon_call(target: str, operands: Sequence[tf.Tensor], results: Sequence[ResultSpec],
-                attributes: Mapping[str, AttrValue], platforms: Sequence[str]):
-  if not _IDENT.match(target):
-    raise ValueError(f"target {target!r} is not a bare MLIR symbol name")
-  platforms = tuple(p.upper() for p in platforms)
-  for p in platforms:
-    if p not in _PLATFORMS:
-      raise ValueError(f"platform {p!r} is not one of {_PLATFORMS}")
-  if not platforms:
-    raise ValueError("need at least one platform")
-  if not results:
-    raise ValueError("need at least one result")
-  sig = []
-  for i, x in enumerate(operands):
-    if x.shape.rank is None:
-      raise ValueError(f"operand {i} has unknown rank; XlaCallModule needs the rank")
-    if x.dtype not in _MLIR_DTYPES:
-      raise TypeError(f"operand {i}: unsupported dtype {x.dtype!r}")
-    sig.append((tuple(x.shape.as_list()), x.dtype))
-  attrs = tuple(sorted((k, _attr(k, v)) for k, v in attributes.items()))
-  return target, tuple(sig), _canon_results(results), attrs, platforms
+def _canon_call(
+    target: str,
+    operands: Sequence[tf.Tensor],
+    results: Sequence[ResultSpec],
+    attributes: Mapping[str, AttrValue],
+    platforms: Sequence[str],
+):
+    if not _IDENT.match(target):
+        raise ValueError(f"target {target!r} is not a bare MLIR symbol name")
+    platforms = tuple(p.upper() for p in platforms)
+    for p in platforms:
+        if p not in _PLATFORMS:
+            raise ValueError(f"platform {p!r} is not one of {_PLATFORMS}")
+    if not platforms:
+        raise ValueError("need at least one platform")
+    if not results:
+        raise ValueError("need at least one result")
+    sig = []
+    for i, x in enumerate(operands):
+        if x.shape.rank is None:
+            raise ValueError(f"operand {i} has unknown rank; XlaCallModule needs the rank")
+        if x.dtype not in _MLIR_DTYPES:
+            raise TypeError(f"operand {i}: unsupported dtype {x.dtype!r}")
+        sig.append((tuple(x.shape.as_list()), x.dtype))
+    attrs = tuple(sorted((k, _attr(k, v)) for k, v in attributes.items()))
+    return target, tuple(sig), _canon_results(results), attrs, platforms
 
 
-def module_text(target: str, operands: Sequence[tf.Tensor | tf.TensorSpec],
-                results: Sequence[ResultSpec], attributes: Mapping[str, AttrValue] = {},
-                platforms: Sequence[str] = ("CPU", "CUDA")) -> str:
-  """The StableHLO text :func:`ffi_call` would emit (for debugging and tests)."""
-  return _build(*_canon_call(target, operands, results, attributes, platforms))[0]
+def module_text(
+    target: str,
+    operands: Sequence[tf.Tensor | tf.TensorSpec],
+    results: Sequence[ResultSpec],
+    attributes: Mapping[str, AttrValue] = {},
+    platforms: Sequence[str] = ("CPU", "CUDA"),
+) -> str:
+    """The StableHLO text :func:`ffi_call` would emit (for debugging and tests)."""
+    return _build(*_canon_call(target, operands, results, attributes, platforms))[0]
 
 
-def ffi_call(target: str, operands: Sequence[tf.Tensor], results: Sequence[ResultSpec],
-             attributes: Mapping[str, AttrValue] = {},
-             platforms: Sequence[str] = ("CPU", "CUDA")) -> list[tf.Tensor]:
-  """Calls the FFI handler registered as ``target`` in TF's registry.
+def ffi_call(
+    target: str,
+    operands: Sequence[tf.Tensor],
+    results: Sequence[ResultSpec],
+    attributes: Mapping[str, AttrValue] = {},
+    platforms: Sequence[str] = ("CPU", "CUDA"),
+) -> list[tf.Tensor]:
+    """Calls the FFI handler registered as ``target`` in TF's registry.
 
-  Args:
-    target: handler name, as registered with ``XLA_FFI_Handler_Register``.
-    operands: tensors of known rank; any dimension may be unknown.
-    results: ``(dims, dtype)`` per result; each dim is an int or a :class:`Dim`.
-    attributes: FFI attributes: bool -> ``i1`` (``Attr<bool>``), int -> ``i64``,
-      float -> ``f32``, str -> string; a numpy scalar keeps its own type
-      (``np.float64(x)`` -> ``f64``, ``np.int32(x)`` -> ``i32``).
-    platforms: XlaCallModule platforms the module may run on ("CPU", "CUDA").
-      The device TF places the op on must be among them.
+    Args:
+      target: handler name, as registered with ``XLA_FFI_Handler_Register``.
+      operands: tensors of known rank; any dimension may be unknown.
+      results: ``(dims, dtype)`` per result; each dim is an int or a :class:`Dim`.
+      attributes: FFI attributes: bool -> ``i1`` (``Attr<bool>``), int -> ``i64``,
+        float -> ``f32``, str -> string; a numpy scalar keeps its own type
+        (``np.float64(x)`` -> ``f64``, ``np.int32(x)`` -> ``i32``).
+      platforms: XlaCallModule platforms the module may run on ("CPU", "CUDA").
+        The device TF places the op on must be among them.
 
-  Works eagerly, in ``tf.function`` and under ``jit_compile=True``. It has no
-  gradient: wrap it in ``tf.custom_gradient``. See the module docstring for the
-  errors a missing handler gives.
-  """
-  operands = [tf.convert_to_tensor(x) for x in operands]
-  key = _canon_call(target, operands, results, attributes, platforms)
-  # Cached per (target, operand signature, results, attributes, platforms), so
-  # a retrace costs a dictionary lookup.
-  module, shapes = _serialized(*key)
-  return list(_tfxla.call_module(
-      operands,
-      version=_CALL_MODULE_VERSION,
-      module=module,
-      Tout=[t for _, t in key[2]],
-      Sout=list(shapes),
-      platforms=list(key[4]),
-  ))
+    Works eagerly, in ``tf.function`` and under ``jit_compile=True``. It has no
+    gradient: wrap it in ``tf.custom_gradient``. See the module docstring for the
+    errors a missing handler gives.
+    """
+    operands = [tf.convert_to_tensor(x) for x in operands]
+    key = _canon_call(target, operands, results, attributes, platforms)
+    # Cached per (target, operand signature, results, attributes, platforms), so
+    # a retrace costs a dictionary lookup.
+    module, shapes = _serialized(*key)
+    return list(
+        _tfxla.call_module(
+            operands,
+            version=_CALL_MODULE_VERSION,
+            module=module,
+            Tout=[t for _, t in key[2]],
+            Sout=list(shapes),
+            platforms=list(key[4]),
+        )
+    )
 
 
 _CHECK_PLATFORMS = ("CPU", "CUDA")
 
 
 def batch_check_text(names: Sequence[str], operands: Sequence[tuple[_Shape, tf.DType]]) -> str:
-  """The module :func:`batch_check` emits, for operands given as (shape, dtype)."""
-  types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
-  # %arg0 is the platform index XlaCallModule passes with several platforms.
-  lines = [f"%b{i} = stablehlo.get_dimension_size %arg{i + 1}, dim = 0 : ({t}) -> tensor<i32>"
-           for i, t in enumerate(types)]
-  for i in range(1, len(names)):
-    # XlaCallModule evaluates shape assertions when it refines the module to
-    # the actual shapes: at compile time under jit_compile, else at the call.
-    lines += [
-        f"%eq{i} = stablehlo.compare EQ, %b0, %b{i}, SIGNED : (tensor<i32>, tensor<i32>) -> "
-        "tensor<i1>",
-        f"stablehlo.custom_call @shape_assertion(%eq{i}, %b{i}, %b0) {{api_version = 2 : i32, "
-        f'error_message = "{names[i]} has batch size {{0}} but {names[0]} has batch size '
-        f'{{1}}", has_side_effect = true}} : (tensor<i1>, tensor<i32>, tensor<i32>) -> ()',
+    """The module :func:`batch_check` emits, for operands given as (shape, dtype)."""
+    types = [_tensor_type(s, _MLIR_DTYPES[t]) for s, t in operands]
+    # %arg0 is the platform index XlaCallModule passes with several platforms.
+    lines = [
+        f"%b{i} = stablehlo.get_dimension_size %arg{i + 1}, dim = 0 : ({t}) -> tensor<i32>"
+        for i, t in enumerate(types)
     ]
-  lines.append("return %b0 : tensor<i32>")
-  args = ", ".join(['%arg0: tensor<i32> {jax.global_constant = "_platform_index"}']
-                   + [f"%arg{i + 1}: {t}" for i, t in enumerate(types)])
-  text = "\n".join(
-      ["module @batch_check attributes {jax.uses_shape_polymorphism = true, "
-       "mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {",
-       f"  func.func public @main({args}) -> tensor<i32> {{"]
-      + [f"    {l}" for l in lines] + ["  }", "}", ""])
-  return text
+    for i in range(1, len(names)):
+        # XlaCallModule evaluates shape assertions when it refines the module to
+        # the actual shapes: at compile time under jit_compile, else at the call.
+        lines += [
+            f"%eq{i} = stablehlo.compare EQ, %b0, %b{i}, SIGNED : (tensor<i32>, tensor<i32>) -> "
+            "tensor<i1>",
+            f"stablehlo.custom_call @shape_assertion(%eq{i}, %b{i}, %b0) {{api_version = 2 : i32, "
+            f'error_message = "{names[i]} has batch size {{0}} but {names[0]} has batch size '
+            f'{{1}}", has_side_effect = true}} : (tensor<i1>, tensor<i32>, tensor<i32>) -> ()',
+        ]
+    lines.append("return %b0 : tensor<i32>")
+    args = ", ".join(
+        ['%arg0: tensor<i32> {jax.global_constant = "_platform_index"}']
+        + [f"%arg{i + 1}: {t}" for i, t in enumerate(types)]
+    )
+    text = "\n".join(
+        [
+            "module @batch_check attributes {jax.uses_shape_polymorphism = true, "
+            "mhlo.num_partitions = 1 : i32, mhlo.num_replicas = 1 : i32} {",
+            f"  func.func public @main({args}) -> tensor<i32> {{",
+        ]
+        + [f"    {l}" for l in lines]
+        + ["  }", "}", ""]
+    )
+    return text
 
 
 @functools.lru_cache(maxsize=256)
 def _batch_check_module(names: tuple[str, ...], operands: tuple[tuple[_Shape, tf.DType], ...]):
-  return _serialize(batch_check_text(names, operands))
+    return _serialize(batch_check_text(names, operands))
 
 
 def batch_check(names: Sequence[str], operands: Sequence[tf.Tensor]) -> tf.Tensor:
-  """The batch size (axis 0) of ``operands[0]``, failing with
-  ``InvalidArgumentError: <name> has batch size 3 but <name 0> has batch size 2``
-  when the operands' batch sizes differ; for sizes unknown at trace time.
-  Needs no handler: XlaCallModule checks shape assertions itself."""
-  for name in names:
-    if not _IDENT.match(name):
-      raise ValueError(f"name {name!r} is not a bare identifier")
-  sig = tuple((tuple(x.shape.as_list()), x.dtype) for x in operands)
-  (size,) = _tfxla.call_module(
-      list(operands), version=_CALL_MODULE_VERSION, module=_batch_check_module(tuple(names), sig),
-      Tout=[tf.int32], Sout=[tf.TensorShape([])], platforms=list(_CHECK_PLATFORMS))
-  return size
+    """The batch size (axis 0) of ``operands[0]``, failing with
+    ``InvalidArgumentError: <name> has batch size 3 but <name 0> has batch size 2``
+    when the operands' batch sizes differ; for sizes unknown at trace time.
+    Needs no handler: XlaCallModule checks shape assertions itself."""
+    for name in names:
+        if not _IDENT.match(name):
+            raise ValueError(f"name {name!r} is not a bare identifier")
+    sig = tuple((tuple(x.shape.as_list()), x.dtype) for x in operands)
+    (size,) = _tfxla.call_module(
+        list(operands),
+        version=_CALL_MODULE_VERSION,
+        module=_batch_check_module(tuple(names), sig),
+        Tout=[tf.int32],
+        Sout=[tf.TensorShape([])],
+        platforms=list(_CHECK_PLATFORMS),
+    )
+    return size

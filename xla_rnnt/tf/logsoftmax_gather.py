@@ -1,5 +1,6 @@
 """Fused log-softmax + gather of the joiner logits for TensorFlow
 (cc/logsoftmax_gather.h). Works eagerly, in tf.function and under jit_compile."""
+
 import tensorflow as tf
 
 from . import _ffi
@@ -19,8 +20,9 @@ def logsoftmax_gather(logits, symbols, blank):
             # An output nobody used may come back as None.
             px_grad = tf.zeros_like(px) if px_grad is None else px_grad
             py_grad = tf.zeros_like(py) if py_grad is None else py_grad
-            return _ffi.logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad,
-                                               blank)
+            return _ffi.logsoftmax_gather_grad(
+                logits, symbols, normalizers, px_grad, py_grad, blank
+            )
 
         return (px, py), grad
 

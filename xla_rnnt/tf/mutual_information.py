@@ -1,6 +1,7 @@
 """The recursion's custom calls behind tf.custom_gradient (inputs prepared by
 xla_rnnt._recursion): scores, and scores with their occupations. Eager, in
 tf.function and under jit_compile."""
+
 import tensorflow as tf
 
 from . import _ffi
