@@ -4,8 +4,9 @@ import ctypes
 import threading
 
 import jax
+import jaxlib
 
-from .. import _native
+from .. import _native, _versions
 
 _lock = threading.Lock()
 _done = False
@@ -18,6 +19,13 @@ def register():
     with _lock:
         if _done:
             return
+        # JAX exposes no live XLA_FFI_Api*: jaxlib's bundled headers tell its API.
+        _versions.check_runtime(
+            "jaxlib",
+            jaxlib.__version__,
+            _versions.bundled_ffi_api(jaxlib.__file__),
+            _native.ffi_api_version(),
+        )
         for name, platform, address in _native.handlers():
             fn = ctypes.cast(address, ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p))
             jax.ffi.register_ffi_target(

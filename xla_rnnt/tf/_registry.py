@@ -8,7 +8,7 @@ import threading
 
 import tensorflow as tf
 
-from .. import _native
+from .. import _native, _versions
 
 _lock = threading.Lock()
 _done = False
@@ -48,7 +48,13 @@ def register():
     with _lock:
         if _done:
             return
-        error = _native.library().xla_rnnt_register_with(ffi_api())
+        api = ffi_api()
+        # A runtime older than the library refuses every handler: say so with
+        # both versions rather than TF's per-handler message.
+        _versions.check_runtime(
+            "TensorFlow", tf.__version__, _versions.runtime_ffi_api(api), _native.ffi_api_version()
+        )
+        error = _native.library().xla_rnnt_register_with(api)
         if error:
             major, minor = _native.ffi_api_version()
             raise _native.NativeLibraryError(
