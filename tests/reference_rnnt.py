@@ -10,7 +10,12 @@ joiner output at node (s, t) -- with an explicit edge list:
           (s, t) -> (s+1, t+1)    constrained      lp[t, s, y_s] + lp[t, s+1, blank]
 
 plus delay_penalty * ((t_end - 1) / 2 - t) on every symbol edge at frame t
-(when delay_penalty > 0). Paths go from (s_begin, t_begin) to (s_end, t_end)
+(when delay_penalty > 0). The loss options: node log-probabilities of the HAT
+factorisation (node_logprobs_hat, k2's use_hat_loss) or taken as given
+(fused_log_softmax=False); FastEmit's gradient as the exact gradient of a
+modified objective (fastemit_emission_lps: the symbol edges read a separate
+table whose variation is scaled by 1 + lambda); torchaudio's clamp
+(clamped_gradient). Paths go from (s_begin, t_begin) to (s_end, t_end)
 and stay inside that box; symbols are only emitted on frames t < t_end.
 brute_force_* enumerate the alignments instead. Written for clarity, not speed.
 """
@@ -50,6 +55,36 @@ def node_logprobs_joint(logits_b):
     return log_softmax(logits_b, axis=-1)
 
 
+def log_sigmoid(x):
+    x = np.asarray(x, np.float64)
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def node_logprobs_hat(logits_b, blank):
+    """HAT (k2's get_hat_logprobs_pruned, blank at any index): lp[..., blank]
+    = log_sigmoid(blank logit); lp[..., c != blank] = log_softmax over the
+    non-blank logits at c + log_sigmoid(-blank logit) (= log(1 - sigmoid))."""
+    x = np.asarray(logits_b, np.float64)
+    nonblank = np.delete(x, blank, axis=-1)
+    m = np.max(nonblank, axis=-1, keepdims=True)
+    norm = m + np.log(np.sum(np.exp(nonblank - m), axis=-1, keepdims=True))
+    lp = x - norm + log_sigmoid(-x[..., blank : blank + 1])
+    lp[..., blank] = log_sigmoid(x[..., blank])
+    return lp
+
+
+def node_logprobs_given(logprobs_b):
+    """fused_log_softmax=False: the inputs are the log-probabilities."""
+    return np.asarray(logprobs_b, np.float64).copy()
+
+
+NODE_LOGPROBS = {
+    "softmax": lambda x, blank: log_softmax(x, axis=-1),
+    "hat": node_logprobs_hat,
+    "given": lambda x, blank: node_logprobs_given(x),
+}
+
+
 def node_logprobs_simple(lm_b, am_b):
     """lm_b [S+1, C], am_b [T, C]: joiner lm[s] + am[t]."""
     lm_b, am_b = np.asarray(lm_b, np.float64), np.asarray(am_b, np.float64)
@@ -76,15 +111,16 @@ def node_logprobs_smoothed(lm_b, am_b, uni, lm_only_scale, am_only_scale):
     return combined * joint + lm_only_scale * lm_only + am_only_scale * am_only
 
 
-def node_logprobs_pruned(logits_b, ranges_b, S):
+def node_logprobs_pruned(logits_b, ranges_b, S, kind="softmax", blank=0):
     """logits_b [T, R, C] on the window ranges_b[t] = s_begin[t] + (0..R-1);
-    lp[t, s] = log_softmax of the window entry of s, -inf outside the window."""
+    lp[t, s] = the log-probabilities (NODE_LOGPROBS[kind]) of the window
+    entry of s, -inf outside the window."""
     T, R, C = logits_b.shape
     lp = np.full((T, S + 1, C), -np.inf)
     for t in range(T):
         for k in range(R):
             s = int(ranges_b[t, k])
-            lp[t, s] = log_softmax(logits_b[t, k])
+            lp[t, s] = NODE_LOGPROBS[kind](logits_b[t, k], blank)
     return lp
 
 
@@ -92,8 +128,12 @@ def node_logprobs_pruned(logits_b, ranges_b, S):
 # The lattice for one item.
 
 
-def edges(lp, symbols_b, blank, row, rnnt_type, delay_penalty):
-    """{(s, t): [(next_s, next_t, log-weight, is_symbol)]} inside the box `row`."""
+def edges(lp, symbols_b, blank, row, rnnt_type, delay_penalty, emit_lp=None):
+    """{(s, t): [(next_s, next_t, log-weight, is_symbol)]} inside the box `row`.
+
+    emit_lp: the table the symbol edges read (default lp), see
+    fastemit_emission_lps."""
+    emit = lp if emit_lp is None else emit_lp
     s0, t0, s1, t1 = row
     out = {}
     for s in range(s0, s1 + 1):
@@ -102,9 +142,9 @@ def edges(lp, symbols_b, blank, row, rnnt_type, delay_penalty):
             if t < t1:
                 moves.append((s, t + 1, lp[t, s, blank], False))
             if s < s1 and t < t1:
-                w = lp[t, s, int(symbols_b[s])]
+                w = emit[t, s, int(symbols_b[s])]
                 if rnnt_type == "constrained":
-                    w = w + lp[t, s + 1, blank]
+                    w = w + emit[t, s + 1, blank]
                 if delay_penalty > 0:
                     w = w + delay_penalty * ((t1 - 1) / 2.0 - t)
                 nt = t if rnnt_type == "regular" else t + 1
@@ -113,7 +153,7 @@ def edges(lp, symbols_b, blank, row, rnnt_type, delay_penalty):
     return out
 
 
-def lattice(lp, symbols_b, blank, row, rnnt_type, delay_penalty=0.0):
+def lattice(lp, symbols_b, blank, row, rnnt_type, delay_penalty=0.0, emit_lp=None):
     """(log-score, px_grad, py_grad) of one item by forward-backward.
 
     px_grad[s, t] / py_grad[s, t] are the posterior probabilities of the
@@ -122,7 +162,7 @@ def lattice(lp, symbols_b, blank, row, rnnt_type, delay_penalty=0.0):
     T, S1 = lp.shape[0], lp.shape[1]
     S = S1 - 1
     s0, t0, s1, t1 = row
-    E = edges(lp, symbols_b, blank, row, rnnt_type, delay_penalty)
+    E = edges(lp, symbols_b, blank, row, rnnt_type, delay_penalty, emit_lp)
     order = sorted(E, key=lambda c: (c[1], c[0]))  # predecessors come first
     alpha = {c: -np.inf for c in E}
     alpha[(s0, t0)] = 0.0
@@ -182,17 +222,50 @@ def brute_force(lp, symbols_b, blank, row, rnnt_type, delay_penalty=0.0):
 # Losses (reduction "none": -log-score per item) and occupations.
 
 
-def _items(node_lps, symbols, blank, boundary, rnnt_type, delay_penalty, fn=lattice):
+def _items(
+    node_lps, symbols, blank, boundary, rnnt_type, delay_penalty, fn=lattice, emit_lps=None
+):
     B, S = np.asarray(symbols).shape
     T = node_lps[0].shape[0]
     out = []
     for b, row in enumerate(rows(boundary, B, S, T)):
-        out.append(fn(node_lps[b], symbols[b], blank, row, rnnt_type, delay_penalty))
+        extra = {} if emit_lps is None else {"emit_lp": emit_lps[b]}
+        out.append(fn(node_lps[b], symbols[b], blank, row, rnnt_type, delay_penalty, **extra))
     return out
 
 
+def fastemit_emission_lps(node_lps, base_lps, fastemit_lambda):
+    """The table the symbol edges read for FastEmit's objective: base +
+    (1 + lambda) * (lps - base), -inf where base is -inf (no arc).
+
+    With base_lps fixed at the evaluation point, the derivative of
+    loss_from_lps(node_lps, ..., emit_lps=this) w.r.t. the inputs there is
+    FastEmit's gradient (emission arcs x (1 + lambda), blank arcs x 1) and its
+    value the plain loss: finite differences of it are the reference."""
+    out = []
+    for lp, base in zip(node_lps, base_lps):
+        live = np.isfinite(base)
+        with np.errstate(invalid="ignore"):  # -inf - -inf where there is no arc
+            change = np.where(live, lp - base, 0.0)
+        out.append(np.where(live, base + (1.0 + fastemit_lambda) * change, -np.inf))
+    return out
+
+
+def clamped_gradient(item_gradient, clamp, weight):
+    """torchaudio's clamp: each item's gradient d loss_b / d logits[b] clipped to
+    [-clamp, clamp], then scaled by the reduction's weight (1/B for "mean")."""
+    return weight * np.clip(item_gradient, -clamp, clamp)
+
+
 def loss_from_lps(
-    node_lps, symbols, blank, boundary=None, rnnt_type="regular", delay_penalty=0.0, brute=False
+    node_lps,
+    symbols,
+    blank,
+    boundary=None,
+    rnnt_type="regular",
+    delay_penalty=0.0,
+    brute=False,
+    emit_lps=None,
 ):
     res = _items(
         node_lps,
@@ -202,6 +275,7 @@ def loss_from_lps(
         rnnt_type,
         delay_penalty,
         brute_force if brute else lattice,
+        emit_lps,
     )
     return -np.array([r if brute else r[0] for r in res])
 
@@ -213,8 +287,8 @@ def occupations_from_lps(
     return np.stack([r[1] for r in res]), np.stack([r[2] for r in res])
 
 
-def lps_joint(logits):
-    return [node_logprobs_joint(x) for x in np.asarray(logits, np.float64)]
+def lps_joint(logits, kind="softmax", blank=0):
+    return [NODE_LOGPROBS[kind](x, blank) for x in np.asarray(logits, np.float64)]
 
 
 def lps_simple(lm, am):
@@ -228,9 +302,9 @@ def lps_smoothed(lm, am, lm_only_scale, am_only_scale):
     ]
 
 
-def lps_pruned(logits, ranges, S):
+def lps_pruned(logits, ranges, S, kind="softmax", blank=0):
     return [
-        node_logprobs_pruned(x, r, S)
+        node_logprobs_pruned(x, r, S, kind, blank)
         for x, r in zip(np.asarray(logits, np.float64), np.asarray(ranges))
     ]
 

@@ -116,6 +116,43 @@ def _log_normalizer(ops: Ops, x):
     return ops.log(ops.where(total > 0, total, 1.0)) + m[..., 0]
 
 
+def _node_logprobs(ops: Ops, logits, index, blank, use_hat_loss, fused_log_softmax):
+    """(px, py) [B, T, K] each, in the compute dtype: the log-probabilities of
+    logits [B, T, K, C] at index [B, T, K] (in range) and at blank, by the
+    options of the full and pruned losses.
+
+    fused_log_softmax=False: logits are log-probabilities already, px and py
+    are plain gathers. use_hat_loss: the HAT factorisation (_hat_gather), on
+    framework ops on every device. Otherwise _logsoftmax_gather (the fused
+    custom call on GPUs)."""
+    if not fused_log_softmax:
+        x = _compute(ops, logits)
+        px = ops.take_along_last(x, index[:, :, :, None])[:, :, :, 0]
+        return px, x[:, :, :, blank]
+    if use_hat_loss:
+        return _hat_gather(ops, logits, index, blank)
+    return _logsoftmax_gather(ops, logits, index, blank)
+
+
+def _hat_gather(ops: Ops, logits, index, blank):
+    """(px, py) of the Hybrid Autoregressive Transducer (k2's
+    get_hat_logprobs_pruned, with the blank at any index): the blank's
+    log-probability is log_sigmoid(logits[..., blank]); symbol c != blank has
+    log_softmax over the non-blank logits at c plus log_sigmoid(-logits[...,
+    blank]) (= log(1 - sigmoid)). An index equal to blank gets the blank's
+    log-probability (k2 applies the non-blank formula to it). XLA's own ops,
+    on every device (the fused custom call has no HAT variant yet)."""
+    x = _compute(ops, logits)
+    C = ops.shape(x)[3]
+    blank_logit = x[:, :, :, blank]
+    nonblank = ops.where(ops.arange(C, "int32") == blank, NEG_INF, x)
+    normalizers = _log_normalizer(ops, nonblank)
+    symbol = ops.take_along_last(x, index[:, :, :, None])[:, :, :, 0]
+    py = ops.log_sigmoid(blank_logit)
+    px = ops.where(index == blank, py, symbol - normalizers + ops.log_sigmoid(-blank_logit))
+    return px, py
+
+
 def _logsoftmax_gather(ops: Ops, logits, index, blank):
     """(px, py) = log_softmax(logits) [B, T, K, C] at index [B, T, K] (in
     range) and at blank, [B, T, K] each, in the compute dtype.
@@ -201,8 +238,20 @@ def _delay_penalty(ops: Ops, px, boundary, T, delay_penalty):
     return px + penalty * delay_penalty
 
 
-def _loss(ops: Ops, px, py, boundary, T, delay_penalty, reduction, return_grad):
+def _fastemit(ops: Ops, px, fastemit_lambda):
+    """px with its value unchanged and its gradient scaled by 1 + lambda
+    (FastEmit): px + lambda * (px - stop_gradient(px)), with the -inf entries
+    (no arc) left alone (-inf - -inf would be NaN); no-op for lambda = 0."""
+    if not fastemit_lambda > 0.0:
+        return px
+    live = px > NEG_INF
+    return px + ops.where(live, px - ops.stop_gradient(px), 0.0) * fastemit_lambda
+
+
+def _loss(ops: Ops, px, py, boundary, T, options, reduction, return_grad):
+    delay_penalty, fastemit_lambda = options
     px = _delay_penalty(ops, px, boundary, T, delay_penalty)
+    px = _fastemit(ops, px, fastemit_lambda)
     if boundary is None:
         boundary = _recursion.prepare_boundary(ops, None, px, ops.shape(py)[1] - 1, T)
     out = _recursion.recursion(ops, px, py, boundary, return_grad)
@@ -216,13 +265,55 @@ def _loss(ops: Ops, px, py, boundary, T, delay_penalty, reduction, return_grad):
     return (loss, out[1]) if return_grad else loss
 
 
-def _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad):
+def _check_bool(name, value):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a Python bool, got {type(value).__name__}")
+    return value
+
+
+def _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda):
+    """(delay_penalty, fastemit_lambda) as floats, after checking every argument."""
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_choice("reduction", reduction, _checks.REDUCTIONS)
     delay_penalty = _checks.check_real("delay_penalty", delay_penalty)
-    if not isinstance(return_grad, bool):
-        raise TypeError(f"return_grad must be a Python bool, got {type(return_grad).__name__}")
-    return delay_penalty
+    _check_bool("return_grad", return_grad)
+    fastemit_lambda = _checks.check_real("fastemit_lambda", fastemit_lambda, nonnegative=True)
+    return delay_penalty, fastemit_lambda
+
+
+def _check_logprob_options(use_hat_loss, fused_log_softmax):
+    _check_bool("use_hat_loss", use_hat_loss)
+    _check_bool("fused_log_softmax", fused_log_softmax)
+    if use_hat_loss and not fused_log_softmax:
+        raise ValueError(
+            "use_hat_loss=True normalises the logits itself (HAT); it cannot be combined "
+            "with fused_log_softmax=False (logits that are log-probabilities already)"
+        )
+
+
+def _check_hat_classes(use_hat_loss, C):
+    if use_hat_loss and C < 2:
+        raise ValueError(f"use_hat_loss=True needs C >= 2 classes (a blank and a symbol), got {C}")
+
+
+def _clamped(ops: Ops, logits, clamp, reduction):
+    """logits, whose gradient is clamped (torchaudio's clamp) when clamp > 0.
+
+    torchaudio clamps each item's gradient d loss_b / d logits[b] to [-clamp,
+    clamp] before the reduction scales it; here the clamp acts on the gradient
+    arriving at the logits, so its bound is clamp / B for reduction "mean"
+    (the same result whenever the gradient of the returned loss is 1)."""
+    if not clamp > 0.0:
+        return logits
+    bound = clamp
+    if reduction == "mean":
+        B = ops.batch_size(logits)
+        if isinstance(B, int):
+            bound = clamp / max(B, 1)
+        else:
+            B = ops.cast(ops.asarray(B), ops.dtype_name(logits))
+            bound = clamp / ops.maximum(B, 1.0)
+    return ops.clamp_grad(logits, bound)
 
 
 # --------------------------------------------------------------------------
@@ -314,12 +405,13 @@ def rnnt_loss_simple(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
 ):
-    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    options = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda)
     px, py, boundary = _simple_logprobs(
         ops, lm, am, symbols, termination_symbol, rnnt_type, boundary
     )
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], options, reduction, return_grad)
 
 
 def get_rnnt_logprobs_smoothed(
@@ -400,12 +492,13 @@ def rnnt_loss_smoothed(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
 ):
-    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    options = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda)
     px, py, boundary = _smoothed_logprobs(
         ops, lm, am, symbols, termination_symbol, lm_only_scale, am_only_scale, boundary, rnnt_type
     )
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], options, reduction, return_grad)
 
 
 # --------------------------------------------------------------------------
@@ -413,13 +506,41 @@ def rnnt_loss_smoothed(
 
 
 def get_rnnt_logprobs_joint(
-    ops: Ops, logits, symbols, termination_symbol, boundary=None, rnnt_type="regular"
+    ops: Ops,
+    logits,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    use_hat_loss=False,
+    fused_log_softmax=True,
 ):
-    return _joint_logprobs(ops, logits, symbols, termination_symbol, boundary, rnnt_type)[:2]
+    return _joint_logprobs(
+        ops,
+        logits,
+        symbols,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
+    )[:2]
 
 
-def _joint_logprobs(ops: Ops, logits, symbols, termination_symbol, boundary, rnnt_type):
-    """(px, py, prepared boundary) of get_rnnt_logprobs_joint."""
+def _joint_logprobs(
+    ops: Ops,
+    logits,
+    symbols,
+    termination_symbol,
+    boundary,
+    rnnt_type,
+    use_hat_loss,
+    fused_log_softmax,
+    clamp=0.0,
+    reduction=None,
+):
+    """(px, py, prepared boundary) of get_rnnt_logprobs_joint; clamp and
+    reduction: the gradient clamp of rnnt_loss (_clamped)."""
     logits, symbols, boundary = ops.asarray(logits), ops.asarray(symbols), _asarray(ops, boundary)
     B, S, T, C = _checks.check_joint_inputs(
         ops.shape(logits),
@@ -431,8 +552,11 @@ def _joint_logprobs(ops: Ops, logits, symbols, termination_symbol, boundary, rnn
     )
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
+    _check_logprob_options(use_hat_loss, fused_log_softmax)
+    _check_hat_classes(use_hat_loss, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits, symbols, boundary = _same_batch(ops, logits=logits, symbols=symbols, boundary=boundary)
+    logits = _clamped(ops, logits, clamp, reduction)
     boundary = _prepared_boundary(ops, boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     # Row s of frame t emits symbols[s]; row S emits nothing (its px is dropped).
@@ -440,7 +564,9 @@ def _joint_logprobs(ops: Ops, logits, symbols, termination_symbol, boundary, rnn
         _with_blank(ops, symbols, termination_symbol)[:, None, :],
         (ops.batch_size(logits), T, S + 1),
     )
-    px, py = _logsoftmax_gather(ops, logits, index, termination_symbol)  # [B, T, S+1]
+    px, py = _node_logprobs(
+        ops, logits, index, termination_symbol, use_hat_loss, fused_log_softmax
+    )  # [B, T, S+1]
     px = ops.transpose(px[:, :, :S], (0, 2, 1))
     py = ops.transpose(py, (0, 2, 1))
     return (*_finish_logprobs(ops, px, py, boundary, rnnt_type, valid), boundary)
@@ -456,12 +582,26 @@ def rnnt_loss(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
+    use_hat_loss=False,
+    fused_log_softmax=True,
+    clamp=0.0,
 ):
-    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    options = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda)
+    clamp = _checks.check_real("clamp", clamp, nonnegative=True)
     px, py, boundary = _joint_logprobs(
-        ops, logits, symbols, termination_symbol, boundary, rnnt_type
+        ops,
+        logits,
+        symbols,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
+        clamp,
+        reduction,
     )
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], options, reduction, return_grad)
 
 
 # --------------------------------------------------------------------------
@@ -557,15 +697,44 @@ def do_rnnt_pruning(ops: Ops, am, lm, ranges):
 
 
 def get_rnnt_logprobs_pruned(
-    ops: Ops, logits, symbols, ranges, termination_symbol, boundary=None, rnnt_type="regular"
+    ops: Ops,
+    logits,
+    symbols,
+    ranges,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    use_hat_loss=False,
+    fused_log_softmax=True,
 ):
-    return _pruned_logprobs(ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type)[
-        :2
-    ]
+    return _pruned_logprobs(
+        ops,
+        logits,
+        symbols,
+        ranges,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
+    )[:2]
 
 
-def _pruned_logprobs(ops: Ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type):
-    """(px, py, prepared boundary) of get_rnnt_logprobs_pruned."""
+def _pruned_logprobs(
+    ops: Ops,
+    logits,
+    symbols,
+    ranges,
+    termination_symbol,
+    boundary,
+    rnnt_type,
+    use_hat_loss,
+    fused_log_softmax,
+    clamp=0.0,
+    reduction=None,
+):
+    """(px, py, prepared boundary) of get_rnnt_logprobs_pruned; clamp and
+    reduction: the gradient clamp of rnnt_loss_pruned (_clamped)."""
     logits, symbols, ranges, boundary = (
         ops.asarray(logits),
         ops.asarray(symbols),
@@ -585,10 +754,13 @@ def _pruned_logprobs(ops: Ops, logits, symbols, ranges, termination_symbol, boun
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_termination_symbol(termination_symbol, C)
     _checks.check_pruned_s_range(R, S, rnnt_type)
+    _check_logprob_options(use_hat_loss, fused_log_softmax)
+    _check_hat_classes(use_hat_loss, C)
     _check_lattice_sizes(S, T, rnnt_type, boundary)
     logits, symbols, ranges, boundary = _same_batch(
         ops, logits=logits, symbols=symbols, ranges=ranges, boundary=boundary
     )
+    logits = _clamped(ops, logits, clamp, reduction)
     boundary = _prepared_boundary(ops, boundary)
     symbols, valid = _valid_symbols(ops, symbols, C)
     ranges = ops.cast(ranges, "int32")
@@ -597,7 +769,9 @@ def _pruned_logprobs(ops: Ops, logits, symbols, ranges, termination_symbol, boun
     pruned_symbols = ops.gather_batched(
         _with_blank(ops, symbols, termination_symbol), ops.clip(ranges, 0, S), axis=1
     )  # [B, T, R]
-    px, py = _logsoftmax_gather(ops, logits, pruned_symbols, termination_symbol)  # [B, T, R]
+    px, py = _node_logprobs(
+        ops, logits, pruned_symbols, termination_symbol, use_hat_loss, fused_log_softmax
+    )  # [B, T, R]
     # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
     # lattice, -inf elsewhere, directly in the recursion's [B, S+1, T] layout:
     # R selects of the small [B, R, T] values, which XLA fuses into one pass
@@ -627,12 +801,27 @@ def rnnt_loss_pruned(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
+    use_hat_loss=False,
+    fused_log_softmax=True,
+    clamp=0.0,
 ):
-    delay_penalty = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad)
+    options = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda)
+    clamp = _checks.check_real("clamp", clamp, nonnegative=True)
     px, py, boundary = _pruned_logprobs(
-        ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type
+        ops,
+        logits,
+        symbols,
+        ranges,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
+        clamp,
+        reduction,
     )
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], delay_penalty, reduction, return_grad)
+    return _loss(ops, px, py, boundary, ops.shape(py)[2], options, reduction, return_grad)
 
 
 # --------------------------------------------------------------------------
@@ -649,7 +838,7 @@ _BOUNDARY = """boundary: optional int32/int64 [B, 4] rows (s_begin, t_begin, s_e
         (0, 0, S, T) for every item. Items with s_end = 0 (empty transcripts)
         are valid: their loss is that of the all-blank path."""
 
-_LOSS_TAIL = """delay_penalty: static float; when > 0, every emission at frame t gets
+_LOSS_TAIL_TEMPLATE = """delay_penalty: static float; when > 0, every emission at frame t gets
         delay_penalty * ((t_end - 1) / 2 - t) added to its log-probability
         (t_end = T without boundary), favouring early emissions. Values <= 0
         do nothing (as in fast_rnnt).
@@ -658,7 +847,14 @@ _LOSS_TAIL = """delay_penalty: static float; when > 0, every emission at frame t
       return_grad: also return (px_grad, py_grad), the occupation probabilities
         of the lattice (the gradient of -loss per item w.r.t. px and py, as
         returned by mutual_information_recursion); constants for autodiff.
-        They are what get_rnnt_prune_ranges takes.
+        They are what get_rnnt_prune_ranges takes. FastEmit does not
+        change them.
+      fastemit_lambda: static float >= 0, FastEmit regularisation (Yu et al.
+        2021, as torchaudio and NeMo define it): the loss value is unchanged,
+        and the gradient through every symbol-emission arc (px, after
+        delay_penalty; for "constrained" the whole arc, including the blank
+        of the next context it pays) is scaled by (1 + fastemit_lambda),
+        while the blank arcs (py) keep theirs. 0 does nothing.{extra}
 
     Returns:
       loss ([B] for reduction "none", else a scalar) and, with return_grad,
@@ -671,6 +867,37 @@ _LOSS_TAIL = """delay_penalty: static float; when > 0, every emission at frame t
       logits/lm/am that is all -inf (e.g. padding) has log-probabilities -inf
       and zero gradients. Boundary rows outside the lattice raise
       InvalidArgument on CPU (GPU: NaN score, zero gradients)."""
+
+_LOGPROB_OPTIONS = """use_hat_loss: static bool (k2's), the Hybrid Autoregressive
+        Transducer factorisation (Variani et al. 2020): the blank's
+        log-probability is log_sigmoid(logits[..., termination_symbol]) and
+        symbol c's is log_softmax over the C - 1 non-blank logits at c plus
+        log_sigmoid(-logits[..., termination_symbol]) (= log(1 - sigmoid));
+        needs C >= 2. As k2's get_hat_logprobs_pruned, except that any
+        termination_symbol is allowed (k2 requires 0) and a transcript
+        symbol equal to the blank gets the blank's log-probability. Computed
+        with the framework's own ops on every device: the fused log-softmax
+        + gather custom call, used on GPUs otherwise, has no HAT variant yet.
+      fused_log_softmax: static bool (torchaudio's): True (default) normalises
+        the logits with a log-softmax over C; False takes them as
+        log-probabilities already (e.g. the output of the model's own
+        log_softmax): px and py are then plain gathers of them, and the
+        gradient is that of the loss w.r.t. these given values. False cannot
+        be combined with use_hat_loss."""
+
+_CLAMP = """
+      clamp: static float >= 0 (torchaudio's); when > 0, the gradient w.r.t.
+        logits is clamped to [-clamp, clamp] element-wise (an identity with a
+        clipped gradient on the logits as given, before any log-softmax).
+        torchaudio clamps each item's gradient d loss_b / d logits[b] before
+        the reduction; here the clip acts on the gradient arriving at the
+        logits, with the bound clamp / B for reduction "mean": the same
+        result whenever the gradient of the returned loss is 1 (ones for
+        "none"); an upstream factor a (e.g. loss scaling) moves the clip to
+        clamp / a in units of the unscaled gradient. 0 does nothing."""
+
+_LOSS_TAIL = _LOSS_TAIL_TEMPLATE.replace("{extra}", "")
+_JOINT_LOSS_TAIL = _LOSS_TAIL_TEMPLATE.replace("{extra}", "\n      " + _LOGPROB_OPTIONS + _CLAMP)
 
 _LOGPROBS_RETURNS = """Returns:
       (px, py): px [B, S, T+1] (regular; column t_end and every column after
@@ -784,6 +1011,7 @@ DOCS = {
 
     Args:
       {_JOINT_ARGS}
+      {_LOGPROB_OPTIONS}
 
     {_LOGPROBS_RETURNS}
     """,
@@ -791,7 +1019,7 @@ DOCS = {
 
     Args:
       {_JOINT_ARGS}
-      {_LOSS_TAIL}
+      {_JOINT_LOSS_TAIL}
     """,
     "get_rnnt_prune_ranges": """Pruning ranges from the occupations of a simple loss.
 
@@ -848,6 +1076,7 @@ DOCS = {
 
     Args:
       {_PRUNED_ARGS}
+      {_LOGPROB_OPTIONS}
 
     {_LOGPROBS_RETURNS}
     """,
@@ -857,7 +1086,7 @@ DOCS = {
 
     Args:
       {_PRUNED_ARGS}
-      {_LOSS_TAIL}
+      {_JOINT_LOSS_TAIL}
     """,
 }
 

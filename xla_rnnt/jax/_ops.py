@@ -134,8 +134,54 @@ def matmul(a, b):
     return _highest(a, b)
 
 
+def log_sigmoid(x):
+    return jax.nn.log_sigmoid(x)
+
+
 def stop_gradient(x):
     return lax.stop_gradient(x)
+
+
+@jax.custom_vjp
+def _clamp_grad(x, bound):
+    return x
+
+
+def _clamp_grad_fwd(x, bound):
+    return x, bound
+
+
+def _clamp_grad_bwd(bound, g):
+    b = bound.astype(g.dtype)
+    return jnp.clip(g, -b, b), jnp.zeros_like(bound)
+
+
+_clamp_grad.defvjp(_clamp_grad_fwd, _clamp_grad_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def _clamp_grad_static(x, bound):
+    return x
+
+
+def _clamp_grad_static_fwd(x, bound):
+    return x, None
+
+
+def _clamp_grad_static_bwd(bound, _, g):
+    return (jnp.clip(g, -bound, bound),)
+
+
+_clamp_grad_static.defvjp(_clamp_grad_static_fwd, _clamp_grad_static_bwd)
+
+
+def clamp_grad(x, clamp):
+    """x, with its gradient clipped to [-clamp, clamp] (clamp: a Python float,
+    exact in the gradient's dtype, or a scalar array, e.g. divided by a
+    symbolic batch size)."""
+    if isinstance(clamp, (int, float)):
+        return _clamp_grad_static(x, float(clamp))
+    return _clamp_grad(x, jnp.asarray(clamp))
 
 
 def take(x, idx):

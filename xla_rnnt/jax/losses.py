@@ -2,8 +2,9 @@
 
 All functions are jit-compatible: array arguments may be traced; the
 configuration arguments (termination_symbol, rnnt_type, reduction,
-delay_penalty, lm_only_scale, am_only_scale, s_range, return_grad) are static
-Python values. Gradients w.r.t. lm, am and logits flow through the custom_vjp
+delay_penalty, lm_only_scale, am_only_scale, s_range, return_grad,
+fastemit_lambda, use_hat_loss, fused_log_softmax, clamp) are static Python
+values. Gradients w.r.t. lm, am and logits flow through the custom_vjp
 of mutual_information_recursion. Each function's docstring gives shapes and
 dtypes.
 """
@@ -39,6 +40,7 @@ def rnnt_loss_simple(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
 ):
     return _rnnt.rnnt_loss_simple(
         _ops,
@@ -51,6 +53,7 @@ def rnnt_loss_simple(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
     )
 
 
@@ -91,6 +94,7 @@ def rnnt_loss_smoothed(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
 ):
     return _rnnt.rnnt_loss_smoothed(
         _ops,
@@ -105,15 +109,29 @@ def rnnt_loss_smoothed(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
     )
 
 
 @_doc
 def get_rnnt_logprobs_joint(
-    logits, symbols, termination_symbol, boundary=None, rnnt_type="regular"
+    logits,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    use_hat_loss=False,
+    fused_log_softmax=True,
 ):
     return _rnnt.get_rnnt_logprobs_joint(
-        _ops, logits, symbols, termination_symbol, boundary, rnnt_type
+        _ops,
+        logits,
+        symbols,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
     )
 
 
@@ -127,6 +145,10 @@ def rnnt_loss(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
+    use_hat_loss=False,
+    fused_log_softmax=True,
+    clamp=0.0,
 ):
     return _rnnt.rnnt_loss(
         _ops,
@@ -138,6 +160,10 @@ def rnnt_loss(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
+        use_hat_loss,
+        fused_log_softmax,
+        clamp,
     )
 
 
@@ -153,10 +179,25 @@ def do_rnnt_pruning(am, lm, ranges):
 
 @_doc
 def get_rnnt_logprobs_pruned(
-    logits, symbols, ranges, termination_symbol, boundary=None, rnnt_type="regular"
+    logits,
+    symbols,
+    ranges,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    use_hat_loss=False,
+    fused_log_softmax=True,
 ):
     return _rnnt.get_rnnt_logprobs_pruned(
-        _ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type
+        _ops,
+        logits,
+        symbols,
+        ranges,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
     )
 
 
@@ -171,6 +212,10 @@ def rnnt_loss_pruned(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
+    use_hat_loss=False,
+    fused_log_softmax=True,
+    clamp=0.0,
 ):
     return _rnnt.rnnt_loss_pruned(
         _ops,
@@ -183,4 +228,8 @@ def rnnt_loss_pruned(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
+        use_hat_loss,
+        fused_log_softmax,
+        clamp,
     )

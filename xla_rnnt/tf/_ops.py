@@ -141,8 +141,31 @@ def matmul(a, b):
     return _dot_highest(a, b, 2, 1), grad
 
 
+def log_sigmoid(x):
+    return tf.math.log_sigmoid(x)
+
+
 def stop_gradient(x):
     return tf.stop_gradient(x)
+
+
+def clamp_grad(x, clamp):
+    """x, with its gradient clipped to [-clamp, clamp] (clamp: a Python float,
+    exact in the gradient's dtype, or a scalar tensor, e.g. divided by a batch
+    size unknown at trace time)."""
+
+    @tf.custom_gradient
+    def identity(x):
+        def grad(g):
+            if tf.is_tensor(clamp):
+                bound = tf.cast(clamp, g.dtype)
+            else:
+                bound = tf.constant(clamp, g.dtype)
+            return tf.clip_by_value(g, -bound, bound)
+
+        return tf.identity(x), grad
+
+    return identity(x)
 
 
 def take(x, idx):

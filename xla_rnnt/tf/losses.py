@@ -4,7 +4,8 @@ All functions work eagerly, in tf.function and under jit_compile; the batch
 axis B may be unknown at trace time (one trace serves every batch size), S, T
 and C must be static. The configuration arguments (termination_symbol,
 rnnt_type, reduction, delay_penalty, lm_only_scale, am_only_scale, s_range,
-return_grad) are static Python values. Gradients w.r.t. lm, am and logits flow
+return_grad, fastemit_lambda, use_hat_loss, fused_log_softmax, clamp) are
+static Python values. Gradients w.r.t. lm, am and logits flow
 through the tf.custom_gradient of mutual_information_recursion. Each
 function's docstring gives shapes and dtypes.
 """
@@ -44,6 +45,7 @@ def rnnt_loss_simple(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
 ):
     return _rnnt.rnnt_loss_simple(
         _ops,
@@ -56,6 +58,7 @@ def rnnt_loss_simple(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
     )
 
 
@@ -96,6 +99,7 @@ def rnnt_loss_smoothed(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
 ):
     return _rnnt.rnnt_loss_smoothed(
         _ops,
@@ -110,15 +114,29 @@ def rnnt_loss_smoothed(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
     )
 
 
 @_doc
 def get_rnnt_logprobs_joint(
-    logits, symbols, termination_symbol, boundary=None, rnnt_type="regular"
+    logits,
+    symbols,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    use_hat_loss=False,
+    fused_log_softmax=True,
 ):
     return _rnnt.get_rnnt_logprobs_joint(
-        _ops, logits, symbols, termination_symbol, boundary, rnnt_type
+        _ops,
+        logits,
+        symbols,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
     )
 
 
@@ -132,6 +150,10 @@ def rnnt_loss(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
+    use_hat_loss=False,
+    fused_log_softmax=True,
+    clamp=0.0,
 ):
     return _rnnt.rnnt_loss(
         _ops,
@@ -143,6 +165,10 @@ def rnnt_loss(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
+        use_hat_loss,
+        fused_log_softmax,
+        clamp,
     )
 
 
@@ -158,10 +184,25 @@ def do_rnnt_pruning(am, lm, ranges):
 
 @_doc
 def get_rnnt_logprobs_pruned(
-    logits, symbols, ranges, termination_symbol, boundary=None, rnnt_type="regular"
+    logits,
+    symbols,
+    ranges,
+    termination_symbol,
+    boundary=None,
+    rnnt_type="regular",
+    use_hat_loss=False,
+    fused_log_softmax=True,
 ):
     return _rnnt.get_rnnt_logprobs_pruned(
-        _ops, logits, symbols, ranges, termination_symbol, boundary, rnnt_type
+        _ops,
+        logits,
+        symbols,
+        ranges,
+        termination_symbol,
+        boundary,
+        rnnt_type,
+        use_hat_loss,
+        fused_log_softmax,
     )
 
 
@@ -176,6 +217,10 @@ def rnnt_loss_pruned(
     delay_penalty=0.0,
     reduction="mean",
     return_grad=False,
+    fastemit_lambda=0.0,
+    use_hat_loss=False,
+    fused_log_softmax=True,
+    clamp=0.0,
 ):
     return _rnnt.rnnt_loss_pruned(
         _ops,
@@ -188,4 +233,8 @@ def rnnt_loss_pruned(
         delay_penalty,
         reduction,
         return_grad,
+        fastemit_lambda,
+        use_hat_loss,
+        fused_log_softmax,
+        clamp,
     )
