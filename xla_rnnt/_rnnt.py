@@ -23,6 +23,8 @@ method; these are its semantics, with the differences listed in ``_COMMON``):
   normalizers, px/py and the recursion are float32 and so is the loss.
 """
 
+import functools
+import inspect
 import warnings
 
 import numpy as np
@@ -1093,7 +1095,25 @@ DOCS = {
 PUBLIC = tuple(DOCS)
 
 
-def document(fn, array):
-    """Sets fn's docstring from DOCS for a framework whose arrays are `array`."""
-    fn.__doc__ = DOCS[fn.__name__].replace("{array}", array).replace("{{array}}", array)
-    return fn
+CORE = {
+    "mutual_information_recursion": _recursion.mutual_information_recursion,
+    **{name: globals()[name] for name in PUBLIC if name != "mutual_information_recursion"},
+}
+
+
+def bind(ops: Ops, name: str, array: str):
+    """Public function `name` of one framework wing: the core function with
+    the wing's adapter `ops` bound, the core's own signature without `ops` (so
+    arguments and defaults are written once, here) and its DOCS docstring for
+    a framework whose arrays are `array`."""
+    core = CORE[name]
+
+    @functools.wraps(core)
+    def public(*args, **kwargs):
+        return core(ops, *args, **kwargs)
+
+    signature = inspect.signature(core)
+    public.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    public.__doc__ = DOCS[name].replace("{array}", array).replace("{{array}}", array)
+    del public.__wrapped__  # help() and inspect show the signature above
+    return public
