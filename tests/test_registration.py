@@ -280,3 +280,29 @@ def test_missing_library_is_reported_with_its_path(tmp_path):
     warned, error = out.strip().split("\n")
     assert warned == "True"
     assert error.startswith("NativeLibraryError") and missing in error
+
+
+def test_public_functions_belong_to_their_wing_and_pickle():
+    import pickle
+
+    import xla_rnnt.tf as xt
+
+    for name in xt.__all__:
+        fn = getattr(xt, name)
+        assert fn.__module__ == "xla_rnnt.tf.losses" and fn.__qualname__ == name
+        assert pickle.loads(pickle.dumps(fn)) is fn
+
+
+def test_registration_on_import_can_be_turned_off(tmp_path):
+    rc, out, err = _python(
+        """
+        import xla_rnnt, tensorflow, sys
+        print("xla_rnnt.tf" in sys.modules)
+        print(xla_rnnt.register_handlers())
+        """,
+        cwd=tmp_path,
+        env=dict(os.environ, XLA_RNNT_REGISTER_ON_IMPORT="0"),
+    )
+    assert rc == 0, err[-3000:]
+    assert out.split("\n")[0] == "False"  # nothing registered at TF's import
+    assert "tensorflow" in out.split("\n")[1]

@@ -170,3 +170,12 @@ def test_simple_loss_dots_carry_highest_precision(rng):
         assert list(config.operand_precision) == [xla_data_pb2.PrecisionConfig.HIGHEST] * 2
     # The user's setting is left as it was.
     assert tf.config.experimental.tensor_float_32_execution_enabled()
+
+
+def test_s_range_warning_points_at_the_callers_line(rng):
+    """The widened-s_range warning names the user's file, not a frame of
+    xla_rnnt or of TF's do_not_convert wrapper."""
+    px_grad, py_grad = rng.random((2, 6, 3)), rng.random((2, 7, 2))  # S=6, T=2
+    with pytest.warns(UserWarning, match="using s_range=4") as caught:
+        xt.get_rnnt_prune_ranges(px_grad, py_grad, None, 2)
+    assert caught[0].filename == __file__, caught[0].filename

@@ -11,6 +11,7 @@ Likewise, once Keras is imported, the Keras layer (``xla_rnnt.keras``) is
 registered for ``keras.saving.load_model``.
 """
 
+import os
 import sys
 import warnings
 
@@ -82,8 +83,11 @@ def _register_keras_layer(_module):
         )
 
 
-_import_hook.when_imported("tensorflow", _register_into_tf)
-_import_hook.when_imported("keras", _register_keras_layer)
+# XLA_RNNT_REGISTER_ON_IMPORT=0 opts out (e.g. a JAX program that imports TF
+# for tf.data only); register_handlers() or importing xla_rnnt.tf still does it.
+if os.environ.get("XLA_RNNT_REGISTER_ON_IMPORT", "1") != "0":
+    _import_hook.when_imported("tensorflow", _register_into_tf)
+    _import_hook.when_imported("keras", _register_keras_layer)
 
 
 def __getattr__(name):

@@ -6,6 +6,7 @@ errors, naming the argument and the expected shape.
 """
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+HALF_DTYPES = ("float16", "bfloat16")  # computed in float32
 INT_DTYPES = ("int32", "int64")
 
 
@@ -346,3 +347,26 @@ def check_pruned_s_range(s_range, S, rnnt_type):
             f"shape [B, T, s_range, C] and [B, T, s_range]) when S >= 1: with "
             f"s_range = 1 no symbol can be emitted; got s_range={s_range}, S={S}"
         )
+
+
+def check_bool(name, value):
+    """A static Python bool (e.g. return_grad); returns it."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be a Python bool, got {type(value).__name__}")
+    return value
+
+
+def caller_stacklevel():
+    """warnings.warn's stacklevel for the caller's first frame outside
+    xla_rnnt and the frameworks' own wrappers (jit tracing, AutoGraph's
+    do_not_convert), so that a warning points at the user's line."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "xla_rnnt",
+        "tensorflow",
+        "jax",
+    ):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -7,7 +7,6 @@ backend's differentiable pair of custom calls (``ops.mi_scores``,
 from . import _checks
 from ._ops_protocol import Ops
 
-_HALF = ("float16", "bfloat16")
 _INT32_MAX = 2**31 - 1
 
 
@@ -42,9 +41,8 @@ def mutual_information_recursion(ops: Ops, px, py, boundary=None, return_grad=Fa
         None if boundary is None else ops.shape(boundary),
         None if boundary is None else ops.dtype_name(boundary),
     )
-    if not isinstance(return_grad, bool):
-        raise TypeError(f"return_grad must be a Python bool, got {type(return_grad).__name__}")
-    if ops.dtype_name(px) in _HALF:  # half precision diverges in the recursion
+    _checks.check_bool("return_grad", return_grad)
+    if ops.dtype_name(px) in _checks.HALF_DTYPES:  # half precision diverges in the recursion
         px, py = ops.cast(px, "float32"), ops.cast(py, "float32")
     return recursion(ops, px, py, prepare_boundary(ops, boundary, px, S, T), return_grad)
 

@@ -14,7 +14,8 @@ vocabulary size C must be static; B may be unknown (TF), read through
 ``ops.batch_size``.
 
 Conventions shared by every function (see fast_rnnt's ``rnnt_loss.py`` for the
-method; these are its semantics, with the differences listed in ``_COMMON``):
+method; these are its semantics, with the differences the README lists under
+"What is defined for odd input"):
 
 * the lattice has nodes (s, t), 0 <= s <= S, 0 <= t <= T; ``px[b, s, t]`` is the
   log-probability of emitting symbols[b, s] at node (s, t) and ``py[b, s, t]``
@@ -33,7 +34,7 @@ from . import _checks, _recursion
 from ._ops_protocol import Ops
 
 NEG_INF = float("-inf")
-_HALF = ("float16", "bfloat16")
+_HALF = _checks.HALF_DTYPES
 _BIG = 2**30  # larger than any symbol index; padding for running minima
 
 
@@ -267,25 +268,19 @@ def _loss(ops: Ops, px, py, boundary, T, options, reduction, return_grad):
     return (loss, out[1]) if return_grad else loss
 
 
-def _check_bool(name, value):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a Python bool, got {type(value).__name__}")
-    return value
-
-
 def _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda):
     """(delay_penalty, fastemit_lambda) as floats, after checking every argument."""
     _checks.check_choice("rnnt_type", rnnt_type, _checks.RNNT_TYPES)
     _checks.check_choice("reduction", reduction, _checks.REDUCTIONS)
     delay_penalty = _checks.check_real("delay_penalty", delay_penalty)
-    _check_bool("return_grad", return_grad)
+    _checks.check_bool("return_grad", return_grad)
     fastemit_lambda = _checks.check_real("fastemit_lambda", fastemit_lambda, nonnegative=True)
     return delay_penalty, fastemit_lambda
 
 
 def _check_logprob_options(use_hat_loss, fused_log_softmax):
-    _check_bool("use_hat_loss", use_hat_loss)
-    _check_bool("fused_log_softmax", fused_log_softmax)
+    _checks.check_bool("use_hat_loss", use_hat_loss)
+    _checks.check_bool("fused_log_softmax", fused_log_softmax)
     if use_hat_loss and not fused_log_softmax:
         raise ValueError(
             "use_hat_loss=True normalises the logits itself (HAT); it cannot be combined "
@@ -624,7 +619,7 @@ def effective_s_range(S, T, regular, s_range):
             warnings.warn(
                 f"get_rnnt_prune_ranges: s_range={s_range} cannot cover S={S} "
                 f"symbols in T={T} frames; using s_range={needed}",
-                stacklevel=4,
+                stacklevel=_checks.caller_stacklevel(),
             )
             s_range = needed
     return min(s_range, S + 1)
@@ -1101,11 +1096,12 @@ CORE = {
 }
 
 
-def bind(ops: Ops, name: str, array: str):
-    """Public function `name` of one framework wing: the core function with
-    the wing's adapter `ops` bound, the core's own signature without `ops` (so
-    arguments and defaults are written once, here) and its DOCS docstring for
-    a framework whose arrays are `array`."""
+def bind(ops: Ops, name: str, array: str, module: str):
+    """Public function `name` of the framework wing `module`: the core function
+    with the wing's adapter `ops` bound, the core's own signature without `ops`
+    (so arguments and defaults are written once, here) and its DOCS docstring
+    for a framework whose arrays are `array`. It belongs to `module` (pickle and
+    other by-name references find it there, not the core function)."""
     core = CORE[name]
 
     @functools.wraps(core)
@@ -1114,6 +1110,7 @@ def bind(ops: Ops, name: str, array: str):
 
     signature = inspect.signature(core)
     public.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
-    public.__doc__ = DOCS[name].replace("{array}", array).replace("{{array}}", array)
+    public.__doc__ = DOCS[name].replace("{array}", array)
+    public.__module__, public.__qualname__ = module, name
     del public.__wrapped__  # help() and inspect show the signature above
     return public

@@ -16,7 +16,7 @@ __all__ = list(_rnnt.PUBLIC)
 
 
 def _public(name):
-    return _rnnt.bind(_ops, name, "jax.Array")
+    return _rnnt.bind(_ops, name, "jax.Array", __name__)
 
 
 mutual_information_recursion = _public("mutual_information_recursion")

@@ -26,7 +26,7 @@ def ffi_api() -> int:
     tf_dir = os.path.dirname(tf.__file__)
     for lib in ("libtensorflow_framework.so.2", "libtensorflow_cc.so.2"):
         try:  # RTLD_NOLOAD: only a library TF already loaded (importing tf did).
-            handle = ctypes.CDLL(os.path.join(tf_dir, lib), mode=os.RTLD_NOLOAD | os.RTLD_GLOBAL)
+            handle = ctypes.CDLL(os.path.join(tf_dir, lib), mode=os.RTLD_NOLOAD)
         except OSError:
             continue
         for sym in ("XLA_FFI_GetApi", "_ZN3xla3ffi12GetXlaFfiApiEv"):

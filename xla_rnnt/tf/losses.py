@@ -21,7 +21,7 @@ __all__ = list(_rnnt.PUBLIC)
 def _public(name):
     # No Python control flow depends on tensors in the core: AutoGraph has
     # nothing to convert, and converting ~80 functions per trace costs seconds.
-    return tf.autograph.experimental.do_not_convert(_rnnt.bind(_ops, name, "tf.Tensor"))
+    return tf.autograph.experimental.do_not_convert(_rnnt.bind(_ops, name, "tf.Tensor", __name__))
 
 
 mutual_information_recursion = _public("mutual_information_recursion")
