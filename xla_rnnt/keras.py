@@ -44,6 +44,9 @@ class PrunedTransducerLoss(keras.layers.Layer):
         reach S symbols in T frames; see xla_rnnt.jax.get_rnnt_prune_ranges).
       simple_loss_scale: weight of the simple loss in the returned total.
       rnnt_type, delay_penalty, reduction: as in rnnt_loss_pruned.
+      fastemit_lambda: FastEmit on both losses (README "Loss options").
+      use_hat_loss, clamp: on the pruned loss (the full joiner's logits), as in
+        rnnt_loss_pruned.
 
     Call with encoder_out [B, T, E], decoder_out [B, S+1, D], symbols [B, S]
     (int), frame_lengths [B] and symbol_lengths [B] (int). Returns the scalar
@@ -60,6 +63,9 @@ class PrunedTransducerLoss(keras.layers.Layer):
         rnnt_type="regular",
         delay_penalty=0.0,
         reduction="mean",
+        fastemit_lambda=0.0,
+        use_hat_loss=False,
+        clamp=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,6 +77,9 @@ class PrunedTransducerLoss(keras.layers.Layer):
         self.rnnt_type = rnnt_type
         self.delay_penalty = delay_penalty
         self.reduction = reduction
+        self.fastemit_lambda = fastemit_lambda
+        self.use_hat_loss = use_hat_loss
+        self.clamp = clamp
         self.simple_am_proj = keras.layers.Dense(vocab_size, name="simple_am_proj")
         self.simple_lm_proj = keras.layers.Dense(vocab_size, name="simple_lm_proj")
         self.encoder_proj = keras.layers.Dense(joiner_dim, name="encoder_proj")
@@ -110,6 +119,7 @@ class PrunedTransducerLoss(keras.layers.Layer):
             rnnt_type=self.rnnt_type,
             delay_penalty=self.delay_penalty,
             reduction=self.reduction,
+            fastemit_lambda=self.fastemit_lambda,
         )
         simple_loss, (px_grad, py_grad) = impl.rnnt_loss_simple(
             lm=self.simple_lm_proj(decoder_out),
@@ -124,7 +134,11 @@ class PrunedTransducerLoss(keras.layers.Layer):
             am=self.encoder_proj(encoder_out), lm=self.decoder_proj(decoder_out), ranges=ranges
         )
         pruned_loss = impl.rnnt_loss_pruned(
-            logits=self.joiner(enc_pruned, dec_pruned), ranges=ranges, **common
+            logits=self.joiner(enc_pruned, dec_pruned),
+            ranges=ranges,
+            use_hat_loss=self.use_hat_loss,
+            clamp=self.clamp,
+            **common,
         )
         total = self.simple_loss_scale * simple_loss + pruned_loss
         self.add_loss(total)
@@ -141,5 +155,8 @@ class PrunedTransducerLoss(keras.layers.Layer):
             rnnt_type=self.rnnt_type,
             delay_penalty=self.delay_penalty,
             reduction=self.reduction,
+            fastemit_lambda=self.fastemit_lambda,
+            use_hat_loss=self.use_hat_loss,
+            clamp=self.clamp,
         )
         return config
