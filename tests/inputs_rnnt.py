@@ -48,3 +48,31 @@ def box_boundary(rng, B, S, T):
 def any_boundary(rng, B, S, T, rnnt_type):
     kind = int(rng.integers(0, 3))
     return [None, length_boundary(rng, B, S, T, rnnt_type), box_boundary(rng, B, S, T)][kind]
+
+
+def pruning_inputs(rng, B, S, T, C):
+    """Logits [B, T, R, C] on consecutive windows of R positions (valid ranges)."""
+    R = int(rng.integers(min(2, S + 1), S + 2))
+    begin = np.sort(rng.integers(0, S + 2 - R, (B, T)), axis=1)
+    begin[:, 0] = 0
+    ranges = (begin[:, :, None] + np.arange(R)).astype(np.int32)
+    return 2.0 * rng.standard_normal((B, T, R, C)), ranges
+
+
+def loss_case(rng, variant, rnnt_type):
+    """Random inputs of one loss variant ("simple", "smoothed", "joint",
+    "pruned"): dict(symbols, blank, boundary, ranges, arrays)."""
+    B, S, T, C = sizes(rng)
+    symbols, blank = symbols_and_blank(rng, B, S, C)
+    boundary = any_boundary(rng, B, S, T, rnnt_type)
+    ranges = None
+    if variant in ("simple", "smoothed"):
+        arrays = simple_inputs(rng, B, S, T, C, scale=2.0)
+    elif variant == "joint":
+        arrays = (2.0 * rng.standard_normal((B, T, S + 1, C)),)
+    else:
+        logits, ranges = pruning_inputs(rng, B, S, T, C)
+        arrays = (logits,)
+    return dict(
+        symbols=symbols, blank=blank, boundary=boundary, ranges=ranges, arrays=tuple(arrays)
+    )

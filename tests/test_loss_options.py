@@ -15,7 +15,7 @@ TF == JAX."""
 import numpy as np
 import pytest
 import reference_rnnt as ref
-from inputs_rnnt import any_boundary, simple_inputs, sizes, symbols_and_blank
+from inputs_rnnt import any_boundary, loss_case, pruning_inputs, sizes, symbols_and_blank
 
 FRAMEWORKS = ("jax", "tf")
 TYPES = ("regular", "modified", "constrained")
@@ -71,33 +71,6 @@ def run(framework, fn, arrays, mask=None, weights=None):
 
 # ---------------------------------------------------------------------------
 # random cases
-
-
-def _pruning_inputs(rng, B, S, T, C):
-    """Logits [B, T, R, C] on consecutive windows of R positions (valid ranges)."""
-    R = int(rng.integers(min(2, S + 1), S + 2))
-    begin = np.sort(rng.integers(0, S + 2 - R, (B, T)), axis=1)
-    begin[:, 0] = 0
-    ranges = (begin[:, :, None] + np.arange(R)).astype(np.int32)
-    return 2.0 * rng.standard_normal((B, T, R, C)), ranges
-
-
-def _case(rng, variant, rnnt_type, min_c=2):
-    B, S, T, C = sizes(rng)
-    C = max(C, min_c)
-    symbols, blank = symbols_and_blank(rng, B, S, C)
-    boundary = any_boundary(rng, B, S, T, rnnt_type)
-    ranges = None
-    if variant in ("simple", "smoothed"):
-        arrays = simple_inputs(rng, B, S, T, C, scale=2.0)
-    elif variant == "joint":
-        arrays = (2.0 * rng.standard_normal((B, T, S + 1, C)),)
-    else:
-        logits, ranges = _pruning_inputs(rng, B, S, T, C)
-        arrays = (logits,)
-    return dict(
-        symbols=symbols, blank=blank, boundary=boundary, ranges=ranges, arrays=tuple(arrays)
-    )
 
 
 def _loss(variant, case, rnnt_type, reduction="none", **options):
@@ -173,7 +146,7 @@ def _check_against_oracle(rng, framework, variant, case, rnnt_type, delay, kind,
 @pytest.mark.parametrize("variant", ["joint", "pruned"])
 @pytest.mark.parametrize("kind", ["hat", "given"])
 def test_hat_and_logprob_inputs_match_the_oracle(rng, framework, variant, rnnt_type, kind):
-    case = _case(rng, variant, rnnt_type)
+    case = loss_case(rng, variant, rnnt_type)
     delay = float(rng.choice([0.0, 0.5]))
     options = {"hat": dict(use_hat_loss=True), "given": dict(fused_log_softmax=False)}[kind]
     _check_against_oracle(rng, framework, variant, case, rnnt_type, delay, kind, 0.0, **options)
@@ -213,7 +186,7 @@ def test_logprobs_functions_match_the_oracle(rng, framework, kind):
 @pytest.mark.parametrize("rnnt_type", TYPES)
 @pytest.mark.parametrize("variant", ["simple", "smoothed", "joint", "pruned"])
 def test_fastemit_value_and_gradient(rng, framework, variant, rnnt_type):
-    case = _case(rng, variant, rnnt_type)
+    case = loss_case(rng, variant, rnnt_type)
     delay = float(rng.choice([0.0, 0.5]))
     lam = float(rng.choice([0.01, 0.5, 2.0]))
     kind, options = "softmax", {}
@@ -374,7 +347,7 @@ def test_tf_equals_jax(rng, variant, options):
     if variant in ("simple", "smoothed"):
         options = {k: v for k, v in options.items() if k == "fastemit_lambda"}
     rnnt_type = str(rng.choice(TYPES))
-    case = _case(rng, variant, rnnt_type)
+    case = loss_case(rng, variant, rnnt_type)
     fn = _loss(variant, case, rnnt_type, reduction="mean", **options)
     values_j, grads_j = run("jax", fn, case["arrays"])
     values_t, grads_t = run("tf", fn, case["arrays"])
@@ -392,7 +365,7 @@ def test_all_minus_inf_rows_give_zero_gradients(rng, framework, variant):
     if variant == "joint":
         logits, ranges = rng.standard_normal((B, T, S + 1, C)), None
     else:
-        logits, ranges = _pruning_inputs(rng, B, S, T, C)
+        logits, ranges = pruning_inputs(rng, B, S, T, C)
     logits[1, 2:] = -np.inf  # padding frames of item 1
     case = dict(symbols=symbols, blank=blank, boundary=boundary, ranges=ranges, arrays=(logits,))
     for options in OPTION_SETS:

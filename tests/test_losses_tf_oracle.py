@@ -9,36 +9,12 @@ tf = pytest.importorskip("tensorflow")
 
 import reference_rnnt as ref  # noqa: E402
 from conftest import relative_error  # noqa: E402
-from inputs_rnnt import any_boundary, simple_inputs, sizes, symbols_and_blank  # noqa: E402
+from inputs_rnnt import loss_case  # noqa: E402
 
 from xla_rnnt.tf import losses as xt  # noqa: E402
 
 TYPES = ("regular", "modified", "constrained")
 SCALES = (0.2, 0.1)
-
-
-def _pruning_inputs(rng, B, S, T, C):
-    """Logits [B, T, R, C] on consecutive windows of R = S + 1 - k positions."""
-    R = int(rng.integers(min(2, S + 1), S + 2))
-    begin = np.sort(rng.integers(0, S + 2 - R, (B, T)), axis=1)
-    begin[:, 0] = 0
-    ranges = (begin[:, :, None] + np.arange(R)).astype(np.int32)
-    return 2.0 * rng.standard_normal((B, T, R, C)), ranges
-
-
-def _case(rng, variant, rnnt_type):
-    B, S, T, C = sizes(rng)
-    symbols, blank = symbols_and_blank(rng, B, S, C)
-    boundary = any_boundary(rng, B, S, T, rnnt_type)
-    ranges = None
-    if variant in ("simple", "smoothed"):
-        arrays = simple_inputs(rng, B, S, T, C, scale=2.0)
-    elif variant == "joint":
-        arrays = (2.0 * rng.standard_normal((B, T, S + 1, C)),)
-    else:
-        logits, ranges = _pruning_inputs(rng, B, S, T, C)
-        arrays = (logits,)
-    return symbols, blank, boundary, ranges, tuple(arrays)
 
 
 def _loss_fn(variant, symbols, blank, boundary, ranges, rnnt_type, delay):
@@ -70,7 +46,10 @@ def _oracle(variant, arrays, symbols, blank, boundary, ranges, rnnt_type, delay)
 @pytest.mark.parametrize("rnnt_type", TYPES)
 @pytest.mark.parametrize("variant", ["simple", "smoothed", "joint", "pruned"])
 def test_loss_and_gradient_match_the_oracle(rng, variant, rnnt_type):
-    symbols, blank, boundary, ranges, arrays = _case(rng, variant, rnnt_type)
+    case = loss_case(rng, variant, rnnt_type)
+    symbols, blank, boundary, ranges, arrays = (
+        case[k] for k in ("symbols", "blank", "boundary", "ranges", "arrays")
+    )
     delay = float(rng.choice([0.0, 0.5]))
     loss = _loss_fn(variant, symbols, blank, boundary, ranges, rnnt_type, delay)
     want = _oracle(variant, arrays, symbols, blank, boundary, ranges, rnnt_type, delay)
