@@ -9,7 +9,7 @@
 // tools/gpu_build.sh configures (README "GPU check"), then run:
 //   cmake -S . -B build/gpu/cmake -DXLA_RNNT_KERNEL_BENCH=ON
 //   cmake --build build/gpu/cmake --target xla_rnnt_kernel_bench
-//   build/gpu/cmake/xla_rnnt_kernel_bench [TAG]   # TAG labels the timing rows
+//   build/gpu/cmake/xla_rnnt_kernel_bench [TAG [JSON]]  # TAG labels the rows; JSON: results file
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -21,17 +21,18 @@
 #include <vector>
 
 #include "cc/mutual_information.h"
+#include "cuda/ext_range.h"
 #include "cuda/mutual_information_cuda.h"
 
 using namespace xla_rnnt;
 
-#define CK(x)                                                                   \
-  do {                                                                          \
-    cudaError_t e_ = (x);                                                       \
-    if (e_ != cudaSuccess) {                                                    \
+#define CK(x)                                                                         \
+  do {                                                                                \
+    cudaError_t e_ = (x);                                                             \
+    if (e_ != cudaSuccess) {                                                          \
       std::fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_)); \
-      std::exit(1);                                                             \
-    }                                                                           \
+      std::exit(1);                                                                   \
+    }                                                                                 \
   } while (0)
 
 struct Problem {
@@ -40,8 +41,8 @@ struct Problem {
   std::vector<int32_t> bd;
 };
 
-Problem Make(std::mt19937_64& gen, int B, int S, int T, bool modified, bool ragged,
-             bool random_box, double ninf_frac) {
+Problem Make(std::mt19937_64& gen, int B, int S, int T, bool modified, bool ragged, bool random_box,
+             double ninf_frac) {
   Problem pr{MiSizes{B, S, T, modified}, {}, {}, {}};
   std::normal_distribution<float> nd;
   std::uniform_real_distribution<double> ud;
@@ -52,8 +53,10 @@ Problem Make(std::mt19937_64& gen, int B, int S, int T, bool modified, bool ragg
   for (int b = 0; b < B; ++b) {
     int s0 = 0, t0 = 0, s1 = S, t1 = T;
     if (random_box) {
-      s0 = gen() % (S + 1); s1 = s0 + gen() % (S - s0 + 1);
-      t0 = gen() % (T + 1); t1 = t0 + gen() % (T - t0 + 1);
+      s0 = gen() % (S + 1);
+      s1 = s0 + gen() % (S - s0 + 1);
+      t0 = gen() % (T + 1);
+      t1 = t0 + gen() % (T - t0 + 1);
       if (modified && s1 - s0 > t1 - t0) s1 = s0 + (t1 - t0);
     } else if (ragged) {
       s1 = int(0.7 * S) + gen() % (S - int(0.7 * S) + 1);
@@ -68,7 +71,10 @@ double RelErr(const std::vector<float>& got, const std::vector<double>& want, bo
   double num = 0, den = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     const bool fw = std::isfinite(want[i]), fg = std::isfinite(got[i]);
-    if (fw != fg) { *bad = true; continue; }
+    if (fw != fg) {
+      *bad = true;
+      continue;
+    }
     if (!fw) continue;
     num += (got[i] - want[i]) * (got[i] - want[i]);
     den += want[i] * want[i];
@@ -105,8 +111,8 @@ Dev Upload(const Problem& pr) {
 }
 
 void Free(Dev& d) {
-  for (void* ptr : {(void*)d.px, (void*)d.py, (void*)d.p, (void*)d.g, (void*)d.gx,
-                    (void*)d.gy, (void*)d.sc, (void*)d.bd})
+  for (void* ptr : {(void*)d.px, (void*)d.py, (void*)d.p, (void*)d.g, (void*)d.gx, (void*)d.gy,
+                    (void*)d.sc, (void*)d.bd})
     cudaFree(ptr);
 }
 
@@ -124,8 +130,8 @@ double Check(const char* name, const Problem& pr) {
   const size_t nl = size_t(pr.sz.B) * (pr.sz.S + 1) * (pr.sz.T + 1);
   std::vector<double> p(nl), rsc(pr.sz.B), rgx(px.size()), rgy(py.size());
   MiForwardCpu<double>(px.data(), py.data(), pr.bd.data(), pr.sz, p.data(), rsc.data());
-  MiBackwardCpu<double>(px.data(), py.data(), pr.bd.data(), pr.sz, p.data(),
-                        rgx.data(), rgy.data());
+  MiBackwardCpu<double>(px.data(), py.data(), pr.bd.data(), pr.sz, p.data(), rgx.data(),
+                        rgy.data());
   bool bad = false;
   const double e0 = RelErr(sc, rsc, &bad), e1 = RelErr(gx, rgx, &bad), e2 = RelErr(gy, rgy, &bad);
   for (float v : gx) bad |= std::isnan(v);
@@ -150,14 +156,121 @@ double CheckVsCpu32(const Problem& pr) {
   const size_t nl = size_t(pr.sz.B) * (pr.sz.S + 1) * (pr.sz.T + 1);
   std::vector<float> p(nl), rsc(pr.sz.B), rgx(pr.px.size()), rgy(pr.py.size());
   MiForwardCpu<float>(pr.px.data(), pr.py.data(), pr.bd.data(), pr.sz, p.data(), rsc.data());
-  MiBackwardCpu<float>(pr.px.data(), pr.py.data(), pr.bd.data(), pr.sz, p.data(),
-                       rgx.data(), rgy.data());
+  MiBackwardCpu<float>(pr.px.data(), pr.py.data(), pr.bd.data(), pr.sz, p.data(), rgx.data(),
+                       rgy.data());
   auto to64 = [](const std::vector<float>& v) { return std::vector<double>(v.begin(), v.end()); };
   bool bad = false;
-  const double e = std::max({RelErr(sc, to64(rsc), &bad), RelErr(gx, to64(rgx), &bad),
-                             RelErr(gy, to64(rgy), &bad)});
+  const double e = std::max(
+      {RelErr(sc, to64(rsc), &bad), RelErr(gx, to64(rgx), &bad), RelErr(gy, to64(rgy), &bad)});
   Free(d);
   return bad ? 1.0 : e;
+}
+
+// ---------------------------------------------------------------- latency floor
+// One warp runs kSteps dependent steps of a recursion's chain, as the kernels
+// have it: the value from the lane above (a shuffle), the cell's arithmetic,
+// the value for the lane below. Cycles per step, from clock64, are the
+// latency floor of one step; (S + T) of them are the floor of a pass.
+constexpr int kSteps = 4096;
+
+__global__ void StepLatencyExt(const float* in, float* out, long long* cycles) {
+  const int lane = threadIdx.x;
+  Ext<float> ex = ExtFromLog(in[lane]), ey = ExtFromLog(in[32 + lane]);
+  Ext<float> x_out = ExtFromLog(in[64 + lane]), y_carry = x_out;
+  const long long start = clock64();
+#pragma unroll 8
+  for (int j = 0; j < kSteps; ++j) {
+    const Ext<float> up{__shfl_up_sync(0xffffffffu, x_out.m, 1),
+                        __shfl_up_sync(0xffffffffu, x_out.e, 1)};
+    Ext<float> v = ExtAdd(lane == 0 ? y_carry : up, y_carry);
+    if ((j & 7) == 0) v = ExtNormalize(v);
+    y_carry = ExtMul(v, ey);
+    x_out = ExtMul(v, ex);
+  }
+  const long long stop = clock64();
+  out[lane] = ExtToLog(x_out);
+  if (lane == 0) *cycles = stop - start;
+}
+
+__global__ void StepLatencyOcc(const float* in, float* out, long long* cycles) {
+  const int lane = threadIdx.x;
+  const float wx = in[lane], wy = in[32 + lane];
+  float g = in[64 + lane];
+  const long long start = clock64();
+#pragma unroll 8
+  for (int j = 0; j < kSteps; ++j) {
+    const float up = __shfl_up_sync(0xffffffffu, g, 1);
+    g = (lane == 0 ? g : up) * wx + g * wy;
+  }
+  const long long stop = clock64();
+  out[lane] = g;
+  if (lane == 0) *cycles = stop - start;
+}
+
+__global__ void StepLatencyLog(const float* in, float* out, long long* cycles) {
+  const int lane = threadIdx.x;
+  const float x = in[lane], y = in[32 + lane];
+  float x_out = in[64 + lane], y_carry = x_out;
+  const long long start = clock64();
+#pragma unroll 8
+  for (int j = 0; j < kSteps; ++j) {
+    const float up = __shfl_up_sync(0xffffffffu, x_out, 1);
+    const float v = LogAdd(lane == 0 ? y_carry : up, y_carry);
+    y_carry = v + y;
+    x_out = v + x;
+  }
+  const long long stop = clock64();
+  out[lane] = x_out;
+  if (lane == 0) *cycles = stop - start;
+}
+
+struct StepFloor {
+  double ext_ns, occ_ns, log_ns, ext_cyc, occ_cyc, log_cyc;
+};
+
+template <typename K>
+double CyclesPerStep(K kernel, const float* in, float* out, long long* cyc) {
+  std::vector<long long> runs;
+  for (int r = 0; r < 7; ++r) {
+    kernel<<<1, 32>>>(in, out, cyc);
+    CK(cudaGetLastError());
+    long long c;
+    CK(cudaMemcpy(&c, cyc, sizeof(c), cudaMemcpyDeviceToHost));
+    runs.push_back(c);
+  }
+  std::sort(runs.begin(), runs.end());
+  return double(runs[runs.size() / 2]) / kSteps;
+}
+
+StepFloor MeasureStepFloor() {
+  std::vector<float> h(96);
+  for (int i = 0; i < 96; ++i) h[i] = -0.1f - 0.01f * i;  // log-weights of real lattices
+  float *in, *out;
+  long long* cyc;
+  CK(cudaMalloc(&in, 96 * 4));
+  CK(cudaMalloc(&out, 32 * 4));
+  CK(cudaMalloc(&cyc, sizeof(long long)));
+  CK(cudaMemcpy(in, h.data(), 96 * 4, cudaMemcpyHostToDevice));
+  int dev = 0, khz = 0;
+  CK(cudaGetDevice(&dev));
+  CK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev));
+  StepFloor f{};
+  f.ext_cyc = CyclesPerStep(StepLatencyExt, in, out, cyc);
+  f.occ_cyc = CyclesPerStep(StepLatencyOcc, in, out, cyc);
+  f.log_cyc = CyclesPerStep(StepLatencyLog, in, out, cyc);
+  const double ns_per_cycle = 1e6 / khz;
+  f.ext_ns = f.ext_cyc * ns_per_cycle;
+  f.occ_ns = f.occ_cyc * ns_per_cycle;
+  f.log_ns = f.log_cyc * ns_per_cycle;
+  cudaFree(in);
+  cudaFree(out);
+  cudaFree(cyc);
+  std::printf(
+      "step latency (one warp, %d dependent steps, SM clock %.0f MHz): forward (extended "
+      "linear) %.1f cycles = %.1f ns; backward (occupation) %.1f cycles = %.1f ns; "
+      "log-domain LogAdd step %.1f cycles = %.1f ns\n",
+      kSteps, khz / 1e3, f.ext_cyc, f.ext_ns, f.occ_cyc, f.occ_ns, f.log_cyc, f.log_ns);
+  return f;
 }
 
 template <typename F>
@@ -180,12 +293,32 @@ float MedianMs(F f, int reps = 30) {
   return ms[ms.size() / 2];
 }
 
+// XLA_RNNT_BENCH_PROFILE="B,T,S": one forward and one backward launch at that
+// shape and nothing else, for a profiler (ncu) to catch.
+int ProfileOnce(const char* bts) {
+  int B = 0, T = 0, S = 0;
+  if (std::sscanf(bts, "%d,%d,%d", &B, &T, &S) != 3) return 1;
+  std::mt19937_64 gen(1234);
+  Problem pr = Make(gen, B, S, T, false, true, false, 0);
+  Dev d = Upload(pr);
+  CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
+  CK(LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
+  CK(cudaDeviceSynchronize());
+  Free(d);
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (const char* bts = std::getenv("XLA_RNNT_BENCH_PROFILE")) return ProfileOnce(bts);
   const char* tag = argc > 1 ? argv[1] : "default";
   std::mt19937_64 gen(1234);
   double worst = 0;
   // Correctness: boxes anywhere, -inf entries, both types of recursion.
-  struct C { int B, S, T; bool mod, rbox; double ninf; };
+  struct C {
+    int B, S, T;
+    bool mod, rbox;
+    double ninf;
+  };
   for (C c : {C{4, 5, 1, false, true, 0}, C{5, 17, 40, false, true, 0}, C{5, 17, 40, true, true, 0},
               C{3, 0, 7, false, true, 0}, C{3, 6, 0, false, true, 0},
               C{2, 300, 150, false, true, 0}, C{2, 300, 150, true, true, 0},
@@ -193,8 +326,8 @@ int main(int argc, char** argv) {
               C{2, 1100, 300, false, false, 0}, C{6, 40, 60, false, true, 0.05},
               C{6, 40, 60, true, true, 0.05}, C{8, 400, 2000, false, false, 0}}) {
     char name[96];
-    std::snprintf(name, sizeof(name), "B%d S%d T%d %s%s%s", c.B, c.S, c.T,
-                  c.mod ? "mod" : "reg", c.rbox ? " box" : "", c.ninf > 0 ? " -inf" : "");
+    std::snprintf(name, sizeof(name), "B%d S%d T%d %s%s%s", c.B, c.S, c.T, c.mod ? "mod" : "reg",
+                  c.rbox ? " box" : "", c.ninf > 0 ? " -inf" : "");
     worst = std::max(worst, Check(name, Make(gen, c.B, c.S, c.T, c.mod, true, c.rbox, c.ninf)));
   }
   std::printf("worst relative error (float32 vs float64 CPU): %.2e\n", worst);
@@ -212,24 +345,52 @@ int main(int argc, char** argv) {
     std::printf("vs-cpu32 B%d S%d T%d %s: max %.2e, %d/12 draws >= 1e-5\n", c.B, c.S, c.T,
                 c.mod ? "mod" : "reg", mx, over);
   }
-  // Timing: the benchmark shapes, ragged 70-100%.
-  std::printf("%-10s %4s %5s %4s %8s %8s %8s\n", "variant", "B", "T", "S", "fwd", "bwd", "fwd+bwd");
-  for (auto bts : {std::array<int, 3>{32, 500, 100}, {16, 1000, 200}, {64, 200, 50},
-                   {8, 2000, 400}, {4, 4000, 800}, {128, 300, 60}}) {
+  // Timing: the benchmark shapes, ragged 70-100%; the floor of a pass is its
+  // longest item's s_end + t_end steps at the measured step latency.
+  const StepFloor fl = MeasureStepFloor();
+  FILE* json = argc > 2 ? std::fopen(argv[2], "w") : nullptr;
+  if (json != nullptr)
+    std::fprintf(json,
+                 "{\"step_ns\": {\"forward\": %.3f, \"backward\": %.3f, \"log_domain\": %.3f},"
+                 " \"rows\": [",
+                 fl.ext_ns, fl.occ_ns, fl.log_ns);
+  std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s\n", "variant", "B", "T", "S", "fwd", "bwd",
+              "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor");
+  bool first_row = true;
+  for (auto bts : {std::array<int, 3>{32, 500, 100},
+                   {16, 1000, 200},
+                   {64, 200, 50},
+                   {8, 2000, 400},
+                   {4, 4000, 800},
+                   {128, 100, 30},
+                   {128, 300, 60}}) {
     const int B = bts[0], T = bts[1], S = bts[2];
     Problem pr = Make(gen, B, S, T, false, true, false, 0);
+    int steps = 0;
+    for (int b = 0; b < B; ++b) steps = std::max(steps, pr.bd[4 * b + 2] + pr.bd[4 * b + 3]);
     Dev d = Upload(pr);
-    const float f = MedianMs([&] {
-      CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
-    });
-    const float bw = MedianMs([&] {
-      CK(LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
-    });
+    const float f =
+        MedianMs([&] { CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc)); });
+    const float bw = MedianMs(
+        [&] { CK(LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g)); });
     const float fb = MedianMs([&] {
       CK(LaunchMiForwardBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.sc, d.gx, d.gy, d.p, d.g));
     });
-    std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f\n", tag, B, T, S, f, bw, fb);
+    const double floor_f = steps * fl.ext_ns * 1e-6, floor_b = steps * fl.occ_ns * 1e-6;
+    std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f\n", tag, B, T, S, f, bw, fb,
+                f / floor_f, bw / floor_b, fb / (floor_f + floor_b));
+    if (json != nullptr)
+      std::fprintf(json,
+                   "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"steps\": %d, \"fwd_ms\": %.4f, "
+                   "\"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, \"floor_fwd_ms\": %.4f, "
+                   "\"floor_bwd_ms\": %.4f}",
+                   first_row ? "" : ", ", B, T, S, steps, f, bw, fb, floor_f, floor_b);
+    first_row = false;
     Free(d);
+  }
+  if (json != nullptr) {
+    std::fprintf(json, "]}\n");
+    std::fclose(json);
   }
   return worst < 1e-5 ? 0 : 2;
 }

@@ -14,6 +14,10 @@
 //                                  p[b,s,t-1]   + py[b,s,t-1])
 //     with terms outside the boundary box treated as -inf.
 //   scores   [B] = p[b, s_end, t_end]
+//   The buffer p is the workspace a forward leaves for the backward on the
+//   same device: the CPU kernels keep these log-scores in it; the CUDA forward
+//   keeps each box cell's split of its incoming flow instead (its two
+//   predecessors' shares, cuda/ext_range.h), which is all its backward needs.
 //
 // Backward (occupation probabilities, the gradient of scores[b] w.r.t. px/py):
 //   g[b, s_end, t_end] = 1, and for every other cell of the box

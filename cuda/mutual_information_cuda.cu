@@ -3,26 +3,39 @@
 // One thread block per batch item; each thread owns one row s of the item's
 // boundary box and walks it left to right (right to left for the backward),
 // lane l of a warp lagging lane l-1 by `skew` columns (1 regular, 0 modified).
-// The value a row passes to the next row (p + px forward; p and g backward)
-// moves between lanes with __shfl_up_sync, between the warps of a block
-// through a small ring in shared memory, and between successive bands of
-// 32*W rows (S+1 > 32*W) through global memory (p, and for the backward g,
-// whose workspace holds only those band-edge rows).
+// The value a row passes to the next row moves between lanes with
+// __shfl_up_sync, between the warps of a block through a small ring in shared
+// memory, and between successive bands of 32*W rows (S+1 > 32*W) through
+// global memory.
+//
+// The forward runs in linear space with an extended exponent
+// (cuda/ext_range.h): a cell is an exponent alignment and an add of two
+// terms, where the log domain needs exp + log1p on the dependent chain. What
+// it keeps for the backward in p is not the log-score but each cell's split
+// of its incoming flow between its two predecessors (SplitCode, relative
+// precision of the smaller share), so the backward is pure flow: a cell's
+// occupation g is what its successors send it, and it sends g times each
+// share to its predecessors; those two sends are px_grad and py_grad. No exp,
+// no px/py reads, and the shares of a cell sum to one, so the occupations do
+// not drift over long lattices. The CPU twin's p holds log-scores; only the
+// CUDA backward reads the CUDA forward's p (cc/mutual_information.h).
 //
 // Warps advance in chunks of C columns separated by __syncthreads; warp w
 // runs L chunks behind warp w-1, which is enough for every handoff value to
-// be written one barrier before it is read. px, py (and p for the backward)
-// reach shared memory by cp.async, two chunks ahead (three buffers), as
-// "parallelogram" tiles: row i of the warp's tile holds the C columns lane i
-// walks in that chunk, so every global access is a contiguous run of C
-// elements of one row (the lattice is row-major with stride T between rows,
-// so a diagonal is never contiguous), and outputs leave the same way from two
-// buffers; this tile traffic is spread over the steps of the next chunk.
-// Nothing needs memsets: the backward zeroes the gradient cells outside its
-// item's box itself. Measurements and limits: notes/gpu_kernels.md.
+// be written one barrier before it is read. Inputs reach shared memory by
+// cp.async, two chunks ahead (three buffers), as "parallelogram" tiles: row i
+// of the warp's tile holds the C columns lane i walks in that chunk, so every
+// global access is a contiguous run of C elements of one row (the lattice is
+// row-major with stride T between rows, so a diagonal is never contiguous),
+// and outputs leave the same way from two buffers; this tile traffic is
+// spread over the steps of the next chunk. Nothing needs memsets: the
+// backward zeroes the gradient cells outside its item's box itself.
+// Measurements and limits: notes/gpu_kernels.md.
 #include "cuda/mutual_information_cuda.h"
 
 #include <algorithm>
+
+#include "cuda/ext_range.h"
 
 namespace xla_rnnt {
 namespace {
@@ -159,41 +172,31 @@ __host__ __device__ constexpr int WarpLag(bool modified) {
 // producer's key (>= -31) is never negative.
 constexpr int kKeyOff = 32;
 
-// Shared memory: per warp, 3 input tile buffers per input array, 2 output
-// tile buffers per output array, and handoff rings; per block, constant
-// rings (-inf, 0) and the rings fed from the previous band.
+// Shared memory. Forward, per warp: 3 input tile buffers each for px and py,
+// 2 output buffers for p, and a ring of (m, e); per block: the rings of zeros
+// and of the previous band's last row. Backward, per warp: 3 input buffers
+// for p's splits, 2 output buffers each for px_grad and py_grad, a ring of
+// flows; per block: the zero ring and the band ring.
 template <typename Real, int C>
 constexpr int ForwardSmemPerWarp() {
-  return (8 * 32 * (C + 1) + kHand) * sizeof(Real);
+  return 8 * 32 * (C + 1) * sizeof(Real) + kHand * (sizeof(Real) + sizeof(int));
 }
 template <typename Real, int C>
 constexpr int ForwardSmemFixed() {
-  return 2 * kHand * sizeof(Real);
+  return 2 * kHand * (sizeof(Real) + sizeof(int));
 }
 template <typename Real, int C>
 constexpr int BackwardSmemPerWarp() {
-  return (13 * 32 * (C + 1) + 2 * kHand) * sizeof(Real);
+  return (7 * 32 * (C + 1) + kHand) * sizeof(Real);
 }
 template <typename Real, int C>
 constexpr int BackwardSmemFixed() {
-  return 4 * kHand * sizeof(Real);
+  return 2 * kHand * sizeof(Real);
 }
 
 template <typename Real>
-__device__ __forceinline__ Real LogAddSelect(Real a, Real b) {
-  using std::exp;
-  using std::log1p;
-  const Real hi = a > b ? a : b;
-  const Real lo = a > b ? b : a;
-  const Real r = hi + log1p(exp(lo - hi));
-  return hi == NegInf<Real>() ? hi : r;
-}
-
-template <typename Real>
-__device__ __forceinline__ Real EdgeSelect(Real p_from, Real x, Real p_to, Real g_to) {
-  using std::exp;
-  const Real w = g_to * exp(p_from + x - p_to);
-  return (g_to == Real(0) || !(p_to > NegInf<Real>()) || !(w == w)) ? Real(0) : w;
+__device__ __forceinline__ Ext<Real> ShflUp(Ext<Real> v) {
+  return {__shfl_up_sync(kFull, v.m, 1), __shfl_up_sync(kFull, v.e, 1)};
 }
 
 template <typename Real, int C>
@@ -210,6 +213,7 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     if (threadIdx.x == 0) scores[b] = Real(NAN);
     return;
   }
+  using E = Ext<Real>;
   const int S = sz.S, T = sz.T, T1 = T + 1, pxc = sz.px_cols();
   const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
   const Real* pxb = px + b * S * pxc;
@@ -220,14 +224,17 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   const int ns = s1 - s0, nt = t1 - t0;
   const int nloc = (nt + 1 + 31 * skew + C - 1) / C;
   constexpr int kTile = 32 * (C + 1);
-  Real* sx = smem + w * 8 * kTile;    // px tiles [3]
-  Real* sy = sx + 3 * kTile;          // py tiles [3]
-  Real* sp = sy + 3 * kTile;          // p out tiles [2]
-  Real* hand = smem + W * 8 * kTile;  // [W][kHand]: warp w's last row -> warp w+1
-  Real* ring_ninf = hand + W * kHand;
-  Real* ring_band = ring_ninf + kHand;  // previous band's last row -> warp 0
-  const Real ninf = NegInf<Real>();
-  for (int i = threadIdx.x; i < kHand; i += blockDim.x) ring_ninf[i] = ninf;
+  Real* sx = smem + w * 8 * kTile;  // px tiles [3]
+  Real* sy = sx + 3 * kTile;        // py tiles [3]
+  Real* sp = sy + 3 * kTile;        // p (splits) out tiles [2]
+  // Rings of (m, e): [W] warp w's last row -> warp w+1, then zeros, then the
+  // previous band's last row -> warp 0.
+  Real* ring_m = smem + W * 8 * kTile;
+  int* ring_e = reinterpret_cast<int*>(ring_m + (W + 2) * kHand);
+  for (int i = threadIdx.x; i < kHand; i += blockDim.x) {
+    ring_m[W * kHand + i] = Real(0);
+    ring_e[W * kHand + i] = kExtZeroExp;
+  }
   const Box box_x{s0, s1 - 1, t0, min(t1, pxc - 1)};
   const Box box_y{s0, s1, t0, t1 - 1};
   const Box box_p{s0, s1, t0, t1};
@@ -243,17 +250,23 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     const TileIo<C, Real> io_x(pxb, pxc, box_x, s0 + base, 1, t0, 1, skew, lane);
     const TileIo<C, Real> io_y(pyb, T, box_y, s0 + base, 1, t0, 1, skew, lane);
     const TileIo<C, Real> io_p(pb, T1, box_p, s0 + base, 1, t0, 1, skew, lane);
-    const Real* lsrc = w > 0 ? hand + (w - 1) * kHand : (band > 0 ? ring_band : ring_ninf);
-    Real* hand_w = hand + w * kHand;
-    const int hr = s0 + band - 1;  // previous band's last row
-    Real band_next = ninf;         // its x term for the next chunk (lanes < C)
-    auto band_term = [&](int c) {
-      const int t = t0 + c * C + lane - (1 - skew);
-      Real v = ninf;
-      if (lane < C && t >= t0 && t <= t1 && t < pxc)
-        v = pb[int64_t(hr) * T1 + t] + pxb[int64_t(hr) * pxc + t];
-      return v;
+    const int src = w > 0 ? w - 1 : (band > 0 ? W + 1 : W);
+    const Real* in_m = ring_m + src * kHand;
+    const int* in_e = ring_e + src * kHand;
+    Real* out_m = ring_m + w * kHand;
+    int* out_e = ring_e + w * kHand;
+    // The band's last row leaves the x terms of the next band's first row in
+    // that row of p (log domain), which the next band reads before its own
+    // splits overwrite them (two chunks later).
+    const bool feeds_band = w == W - 1 && lane == 31 && band + 32 * W <= ns;
+    Real* next_band_row = pb + int64_t(s + 1) * T1;
+    const Real* band_row = pb + int64_t(s0 + band) * T1;
+    auto band_term = [&](int c) {  // x term of local step c*C + lane of lane 0
+      const int t = t0 + c * C + lane;
+      const bool from_box = lane < C && t - (1 - skew) >= t0 && t <= t1;
+      return ExtFromLog(from_box ? band_row[t] : NegInf<Real>());
     };
+    E band_next = ExtZero<Real>();
     if (warp_on) {
       io_x.Load(sx, 0);
       io_y.Load(sy, 0);
@@ -261,29 +274,38 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
       io_x.Load(sx + kTile, 1);
       io_y.Load(sy + kTile, 1);
       CpAsyncCommit();
-      if (lane == 31) hand_w[kKeyOff] = ninf;  // key 0 of modified is never written
+      if (lane == 31) {  // key 0 of modified is never written
+        out_m[kKeyOff] = Real(0);
+        out_e[kKeyOff] = kExtZeroExp;
+      }
       if (w == 0 && band > 0) band_next = band_term(0);
     }
     __syncthreads();
-    Real x_out = ninf, y_carry = ninf;
+    E x_out = ExtZero<Real>(), y_carry = ExtZero<Real>();
     int bin = 0;  // input buffer of the current chunk (c % 3)
     for (int gc = 0; gc < nglob; ++gc) {
       const int c = gc - L * w;
       if (warp_on && c >= 0 && c < nloc) {
         if (w == 0 && band > 0) {
-          if (lane < C) ring_band[(c * C + lane + kKeyOff) & (kHand - 1)] = band_next;
+          if (lane < C) {
+            const int k = (c * C + lane + kKeyOff) & (kHand - 1);
+            ring_m[(W + 1) * kHand + k] = band_next.m;
+            ring_e[(W + 1) * kHand + k] = band_next.e;
+          }
           band_next = band_term(c + 1);
         }
         CpAsyncWait<1>();
         __syncwarp();
         const int bnext = bin == 0 ? 2 : bin - 1;  // (c + 2) % 3
         // This chunk's inputs into registers first, off the step chain.
-        Real xr[C], yr[C], rr[C];
+        Real xr[C], yr[C];
+        E rr[C];
 #pragma unroll
         for (int jj = 0; jj < C; ++jj) {
           xr[jj] = sx[bin * kTile + lane * (C + 1) + jj];
           yr[jj] = sy[bin * kTile + lane * (C + 1) + jj];
-          rr[jj] = lsrc[(c * C + jj + kKeyOff) & (kHand - 1)];
+          const int k = (c * C + jj + kKeyOff) & (kHand - 1);
+          rr[jj] = E{in_m[k], in_e[k]};  // normalised with v at step c*C
         }
         Real* tp = sp + (c & 1) * kTile + lane * (C + 1);
 #pragma unroll
@@ -295,17 +317,27 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
           io_p.StoreK(sp + ((c - 1) & 1) * kTile, c - 1, jj);
           const int j = c * C + jj;
           const int t = t0 + j - skew * lane;
-          const Real from_up = __shfl_up_sync(kFull, x_out, 1);
-          const Real x_in = lane == 0 ? rr[jj] : from_up;
-          const Real y_in = t > t0 ? y_carry : ninf;
-          Real v = LogAddSelect(x_in, y_in);
-          v = (irow == 0 && t == t0) ? Real(0) : v;
-          tp[jj] = v;
-          y_carry = v + yr[jj];
+          const E from_up = ShflUp(x_out);
+          const E x_in = lane == 0 ? rr[jj] : from_up;
+          const E y_in = t > t0 ? y_carry : ExtZero<Real>();
+          const ExtAligned<Real> terms = ExtAlign(x_in, y_in);
+          E v{terms.a + terms.b, terms.e};
+          // Every path reaches step c*C (modified: after at most 31 steps
+          // down a warp, growth <= 4^(31+C)), so this bounds every m.
+          if (jj == 0) v = ExtNormalize(v);
+          v = (irow == 0 && t == t0) ? ExtOne<Real>() : v;
+          tp[jj] = SplitCode(terms.a, terms.b);
+          y_carry = ExtMul(v, ExtFromLog(yr[jj]));
           const bool col_ok = row_ok && t >= t0 && t <= t1;
-          x_out = col_ok ? v + xr[jj] : ninf;
-          if (lane == 31) hand_w[(j - 31 * skew + (1 - skew) + kKeyOff) & (kHand - 1)] = x_out;
-          if (col_ok && s == s1 && t == t1) scores[b] = v;
+          x_out = col_ok ? ExtMul(v, ExtFromLog(xr[jj])) : ExtZero<Real>();
+          if (lane == 31) {
+            const int k = (j - 31 * skew + (1 - skew) + kKeyOff) & (kHand - 1);
+            out_m[k] = x_out.m;
+            out_e[k] = x_out.e;
+          }
+          if (col_ok && s == s1 && t == t1) scores[b] = ExtToLog(v);
+          if (feeds_band && col_ok && t + (1 - skew) <= t1)
+            next_band_row[t + (1 - skew)] = ExtToLog(x_out);
         }
         CpAsyncCommit();
         bin = bin == 2 ? 0 : bin + 1;
@@ -320,16 +352,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
 
 template <typename Real, int C>
 __global__ void __launch_bounds__(kMaxWarps * 32)
-    MiBackwardWave(const Real* __restrict__ px, const Real* __restrict__ py,
-                   const int32_t* __restrict__ boundary, MiSizes sz, const Real* __restrict__ p,
+    MiBackwardWave(const int32_t* __restrict__ boundary, MiSizes sz, const Real* __restrict__ p,
                    Real* __restrict__ g, Real* __restrict__ px_grad, Real* __restrict__ py_grad) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   Real* smem = reinterpret_cast<Real*>(smem_raw);
   const int64_t b = blockIdx.x;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
   const int S = sz.S, T = sz.T, T1 = T + 1, pxc = sz.px_cols();
-  const Real* pxb = px + b * S * pxc;
-  const Real* pyb = py + b * (S + 1) * T;
   const Real* pb = p + b * (S + 1) * T1;
   Real* gb = g + b * sz.handoff_rows() * T1;  // one row per band edge
   Real* gxb = px_grad + b * S * pxc;
@@ -352,22 +381,13 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   const int ns = s1 - s0, nt = t1 - t0;
   const int nloc = (nt + 1 + 31 * skew + C - 1) / C;
   constexpr int kTile = 32 * (C + 1);
-  Real* sp = smem + w * 13 * kTile;      // p tiles [3]
-  Real* sx = sp + 3 * kTile;             // px tiles [3]
-  Real* sy = sx + 3 * kTile;             // py tiles [3]
-  Real* ox = sy + 3 * kTile;             // px_grad out tiles [2]
-  Real* oy = ox + 2 * kTile;             // py_grad out tiles [2]
-  Real* hand_p = smem + W * 13 * kTile;  // [W][kHand]
-  Real* hand_g = hand_p + W * kHand;     // [W][kHand]
-  Real* ring_ninf = hand_g + W * kHand;
-  Real* ring_zero = ring_ninf + kHand;
-  Real* band_p = ring_zero + kHand;
-  Real* band_g = band_p + kHand;
-  const Real ninf = NegInf<Real>();
-  for (int i = threadIdx.x; i < kHand; i += blockDim.x) {
-    ring_ninf[i] = ninf;
-    ring_zero[i] = Real(0);
-  }
+  Real* sr = smem + w * 7 * kTile;    // split tiles [3]
+  Real* ox = sr + 3 * kTile;          // px_grad out tiles [2]
+  Real* oy = ox + 2 * kTile;          // py_grad out tiles [2]
+  Real* hand = smem + W * 7 * kTile;  // [W][kHand]: flow into warp w+1's first row
+  Real* ring_zero = hand + W * kHand;
+  Real* ring_band = ring_zero + kHand;  // flow from the previous band's edge
+  for (int i = threadIdx.x; i < kHand; i += blockDim.x) ring_zero[i] = Real(0);
 
   for (int band = 0; band <= ns; band += 32 * W) {
     const int base = band + 32 * w;
@@ -376,98 +396,72 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     const bool warp_on = base <= ns;
     const int w_act = min(W, (ns - band) / 32 + 1);
     const int nglob = nloc + L * (w_act - 1);
-    const TileIo<C, Real> io_p(pb, T1, box_p, s1 - base, -1, t1, -1, skew, lane);
-    const TileIo<C, Real> io_x(pxb, pxc, box_x, s1 - base, -1, t1, -1, skew, lane);
-    const TileIo<C, Real> io_y(pyb, T, box_y, s1 - base, -1, t1, -1, skew, lane);
+    const TileIo<C, Real> io_r(pb, T1, box_p, s1 - base, -1, t1, -1, skew, lane);
     const TileIo<C, Real> io_gx(gxb, pxc, box_x, s1 - base, -1, t1, -1, skew, lane);
     const TileIo<C, Real> io_gy(gyb, T, box_y, s1 - base, -1, t1, -1, skew, lane);
-    const Real* psrc = w > 0 ? hand_p + (w - 1) * kHand : (band > 0 ? band_p : ring_ninf);
-    const Real* gsrc = w > 0 ? hand_g + (w - 1) * kHand : (band > 0 ? band_g : ring_zero);
-    Real* hand_pw = hand_p + w * kHand;
-    Real* hand_gw = hand_g + w * kHand;
+    const Real* dsrc = w > 0 ? hand + (w - 1) * kHand : (band > 0 ? ring_band : ring_zero);
+    Real* hand_w = hand + w * kHand;
     const bool band_edge = (w == W - 1) && (lane == 31);  // feeds the next band
-    const int hr = s1 - band + 1;                         // successor row of the band's first row
-    Real next_p = ninf, next_g = Real(0);
-    auto band_load = [&](int c) {
+    Real* edge_out = gb + int64_t(band / (32 * W)) * T1;
+    const Real* edge_in = gb + int64_t(band / (32 * W) - 1) * T1;  // the previous band's edge
+    Real next_d = Real(0);
+    auto band_load = [&](int c) {  // the flow lane 0 receives at local step c*C + lane
       const int t = t1 - (c * C + lane) + (1 - skew);
-      next_p = ninf;
-      next_g = Real(0);
-      if (lane < C && t >= t0 && t <= t1) {
-        next_p = pb[int64_t(hr) * T1 + t];
-        next_g = gb[int64_t(band / (32 * W) - 1) * T1 + t];  // the previous band's edge
-      }
+      next_d = Real(0);
+      if (lane < C && t >= t0 && t <= t1) next_d = edge_in[t];
     };
     if (warp_on) {
-      io_p.Load(sp, 0);
-      io_x.Load(sx, 0);
-      io_y.Load(sy, 0);
+      io_r.Load(sr, 0);
       CpAsyncCommit();
-      io_p.Load(sp + kTile, 1);
-      io_x.Load(sx + kTile, 1);
-      io_y.Load(sy + kTile, 1);
+      io_r.Load(sr + kTile, 1);
       CpAsyncCommit();
-      if (lane == 31) {
-        hand_pw[kKeyOff] = ninf;
-        hand_gw[kKeyOff] = Real(0);
-      }
+      if (lane == 31) hand_w[kKeyOff] = Real(0);
       if (w == 0 && band > 0) band_load(0);
     }
     __syncthreads();
-    Real p_prev = ninf, g_prev = Real(0);  // p, g of (s, t+1)
+    // Flows sent by the previous step: down (to the row below, s-1) and left
+    // (to (s, t-1), which the next step is).
+    Real d_out = Real(0), l_carry = Real(0);
     int bin = 0;
     for (int gc = 0; gc < nglob; ++gc) {
       const int c = gc - L * w;
       if (warp_on && c >= 0 && c < nloc) {
         if (w == 0 && band > 0) {
-          if (lane < C) {
-            band_p[(c * C + lane + kKeyOff) & (kHand - 1)] = next_p;
-            band_g[(c * C + lane + kKeyOff) & (kHand - 1)] = next_g;
-          }
+          if (lane < C) ring_band[(c * C + lane + kKeyOff) & (kHand - 1)] = next_d;
           band_load(c + 1);
         }
         CpAsyncWait<1>();
         __syncwarp();
         const int bnext = bin == 0 ? 2 : bin - 1;
-        Real pr[C], xr[C], yr[C], rp[C], rg[C];
+        Real rr[C], rd[C];
 #pragma unroll
         for (int jj = 0; jj < C; ++jj) {
-          pr[jj] = sp[bin * kTile + lane * (C + 1) + jj];
-          xr[jj] = sx[bin * kTile + lane * (C + 1) + jj];
-          yr[jj] = sy[bin * kTile + lane * (C + 1) + jj];
-          rp[jj] = psrc[(c * C + jj + kKeyOff) & (kHand - 1)];
-          rg[jj] = gsrc[(c * C + jj + kKeyOff) & (kHand - 1)];
+          rr[jj] = sr[bin * kTile + lane * (C + 1) + jj];
+          rd[jj] = dsrc[(c * C + jj + kKeyOff) & (kHand - 1)];
         }
         Real* tox = ox + (c & 1) * kTile + lane * (C + 1);
         Real* toy = oy + (c & 1) * kTile + lane * (C + 1);
 #pragma unroll
         for (int jj = 0; jj < C; ++jj) {
-          io_p.LoadK(sp + bnext * kTile, c + 2, jj);
-          io_x.LoadK(sx + bnext * kTile, c + 2, jj);
-          io_y.LoadK(sy + bnext * kTile, c + 2, jj);
+          io_r.LoadK(sr + bnext * kTile, c + 2, jj);
           io_gx.StoreK(ox + ((c - 1) & 1) * kTile, c - 1, jj);
           io_gy.StoreK(oy + ((c - 1) & 1) * kTile, c - 1, jj);
           const int j = c * C + jj;
           const int t = t1 - (j - skew * lane);
-          const Real p_up = __shfl_up_sync(kFull, p_prev, 1);
-          const Real g_up = __shfl_up_sync(kFull, g_prev, 1);
-          const Real p_sx = lane == 0 ? rp[jj] : p_up;
-          const Real g_sx = lane == 0 ? rg[jj] : g_up;
+          const Real d_up = __shfl_up_sync(kFull, d_out, 1);
+          // The flows into this cell's two out-edges are its gradients.
+          const Real x_flow = lane == 0 ? rd[jj] : d_up;
+          const Real y_flow = l_carry;
+          tox[jj] = x_flow;
+          toy[jj] = y_flow;
           const bool col_ok = row_ok && t >= t0 && t <= t1;
-          const Real ph = pr[jj];
-          const Real wx = EdgeSelect(ph, xr[jj], p_sx, g_sx);
-          const Real wy = EdgeSelect(ph, yr[jj], p_prev, g_prev);
-          Real gv = (irow == 0 && t == t1) ? Real(1) : wx + wy;
+          Real gv = (irow == 0 && t == t1) ? Real(1) : x_flow + y_flow;
           gv = col_ok ? gv : Real(0);
-          tox[jj] = wx;
-          toy[jj] = wy;
-          p_prev = ph;
-          g_prev = gv;
-          if (lane == 31) {
-            const int k = (j - 31 * skew + (1 - skew) + kKeyOff) & (kHand - 1);
-            hand_pw[k] = ph;
-            hand_gw[k] = gv;
-          }
-          if (band_edge && col_ok) gb[int64_t(band / (32 * W)) * T1 + t] = gv;
+          const Shares<Real> share = SplitShares(rr[jj]);  // 0 for stale tile cells
+          d_out = gv * share.a;
+          l_carry = gv * share.b;
+          if (lane == 31) hand_w[(j - 31 * skew + (1 - skew) + kKeyOff) & (kHand - 1)] = d_out;
+          if (band_edge && col_ok) edge_out[t] = d_out;
         }
         CpAsyncCommit();
         bin = bin == 2 ? 0 : bin + 1;
@@ -536,7 +530,7 @@ cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py
   auto kernel = MiBackwardWave<Real, C>;
   cudaError_t err = PrepareSmem(kernel, bytes);
   if (err != cudaSuccess) return err;
-  kernel<<<sz.B, 32 * W, bytes, stream>>>(px, py, boundary, sz, p, g, px_grad, py_grad);
+  kernel<<<sz.B, 32 * W, bytes, stream>>>(boundary, sz, p, g, px_grad, py_grad);
   return cudaGetLastError();
 }
 

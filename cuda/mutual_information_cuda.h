@@ -24,7 +24,8 @@ cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px, const R
                                     const int32_t* boundary, MiSizes sizes, Real* scores,
                                     Real* px_grad, Real* py_grad, Real* p, Real* g);
 
-// The occupations alone, from p of an earlier LaunchMiForward.
+// The occupations alone, from p of an earlier LaunchMiForward (which holds
+// each cell's flow split there, so px and py are not read).
 template <typename Real>
 cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
                              const int32_t* boundary, MiSizes sizes, const Real* p, Real* px_grad,

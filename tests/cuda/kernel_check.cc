@@ -18,8 +18,9 @@
 // completely (scores, gradients, gather results) start as a finite sentinel
 // (bytes 0x7f), so a cell left unwritten is a mismatch even where fresh memory
 // happens to be zero; p and the workspace g start uninitialised and only the
-// cells the contract defines (p inside each valid item's box) are read back,
-// so initcheck reports any read of a cell nobody wrote.
+// cells the contract defines (p inside each valid item's box, compared as each
+// cell's flow split: AppendUpShares) are read back, so initcheck reports any
+// read of a cell nobody wrote.
 //
 // Built with XLA_RNNT_KCHECK_CPU_ONLY (target xla_rnnt_kernel_check_cpu) the
 // device side is an item-by-item emulation from the CPU twins with the GPU's
@@ -44,6 +45,7 @@
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
 #include <cuda_runtime_api.h>
 
+#include "cuda/ext_range.h"
 #include "cuda/logsoftmax_gather_cuda.h"
 #include "cuda/mutual_information_cuda.h"
 #endif
@@ -401,14 +403,31 @@ MiInputs<Real> MakeMiInputs(int64_t S, int64_t T, Lattice lattice, const std::ve
 
 template <typename R>
 struct MiResult {
-  std::vector<R> scores, p_box, px_grad, py_grad;
+  std::vector<R> scores, up_share, px_grad, py_grad;
 };
 
-// p inside each valid item's box, items then rows then columns.
+// The forward's p as the backward uses it, in one form for both twins: for
+// each cell of each valid item's box (items, rows, columns), the share of its
+// incoming flow that comes from the predecessor in the row below; NaN where no
+// flow comes in (the box's first cell, unreachable cells). The CPU twin's p
+// holds log-scores (share = exp(p_up + px_up - p)); the CUDA forward's holds
+// the split itself (cuda/ext_range.h, SplitCode).
 template <typename R>
-void AppendBox(const R* pb, int64_t T1, const int32_t* row, std::vector<R>* out) {
-  for (int64_t s = row[0]; s <= row[2]; ++s)
-    for (int64_t t = row[1]; t <= row[3]; ++t) out->push_back(pb[s * T1 + t]);
+void AppendUpShares(const R* pb, const R* pxb, int64_t T1, int64_t pxc, bool modified,
+                    const int32_t* row, std::vector<R>* out) {
+  for (int64_t s = row[0]; s <= row[2]; ++s) {
+    for (int64_t t = row[1]; t <= row[3]; ++t) {
+      const R p = pb[s * T1 + t];
+      R share = std::numeric_limits<R>::quiet_NaN();
+      if (std::isfinite(p) && !(s == row[0] && t == row[1])) {
+        share = R(0);
+        const int64_t tu = modified ? t - 1 : t;  // the up predecessor's column
+        if (s > row[0] && tu >= row[1])
+          share = std::exp(pb[(s - 1) * T1 + tu] + pxb[(s - 1) * pxc + tu] - p);
+      }
+      out->push_back(share);
+    }
+  }
 }
 
 // The CPU twins on the whole batch (the reference), from px/py of dtype R
@@ -430,7 +449,8 @@ MiResult<R> CpuMiRef(const std::vector<R>& px, const std::vector<R>& py, const I
       r.scores[b] = std::numeric_limits<R>::quiet_NaN();  // the GPU's answer
       continue;
     }
-    AppendBox(p.data() + b * (sz.S + 1) * T1, T1, in.boundary.data() + 4 * b, &r.p_box);
+    AppendUpShares(p.data() + b * (sz.S + 1) * T1, px.data() + b * sz.S * sz.px_cols(), T1,
+                   sz.px_cols(), sz.modified, in.boundary.data() + 4 * b, &r.up_share);
   }
   return r;
 }
@@ -445,8 +465,10 @@ struct MiDevice {
 
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
 
+// The up shares (AppendUpShares) from the CUDA forward's p: each box cell's
+// split code, decoded.
 template <typename Real>
-std::vector<Real> DownloadBoxes(const DevBuf<Real>& p, const MiInputs<Real>& in) {
+std::vector<Real> DownloadUpShares(const DevBuf<Real>& p, const MiInputs<Real>& in) {
   const MiSizes sz = in.sz;
   const int64_t T1 = sz.T + 1;
   std::vector<Real> out;
@@ -459,7 +481,9 @@ std::vector<Real> DownloadBoxes(const DevBuf<Real>& p, const MiInputs<Real>& in)
     Check(cudaMemcpy2D(box.data(), w * sizeof(Real), src, T1 * sizeof(Real), w * sizeof(Real), h,
                        cudaMemcpyDeviceToHost),
           "download p box");
-    out.insert(out.end(), box.begin(), box.end());
+    for (Real r : box)
+      out.push_back(std::fabs(r) <= Real(0.5) ? SplitShares(r).a
+                                              : std::numeric_limits<Real>::quiet_NaN());
   }
   return out;
 }
@@ -483,7 +507,7 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
                                    scores.get()),
              "LaunchMiForward");
     out.fwd.scores = scores.Download();
-    out.fwd.p_box = DownloadBoxes(p, in);
+    out.fwd.up_share = DownloadUpShares(p, in);
     Launched(LaunchMiBackward<Real>(g_stream, px.get(), py.get(), boundary.get(), sz, p.get(),
                                     px_grad.get(), py_grad.get(), g.get()),
              "LaunchMiBackward");
@@ -499,7 +523,7 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
                                     px_grad.get(), py_grad.get(), p.get(), g.get()),
       "LaunchMiForwardBackward");
   out.fb.scores = scores.Download();
-  out.fb.p_box = DownloadBoxes(p, in);
+  out.fb.up_share = DownloadUpShares(p, in);
   out.fb.px_grad = px_grad.Download();
   out.fb.py_grad = py_grad.Download();
   return out;
@@ -534,7 +558,7 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     const Real* pyb = in.py.data() + b * (sz.S + 1) * sz.T;
     MiForwardCpu<Real>(pxb, pyb, row, one, p.data(), &r.scores[b]);
     MiBackwardCpu<Real>(pxb, pyb, row, one, p.data(), gx, gy);
-    AppendBox(p.data(), T1, row, &r.p_box);
+    AppendUpShares(p.data(), pxb, T1, pxc, sz.modified, row, &r.up_share);
   }
   return MiDevice<Real>{r, r, r};
 }
@@ -593,13 +617,13 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
     for (const std::string& l : labels) ReportError(l, e.what());
     return;
   }
-  Perturb<Real>({&dev.fwd.scores, &dev.fwd.p_box});
+  Perturb<Real>({&dev.fwd.scores, &dev.fwd.up_share});
   Perturb<Real>({&dev.bwd.px_grad, &dev.bwd.py_grad});
-  Perturb<Real>({&dev.fb.scores, &dev.fb.p_box, &dev.fb.px_grad, &dev.fb.py_grad});
+  Perturb<Real>({&dev.fb.scores, &dev.fb.up_share, &dev.fb.px_grad, &dev.fb.py_grad});
   const double tol = f32 ? 1e-5 : 1e-12;
   Report(labels[0],
          {Compare("scores", dev.fwd.scores, ref.scores, r64(ref64.scores), true),
-          Compare("p", dev.fwd.p_box, ref.p_box, r64(ref64.p_box), true)},
+          Compare("up_share", dev.fwd.up_share, ref.up_share, r64(ref64.up_share), false)},
          tol);
   Report(labels[1],
          {Compare("px_grad", dev.bwd.px_grad, ref.px_grad, r64(ref64.px_grad), false),
@@ -607,7 +631,7 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
          tol);
   Report(labels[2],
          {Compare("scores", dev.fb.scores, ref.scores, r64(ref64.scores), true),
-          Compare("p", dev.fb.p_box, ref.p_box, r64(ref64.p_box), true),
+          Compare("up_share", dev.fb.up_share, ref.up_share, r64(ref64.up_share), false),
           Compare("px_grad", dev.fb.px_grad, ref.px_grad, r64(ref64.px_grad), false),
           Compare("py_grad", dev.fb.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
          tol);
