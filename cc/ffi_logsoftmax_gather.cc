@@ -1,15 +1,16 @@
 // XLA FFI handlers (CPU) of the fused log-softmax + gather (cc/logsoftmax_gather.h):
-//   xla_rnnt_logsoftmax_gather:      (logits, symbols; blank) -> (px, py, normalizers)
+//   xla_rnnt_logsoftmax_gather:      (logits, symbols; blank, hat) -> (px, py, normalizers)
 //   xla_rnnt_logsoftmax_gather_grad: (logits, symbols, normalizers, px_grad, py_grad;
-//                                     blank) -> logits_grad
+//                                     blank, hat) -> logits_grad
 #include "cc/ffi_checks.h"
 #include "cc/handlers.h"
 #include "cc/logsoftmax_gather.h"
+#include "cc/targets.h"
 
 namespace xla_rnnt {
 namespace {
 
-ffi::Error GatherImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, int64_t blank,
+ffi::Error GatherImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, int64_t blank, bool hat,
                       ffi::Result<ffi::AnyBuffer> px, ffi::Result<ffi::AnyBuffer> py,
                       ffi::Result<ffi::AnyBuffer> normalizers) {
   auto sizes = GatherCheckOperands(logits, symbols, blank);
@@ -20,14 +21,14 @@ ffi::Error GatherImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, int64_t bla
   const int32_t* sym = symbols.typed_data<int32_t>();
   return DispatchReal(dtype, [&](auto tag) {
     using Real = typename decltype(tag)::type;
-    LogsoftmaxGatherCpu<Real>(logits.typed_data<Real>(), sym, sz, px->typed_data<Real>(),
+    LogsoftmaxGatherCpu<Real>(logits.typed_data<Real>(), sym, sz, hat, px->typed_data<Real>(),
                               py->typed_data<Real>(), normalizers->typed_data<Real>());
     return ffi::Error::Success();
   });
 }
 
 ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, ffi::AnyBuffer normalizers,
-                          ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad, int64_t blank,
+                          ffi::AnyBuffer px_grad, ffi::AnyBuffer py_grad, int64_t blank, bool hat,
                           ffi::Result<ffi::AnyBuffer> logits_grad) {
   auto sizes = GatherCheckOperands(logits, symbols, blank);
   if (sizes.has_error()) return sizes.error();
@@ -40,7 +41,7 @@ ffi::Error GatherGradImpl(ffi::AnyBuffer logits, ffi::AnyBuffer symbols, ffi::An
   return DispatchReal(dtype, [&](auto tag) {
     using Real = typename decltype(tag)::type;
     LogsoftmaxGatherGradCpu<Real>(logits.typed_data<Real>(), sym, normalizers.typed_data<Real>(),
-                                  px_grad.typed_data<Real>(), py_grad.typed_data<Real>(), sz,
+                                  px_grad.typed_data<Real>(), py_grad.typed_data<Real>(), sz, hat,
                                   logits_grad->typed_data<Real>());
     return ffi::Error::Success();
   });
@@ -55,7 +56,8 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherCpu, xla_rnnt::GatherImpl,
                               ffi::Ffi::Bind()
                                   .Arg<ffi::AnyBuffer>()  // logits
                                   .Arg<ffi::AnyBuffer>()  // symbols
-                                  .Attr<int64_t>("blank")
+                                  .Attr<int64_t>(xla_rnnt::kBlankAttr)
+                                  .Attr<bool>(xla_rnnt::kHatAttr)
                                   .Ret<ffi::AnyBuffer>()    // px
                                   .Ret<ffi::AnyBuffer>()    // py
                                   .Ret<ffi::AnyBuffer>());  // normalizers
@@ -67,5 +69,6 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(XlaRnntLogsoftmaxGatherGradCpu, xla_rnnt::GatherGr
                                   .Arg<ffi::AnyBuffer>()  // normalizers
                                   .Arg<ffi::AnyBuffer>()  // px_grad
                                   .Arg<ffi::AnyBuffer>()  // py_grad
-                                  .Attr<int64_t>("blank")
+                                  .Attr<int64_t>(xla_rnnt::kBlankAttr)
+                                  .Attr<bool>(xla_rnnt::kHatAttr)
                                   .Ret<ffi::AnyBuffer>());  // logits_grad

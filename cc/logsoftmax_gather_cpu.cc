@@ -72,16 +72,40 @@ double RowSumExp(const Real* row, int64_t C, Real m) {
   return total;
 }
 
-}  // namespace
+// The normalizer of row[0, C): log sum_c exp(row[c]).
+template <typename Real>
+Real RowLogSumExp(const Real* row, int64_t C) {
+  const Real m = RowMax(row, C);
+  const double total = m > NegInf<Real>() ? RowSumExp(row, C, m) : 0.0;
+  return RowNormalizer(m, static_cast<Real>(total));
+}
+
+// HAT's normalizer: log sum_{c != blank} exp(row[c]), from the classes before
+// and after the blank (two runs of the same vectorised loops, no mask per
+// element).
+template <typename Real>
+Real NonBlankLogSumExp(const Real* row, int64_t C, int64_t blank) {
+  const Real* after = row + blank + 1;
+  const int64_t num_after = C - blank - 1;
+  const Real m_before = RowMax(row, blank), m_after = RowMax(after, num_after);
+  const Real m = m_before > m_after ? m_before : m_after;
+  const double total =
+      m > NegInf<Real>() ? RowSumExp(row, blank, m) + RowSumExp(after, num_after, m) : 0.0;
+  return RowNormalizer(m, static_cast<Real>(total));
+}
+
+// out[c] = scale * exp(row[c] - norm): the softmax part of a row's gradient.
+template <typename Real>
+void ScaledProbabilities(const Real* row, int64_t C, Real scale, Real norm, Real* out) {
+  for (int64_t c = 0; c < C; ++c) out[c] = scale * VecExp(row[c] - norm);
+}
 
 template <typename Real>
-void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes sz, Real* px,
-                         Real* py, Real* normalizers) {
+void SoftmaxGatherRows(const Real* logits, const int32_t* symbols, GatherSizes sz, Real* px,
+                       Real* py, Real* normalizers) {
   for (int64_t n = 0; n < sz.N; ++n) {
     const Real* row = logits + n * sz.C;
-    const Real m = RowMax(row, sz.C);
-    const double total = m > NegInf<Real>() ? RowSumExp(row, sz.C, m) : 0.0;
-    const Real norm = RowNormalizer(m, static_cast<Real>(total));
+    const Real norm = RowLogSumExp(row, sz.C);
     normalizers[n] = norm;
     px[n] = SymbolLogprob(row, symbols[n], sz.C, norm);
     py[n] = row[sz.blank] - norm;
@@ -89,27 +113,75 @@ void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes
 }
 
 template <typename Real>
-void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols, const Real* normalizers,
-                             const Real* px_grad, const Real* py_grad, GatherSizes sz,
-                             Real* logits_grad) {
+void HatGatherRows(const Real* logits, const int32_t* symbols, GatherSizes sz, Real* px, Real* py,
+                   Real* normalizers) {
+  for (int64_t n = 0; n < sz.N; ++n) {
+    const Real* row = logits + n * sz.C;
+    const Real norm = NonBlankLogSumExp(row, sz.C, sz.blank);
+    normalizers[n] = norm;
+    const HatLogprobs<Real> lp = HatRowLogprobs(row, symbols[n], sz, norm);
+    px[n] = lp.px;
+    py[n] = lp.py;
+  }
+}
+
+template <typename Real>
+void SoftmaxGradRows(const Real* logits, const int32_t* symbols, const Real* normalizers,
+                     const Real* px_grad, const Real* py_grad, GatherSizes sz, Real* logits_grad) {
   for (int64_t n = 0; n < sz.N; ++n) {
     const Real* row = logits + n * sz.C;
     Real* out = logits_grad + n * sz.C;
-    const Real gx = px_grad[n], gy = py_grad[n], total = gx + gy, norm = normalizers[n];
-    for (int64_t c = 0; c < sz.C; ++c) out[c] = -total * VecExp(row[c] - norm);
+    const Real gx = px_grad[n], gy = py_grad[n];
+    ScaledProbabilities(row, sz.C, -(gx + gy), normalizers[n], out);
     const int32_t symbol = symbols[n];
     if (0 <= symbol && symbol < sz.C) out[symbol] += gx;
     out[sz.blank] += gy;
   }
 }
 
-template void LogsoftmaxGatherCpu<float>(const float*, const int32_t*, GatherSizes, float*, float*,
-                                         float*);
-template void LogsoftmaxGatherCpu<double>(const double*, const int32_t*, GatherSizes, double*,
+template <typename Real>
+void HatGradRows(const Real* logits, const int32_t* symbols, const Real* normalizers,
+                 const Real* px_grad, const Real* py_grad, GatherSizes sz, Real* logits_grad) {
+  for (int64_t n = 0; n < sz.N; ++n) {
+    const Real* row = logits + n * sz.C;
+    Real* out = logits_grad + n * sz.C;
+    const int32_t symbol = symbols[n];
+    const HatCotangents<Real> g = HatRowCotangents(px_grad[n], py_grad[n], symbol, sz.blank);
+    ScaledProbabilities(row, sz.C, -g.symbol, normalizers[n], out);
+    if (0 <= symbol && symbol < sz.C) out[symbol] += g.symbol;
+    out[sz.blank] = HatBlankGrad(row[sz.blank], g);  // after the symbol's: g.symbol = 0 there
+  }
+}
+
+}  // namespace
+
+template <typename Real>
+void LogsoftmaxGatherCpu(const Real* logits, const int32_t* symbols, GatherSizes sz, bool hat,
+                         Real* px, Real* py, Real* normalizers) {
+  if (hat)
+    HatGatherRows(logits, symbols, sz, px, py, normalizers);
+  else
+    SoftmaxGatherRows(logits, symbols, sz, px, py, normalizers);
+}
+
+template <typename Real>
+void LogsoftmaxGatherGradCpu(const Real* logits, const int32_t* symbols, const Real* normalizers,
+                             const Real* px_grad, const Real* py_grad, GatherSizes sz, bool hat,
+                             Real* logits_grad) {
+  if (hat)
+    HatGradRows(logits, symbols, normalizers, px_grad, py_grad, sz, logits_grad);
+  else
+    SoftmaxGradRows(logits, symbols, normalizers, px_grad, py_grad, sz, logits_grad);
+}
+
+template void LogsoftmaxGatherCpu<float>(const float*, const int32_t*, GatherSizes, bool, float*,
+                                         float*, float*);
+template void LogsoftmaxGatherCpu<double>(const double*, const int32_t*, GatherSizes, bool, double*,
                                           double*, double*);
 template void LogsoftmaxGatherGradCpu<float>(const float*, const int32_t*, const float*,
-                                             const float*, const float*, GatherSizes, float*);
+                                             const float*, const float*, GatherSizes, bool, float*);
 template void LogsoftmaxGatherGradCpu<double>(const double*, const int32_t*, const double*,
-                                              const double*, const double*, GatherSizes, double*);
+                                              const double*, const double*, GatherSizes, bool,
+                                              double*);
 
 }  // namespace xla_rnnt

@@ -10,10 +10,11 @@
 //        g [..., HandoffRows(S), T+1]
 //   xla_rnnt_mi_backward(px, py, boundary, p [..., S+1, T+1])
 //     -> px_grad, py_grad, g [..., HandoffRows(S), T+1]
-//   xla_rnnt_logsoftmax_gather(logits [..., C], symbols [...] s32; attribute blank i64)
+//   xla_rnnt_logsoftmax_gather(logits [..., C], symbols [...] s32; attributes blank i64,
+//                              hat bool)
 //     -> px [...], py [...], normalizers [...]
 //   xla_rnnt_logsoftmax_gather_grad(logits [..., C], symbols [...], normalizers [...],
-//                                   px_grad [...], py_grad [...]; blank i64)
+//                                   px_grad [...], py_grad [...]; blank i64, hat bool)
 //     -> logits_grad [..., C]
 #ifndef XLA_RNNT_CC_TARGETS_H_
 #define XLA_RNNT_CC_TARGETS_H_
@@ -27,6 +28,11 @@ inline constexpr char kMiForwardBackward[] = "xla_rnnt_mi_forward_backward";
 inline constexpr char kMiBackward[] = "xla_rnnt_mi_backward";
 inline constexpr char kLogsoftmaxGather[] = "xla_rnnt_logsoftmax_gather";
 inline constexpr char kLogsoftmaxGatherGrad[] = "xla_rnnt_logsoftmax_gather_grad";
+
+// The attributes of the gather targets, by name and type (the handlers bind
+// them with these names; Attribute in xla_rnnt/_targets.py).
+inline constexpr char kBlankAttr[] = "blank";  // int64: the blank class
+inline constexpr char kHatAttr[] = "hat";      // bool: the HAT factorisation
 
 // The CUDA backward hands the occupations of one row per band of 32*W rows
 // (W >= 1 warps) to the next band through the workspace g, so one row per 32

@@ -12,13 +12,14 @@ namespace xla_rnnt {
 
 template <typename Real>
 cudaError_t LaunchLogsoftmaxGather(cudaStream_t stream, const Real* logits, const int32_t* symbols,
-                                   GatherSizes sizes, Real* px, Real* py, Real* normalizers);
+                                   GatherSizes sizes, bool hat, Real* px, Real* py,
+                                   Real* normalizers);
 
 template <typename Real>
 cudaError_t LaunchLogsoftmaxGatherGrad(cudaStream_t stream, const Real* logits,
                                        const int32_t* symbols, const Real* normalizers,
                                        const Real* px_grad, const Real* py_grad, GatherSizes sizes,
-                                       Real* logits_grad);
+                                       bool hat, Real* logits_grad);
 
 }  // namespace xla_rnnt
 

@@ -145,3 +145,46 @@ def logsoftmax_gather(logits, symbols, blank):
         return out
 
     return px, py, grad
+
+
+def _log_sigmoid(x):
+    return np.minimum(x, 0.0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def hat_logsoftmax_gather(logits, symbols, blank):
+    """float64 oracle of the hat variant of cc/logsoftmax_gather.h: (px, py,
+    normalizers, logits_grad_fn). py = log_sigmoid(blank logit); px = the
+    symbol's log-softmax over the non-blank logits + log_sigmoid(-blank
+    logit), py for a symbol equal to the blank, -inf outside [0, C); rows
+    whose non-blank logits are all -inf have normalizer 0. The gradient is
+    built from the Jacobian rows of the node log-probabilities."""
+    x = np.asarray(logits, np.float64)
+    C = x.shape[-1]
+    is_blank = np.arange(C) == blank
+    nonblank = np.where(is_blank, -np.inf, x)
+    m = nonblank.max(axis=-1, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore"):
+        norm = np.log(np.exp(nonblank - m).sum(axis=-1)) + m[..., 0]
+    norm = np.where(np.isfinite(norm), norm, 0.0)
+    blank_logit = x[..., blank]
+    sym = np.asarray(symbols)
+    valid = (sym >= 0) & (sym < C)
+    gathered = np.take_along_axis(x, np.where(valid, sym, 0)[..., None], -1)[..., 0]
+    py = _log_sigmoid(blank_logit)
+    px = np.where(valid, gathered - norm + _log_sigmoid(-blank_logit), -np.inf)
+    px = np.where(sym == blank, py, px)
+
+    def grad(px_grad, py_grad):
+        gx, gy = np.asarray(px_grad, np.float64), np.asarray(py_grad, np.float64)
+        probs = np.exp(nonblank - norm[..., None])  # the non-blank softmax, 0 at the blank
+        sigmoid = np.exp(_log_sigmoid(blank_logit))[..., None]
+        # d py / d x: sigmoid(-blank logit) at the blank, 0 elsewhere.
+        d_py = np.where(is_blank, np.exp(_log_sigmoid(-blank_logit))[..., None], 0.0)
+        # d px / d x for a non-blank symbol: one-hot - softmax, -sigmoid at the blank.
+        one_hot = np.arange(C) == sym[..., None]
+        d_symbol = np.where(is_blank, -sigmoid, one_hot - probs)
+        d_px = np.where((sym == blank)[..., None], d_py, d_symbol)
+        return gx[..., None] * d_px + gy[..., None] * d_py
+
+    return px, py, norm, grad

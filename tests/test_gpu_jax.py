@@ -114,7 +114,10 @@ GATHER_SHAPES = [
 
 @pytest.mark.parametrize("shape", GATHER_SHAPES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype):
+@pytest.mark.parametrize("hat", [False, True])
+def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype, hat):
+    """hat: the HAT variant of every kernel, with some symbols equal to the
+    blank and some rows whose mass is the blank's alone."""
     from xla_rnnt.jax.logsoftmax_gather import logsoftmax_gather
 
     C = shape[-1]
@@ -122,12 +125,16 @@ def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype):
     logits[rng.random(shape) < 0.05] = -np.inf
     logits[rng.random(shape[:-1]) < 0.05] = -np.inf  # whole rows
     symbols = rng.integers(-1, C + 1, size=shape[:-1]).astype(np.int32)
-    blank = int(rng.integers(0, C))
+    blank = int(rng.choice([0, int(rng.integers(0, C))]))
+    if hat:
+        symbols[rng.random(shape[:-1]) < 0.1] = blank
+        alone = (rng.random(shape[:-1]) < 0.05)[..., None] & (np.arange(C) != blank)
+        logits[alone] = -np.inf
     cot = rng.standard_normal((2,) + shape[:-1]).astype(dtype)
 
     def run(device):
         def f(x, s, w):
-            px, py = logsoftmax_gather(x, s, blank)
+            px, py = logsoftmax_gather(x, s, blank, hat)
             finite = lambda v: jnp.where(jnp.isfinite(v), v, 0)  # noqa: E731
             return jnp.sum(w[0] * finite(px)) + jnp.sum(w[1] * finite(py)), (px, py)
 
@@ -138,7 +145,10 @@ def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype):
 
     cuda = run(_cuda_devices()[0])
     cpu = run(jax.devices("cpu")[0])
-    ref_px, ref_py, ref_grad = reference.logsoftmax_gather(logits, symbols, blank)
+    if hat:
+        ref_px, ref_py, _, ref_grad = reference.hat_logsoftmax_gather(logits, symbols, blank)
+    else:
+        ref_px, ref_py, ref_grad = reference.logsoftmax_gather(logits, symbols, blank)
     gx = np.where(np.isfinite(ref_px), cot[0], 0)
     gy = np.where(np.isfinite(ref_py), cot[1], 0)
     tol = 1e-12 if dtype == np.float64 else 2e-6

@@ -2,7 +2,9 @@
 (reference_rnnt), in TF (jit_compile) and JAX (jit) alike; each framework's
 part skips when it is missing:
 
-* use_hat_loss (k2): HAT node log-probabilities;
+* use_hat_loss (k2): HAT node log-probabilities, through XLA's ops (CPUs) and
+  through the fused gather kernel's hat variant (GPUs; forced here on any
+  machine), which must also agree with each other;
 * fused_log_softmax=False (torchaudio): logits taken as log-probabilities;
 * fastemit_lambda (torchaudio/NeMo): value unchanged, gradient = finite
   differences of the modified objective (emission arcs x (1 + lambda));
@@ -11,6 +13,8 @@ part skips when it is missing:
 
 with and without boundary, pruned == full when the windows cover the lattice,
 TF == JAX."""
+
+import importlib
 
 import numpy as np
 import pytest
@@ -33,6 +37,28 @@ def _module(framework):
     import xla_rnnt.tf as xt
 
     return xt
+
+
+def _force_gather(monkeypatch, framework, gather):
+    """Makes the losses of `framework` take the fused log-softmax gather
+    (gather "fused", as where the default device is a GPU) or XLA's ops
+    ("xla", as on CPUs) on any machine; returns the list that collects the
+    hat flag of every call of the fused gather."""
+    _module(framework)
+    ops = importlib.import_module(f"xla_rnnt.{framework}._ops")
+    original, calls = ops.logsoftmax_gather, []
+    monkeypatch.setattr(ops, "default_device_is_gpu", lambda: gather == "fused")
+    monkeypatch.setattr(ops, "logsoftmax_gather", lambda *a: calls.append(a[3]) or original(*a))
+    return calls
+
+
+def _with_blank_at(rng, case, blank_at):
+    """case with the blank at class 0 ("first", k2's) or at another class
+    ("other"), and symbols redrawn around it."""
+    C = case["arrays"][0].shape[-1]
+    blank = 0 if blank_at == "first" else int(rng.integers(1, C))
+    symbols = rng.integers(0, C - 1, case["symbols"].shape)
+    return dict(case, symbols=(symbols + (symbols >= blank)).astype(np.int64), blank=blank)
 
 
 def run(framework, fn, arrays, mask=None, weights=None):
@@ -153,12 +179,42 @@ def test_hat_and_logprob_inputs_match_the_oracle(rng, framework, variant, rnnt_t
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("variant", ["joint", "pruned"])
+@pytest.mark.parametrize("rnnt_type", TYPES)
+@pytest.mark.parametrize("blank_at", ["first", "other"])
+def test_hat_through_the_fused_kernel(rng, monkeypatch, framework, variant, rnnt_type, blank_at):
+    """use_hat_loss where the fused gather is used (GPUs): values and
+    gradients equal to the XLA-op path's, and to the oracle's (gradient by
+    finite differences)."""
+    case = _with_blank_at(rng, loss_case(rng, variant, rnnt_type), blank_at)
+    delay = float(rng.choice([0.0, 0.5]))
+    fn = _loss(variant, case, rnnt_type, delay_penalty=delay, use_hat_loss=True)
+    calls = _force_gather(monkeypatch, framework, "xla")
+    values, _ = run(framework, fn, case["arrays"])
+    mask = np.isfinite(values)
+    weights = np.where(mask, rng.standard_normal(values.shape), 0.0)
+    xla_values, xla_grads = run(framework, fn, case["arrays"], mask, weights)
+    assert calls == []
+    calls = _force_gather(monkeypatch, framework, "fused")
+    fused_values, fused_grads = run(framework, fn, case["arrays"], mask, weights)
+    assert calls == [True], calls
+    np.testing.assert_allclose(fused_values, xla_values, rtol=1e-12)
+    np.testing.assert_allclose(fused_grads[0], xla_grads[0], rtol=1e-10, atol=1e-13)
+    _check_against_oracle(
+        rng, framework, variant, case, rnnt_type, delay, "hat", 0.0, use_hat_loss=True
+    )
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("kind", ["hat", "given"])
-def test_logprobs_functions_match_the_oracle(rng, framework, kind):
+@pytest.mark.parametrize("gather", ["xla", "fused"])
+def test_logprobs_functions_match_the_oracle(rng, monkeypatch, framework, kind, gather):
     """get_rnnt_logprobs_joint/_pruned: px[b, s, t] = lp[t, s, symbols[b, s]],
     py[b, s, t] = lp[t, s, blank]; a symbol equal to the blank under HAT gets
-    the blank's log-probability."""
+    the blank's log-probability. gather "fused": where the fused gather is
+    used (GPUs), which log-probabilities given as such never reach."""
     m = _module(framework)
+    calls = _force_gather(monkeypatch, framework, gather)
     B, S, T, C = 2, 3, 4, 5
     logits = rng.standard_normal((B, T, S + 1, C))
     symbols, blank = symbols_and_blank(rng, B, S, C)
@@ -176,6 +232,7 @@ def test_logprobs_functions_match_the_oracle(rng, framework, kind):
             np.testing.assert_allclose(
                 np.asarray(py)[b], lps[b][:, :, blank].T, rtol=1e-12, atol=1e-12
             )
+    assert calls == ([True, True] if gather == "fused" and kind == "hat" else [])
 
 
 # ---------------------------------------------------------------------------
@@ -360,7 +417,9 @@ def test_tf_equals_jax(rng, variant, options):
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("variant", ["joint", "pruned"])
-def test_all_minus_inf_rows_give_zero_gradients(rng, framework, variant):
+@pytest.mark.parametrize("gather", ["xla", "fused"])
+def test_all_minus_inf_rows_give_zero_gradients(rng, monkeypatch, framework, variant, gather):
+    _force_gather(monkeypatch, framework, gather)
     B, S, T, C = 2, 2, 4, 5
     symbols, blank = symbols_and_blank(rng, B, S, C)
     boundary = np.array([[0, 0, 2, 4], [0, 0, 1, 2]], np.int64)

@@ -10,18 +10,50 @@ import pytest
 
 from xla_rnnt import _native, _targets
 
-HEADER = pathlib.Path(__file__).resolve().parents[1] / "cc" / "targets.h"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+HEADER = ROOT / "cc" / "targets.h"
+HANDLER_SOURCES = [
+    ROOT / "cc" / "ffi_logsoftmax_gather.cc",
+    ROOT / "cuda" / "ffi_logsoftmax_gather_cuda.cc",
+]
+CPP_TYPES = {"int64": "int64_t", "bool": "bool"}  # Attribute.dtype -> the handler's Attr<T>
 
 
 def test_names_agree_with_the_cpp_twin_and_the_library():
     text = HEADER.read_text()
-    header_names = set(re.findall(r'inline constexpr char k\w+\[\] = "(\w+)";', text))
+    header_names = set(re.findall(r'inline constexpr char k\w+(?<!Attr)\[\] = "(\w+)";', text))
     table_names = {t.name for t in _targets.TARGETS}
     assert header_names == table_names
     library_names = {name for name, platform, _ in _native.handlers() if platform == "Host"}
     assert library_names == table_names
     rows = int(re.search(r"kHandoffRowsPerBand = (\d+);", text).group(1))
     assert rows == _targets.HANDOFF_ROWS_PER_BAND
+
+
+def test_attributes_agree_with_the_cpp_twin_and_the_handlers():
+    """Every attribute of the table is named in cc/targets.h (kXxxAttr, its
+    type in the comment) and bound with that constant and type, in the
+    table's order, by each gather handler, CPU and CUDA."""
+    declared = re.findall(
+        r'inline constexpr char (k\w+Attr)\[\] = "(\w+)";\s+// (\w+):', HEADER.read_text()
+    )
+    table = {a.name: a.dtype for t in _targets.TARGETS for a in t.attributes}
+    assert {name: dtype for _, name, dtype in declared} == table
+    constant = {name: k for k, name, _ in declared}
+    gather = _targets.LOGSOFTMAX_GATHER.attributes
+    assert _targets.LOGSOFTMAX_GATHER_GRAD.attributes == gather
+    want = [(CPP_TYPES[a.dtype], constant[a.name]) for a in gather]
+    for path in HANDLER_SOURCES:
+        bound = re.findall(r"\.Attr<(\w+)>\(xla_rnnt::(k\w+Attr)\)", path.read_text())
+        assert bound == want * 2, path  # the forward's handler, then the gradient's
+
+
+def test_attribute_values_are_typed_and_complete():
+    values = _targets.LOGSOFTMAX_GATHER.attribute_values({"hat": True, "blank": 3})
+    assert values == {"blank": 3, "hat": True}
+    assert type(values["blank"]) is np.int64 and type(values["hat"]) is np.bool_
+    with pytest.raises(TypeError, match=r"takes attributes \('blank', 'hat'\), got \('blank',\)"):
+        _targets.LOGSOFTMAX_GATHER.attribute_values({"blank": 3})
 
 
 @pytest.mark.parametrize("S", [0, 1, 30, 31, 32, 63, 64, 1000])

@@ -31,7 +31,9 @@ def _gather(B, extra=()):
     ] * len(extra)
 
 
-# target name -> (binding call, operand specs for a batch size B)
+# target name -> (binding call, operand specs for a batch size B); the gather
+# targets' bool attribute hat is false in one and true in the other, so both
+# of its spellings are pinned.
 CALLS = {
     "xla_rnnt_mi_forward": (_ffi.mi_forward, _lattice),
     "xla_rnnt_mi_forward_backward": (_ffi.mi_forward_backward, _lattice),
@@ -40,12 +42,12 @@ CALLS = {
         lambda B: _lattice(B) + [tf.TensorSpec([B, S + 1, T + 1])],
     ),
     "xla_rnnt_logsoftmax_gather": (
-        lambda logits, symbols: _ffi.logsoftmax_gather(logits, symbols, 2),
+        lambda logits, symbols: _ffi.logsoftmax_gather(logits, symbols, 2, False),
         _gather,
     ),
     "xla_rnnt_logsoftmax_gather_grad": (
         lambda logits, symbols, norm, gx, gy: _ffi.logsoftmax_gather_grad(
-            logits, symbols, norm, gx, gy, 2
+            logits, symbols, norm, gx, gy, 2, True
         ),
         lambda B: _gather(B, extra=(0, 1, 2)),
     ),

@@ -5,13 +5,13 @@ Every function takes a backend adapter ``ops`` first (``xla_rnnt.jax._ops`` or
 small set of array operations plus the differentiable custom calls,
 ``ops.mi_scores`` / ``ops.mi_scores_and_grads`` (via ``_recursion``) and
 ``ops.logsoftmax_gather``
-(the log-probabilities of the full and pruned losses from float32/float64
-logits, one fused pass over them). Nothing here imports a framework, and
-nothing loops in Python over T or B: the graphs are closed-form (gathers,
-matmuls, reductions, log2(T) doubling steps for the running minima), so they
-lower well under ``jax.jit`` and ``tf.function(jit_compile=True)``. S, T and the
-vocabulary size C must be static; B may be unknown (TF), read through
-``ops.batch_size``.
+(the log-probabilities of the full and pruned losses, log-softmax or HAT,
+from float32/float64 logits, one fused pass over them). Nothing here imports
+a framework, and nothing loops in Python over T or B: the graphs are
+closed-form (gathers, matmuls, reductions, log2(T) doubling steps for the
+running minima), so they lower well under ``jax.jit`` and
+``tf.function(jit_compile=True)``. S, T and the vocabulary size C must be
+static; B may be unknown (TF), read through ``ops.batch_size``.
 
 Conventions shared by every function (see fast_rnnt's ``rnnt_loss.py`` for the
 method; these are its semantics, with the differences the README lists under
@@ -125,16 +125,30 @@ def _node_logprobs(ops: Ops, logits, index, blank, use_hat_loss, fused_log_softm
     options of the full and pruned losses.
 
     fused_log_softmax=False: logits are log-probabilities already, px and py
-    are plain gathers. use_hat_loss: the HAT factorisation (_hat_gather), on
-    framework ops on every device. Otherwise _logsoftmax_gather (the fused
-    custom call on GPUs)."""
+    are plain gathers. Otherwise the log-softmax, or with use_hat_loss the
+    HAT factorisation: the fused custom call where _uses_fused_gather, else
+    XLA's own ops (_logsoftmax_gather, _hat_gather)."""
     if not fused_log_softmax:
         x = _compute(ops, logits)
         px = ops.take_along_last(x, index[:, :, :, None])[:, :, :, 0]
         return px, x[:, :, :, blank]
+    if _uses_fused_gather(ops, logits):
+        return ops.logsoftmax_gather(logits, index, blank, use_hat_loss)
     if use_hat_loss:
         return _hat_gather(ops, logits, index, blank)
     return _logsoftmax_gather(ops, logits, index, blank)
+
+
+def _uses_fused_gather(ops: Ops, logits):
+    """Whether the fused custom call computes the node log-probabilities (one
+    pass over the logits forward, one backward): for float32/float64 where
+    the framework's default device is a GPU. Otherwise XLA's own ops: on CPUs
+    its fusions are vectorised and multi-threaded and beat the
+    single-threaded CPU kernel (benchmarks/benchmark_tf_cpu.py), and for
+    float16/bfloat16 XLA fuses the float32 upcast into its reductions, so no
+    float32 copy of the logits is materialised (the custom call would need
+    one, and a float32 gradient)."""
+    return ops.dtype_name(logits) not in _HALF and ops.default_device_is_gpu()
 
 
 def _hat_gather(ops: Ops, logits, index, blank):
@@ -143,8 +157,9 @@ def _hat_gather(ops: Ops, logits, index, blank):
     log-probability is log_sigmoid(logits[..., blank]); symbol c != blank has
     log_softmax over the non-blank logits at c plus log_sigmoid(-logits[...,
     blank]) (= log(1 - sigmoid)). An index equal to blank gets the blank's
-    log-probability (k2 applies the non-blank formula to it). XLA's own ops,
-    on every device (the fused custom call has no HAT variant yet)."""
+    log-probability (k2 applies the non-blank formula to it). XLA's own ops:
+    the path where the fused custom call (its hat variant) is not used, and
+    the reference the tests hold that call to."""
     x = _compute(ops, logits)
     C = ops.shape(x)[3]
     blank_logit = x[:, :, :, blank]
@@ -158,17 +173,8 @@ def _hat_gather(ops: Ops, logits, index, blank):
 
 def _logsoftmax_gather(ops: Ops, logits, index, blank):
     """(px, py) = log_softmax(logits) [B, T, K, C] at index [B, T, K] (in
-    range) and at blank, [B, T, K] each, in the compute dtype.
-
-    float32/float64 where the framework's default device is a GPU: the fused
-    custom call (one pass over the logits forward, one backward). Otherwise
-    XLA's own ops: on CPUs its fusions are vectorised and multi-threaded and
-    beat the single-threaded CPU kernel (benchmarks/benchmark_tf_cpu.py), and
-    for float16/bfloat16 XLA fuses the float32 upcast into its reductions, so
-    no float32 copy of the logits is materialised (the custom call would need
-    one, and a float32 gradient)."""
-    if ops.dtype_name(logits) not in _HALF and ops.default_device_is_gpu():
-        return ops.logsoftmax_gather(logits, index, blank)
+    range) and at blank, [B, T, K] each, in the compute dtype, on XLA's own
+    ops (the fused custom call's reference)."""
     x = _compute(ops, logits)
     normalizers = _log_normalizer(ops, x)
     px = ops.take_along_last(x, index[:, :, :, None])[:, :, :, 0] - normalizers
@@ -872,9 +878,10 @@ _LOGPROB_OPTIONS = """use_hat_loss: static bool (k2's), the Hybrid Autoregressiv
         log_sigmoid(-logits[..., termination_symbol]) (= log(1 - sigmoid));
         needs C >= 2. As k2's get_hat_logprobs_pruned, except that any
         termination_symbol is allowed (k2 requires 0) and a transcript
-        symbol equal to the blank gets the blank's log-probability. Computed
-        with the framework's own ops on every device: the fused log-softmax
-        + gather custom call, used on GPUs otherwise, has no HAT variant yet.
+        symbol equal to the blank gets the blank's log-probability. On GPUs
+        (float32/float64 logits) the fused log-softmax + gather custom call
+        computes it, as it does the log-softmax; elsewhere the framework's
+        own ops.
       fused_log_softmax: static bool (torchaudio's): True (default) normalises
         the logits with a log-softmax over C; False takes them as
         log-probabilities already (e.g. the output of the model's own

@@ -1,8 +1,9 @@
 """Every custom call of the library, declared once: name, operands, results as
-formulas of the operand shapes, attributes, batch-sharding rule. The TF
-binding (``tf/_ffi.py``) and the JAX binding (``jax/_ffi.py``) are derived from
-this table; its C++ twin is ``cc/targets.h`` (names, the same formulas), and
-the handlers check the same shapes (``cc/ffi_checks.h``).
+formulas of the operand shapes, attributes (name and type), batch-sharding
+rule. The TF binding (``tf/_ffi.py``) and the JAX binding (``jax/_ffi.py``) are
+derived from this table; its C++ twin is ``cc/targets.h`` (names, attribute
+names and types, the same formulas), and the handlers check the same shapes
+(``cc/ffi_checks.h``) and bind the attributes by those names.
 
 Shapes: operand 0 has ``lead`` batch axes followed by ``trailing`` axes; every
 operand and result starts with the same batch axes (TF: one, B; JAX: any
@@ -11,6 +12,8 @@ trailing dims are :class:`Size` formulas of the operands' trailing dims.
 """
 
 from typing import NamedTuple
+
+import numpy as np
 
 # Rows per band of the CUDA backward; its workspace g keeps one row per band
 # (cc/targets.h: kHandoffRowsPerBand).
@@ -36,12 +39,25 @@ class Result(NamedTuple):
     trailing: tuple  # Size per axis after the batch axes
 
 
+class Attribute(NamedTuple):
+    """A static FFI attribute: its name and NumPy scalar type, "int64"
+    (``Attr<int64_t>``, MLIR ``i64``) or "bool" (``Attr<bool>``, ``i1``); the
+    handlers bind it by its name in cc/targets.h."""
+
+    name: str
+    dtype: str
+
+    def value(self, x):
+        """x as the scalar the bindings hand to the FFI (its MLIR type follows)."""
+        return np.dtype(self.dtype).type(x)
+
+
 class Target(NamedTuple):
     name: str
     operands: tuple  # operand names, in the handler's binding order
     trailing: int  # operand 0's non-batch rank
     results: tuple  # Result, in the handler's binding order; dtype of operand 0
-    attributes: tuple  # names of the handler's attributes (int64 values)
+    attributes: tuple  # Attribute, the handler's static attributes
     # Shardy rule: "..." are the batch axes of every operand and result; all
     # other factors must be replicated (listed in `replicated`).
     sharding_rule: str
@@ -51,6 +67,14 @@ class Target(NamedTuple):
         """[result shape] for operand shapes (tuples of ints), batch axes included."""
         lead = tuple(shapes[0][: len(shapes[0]) - self.trailing])
         return [lead + tuple(s.of(shapes) for s in r.trailing) for r in self.results]
+
+    def attribute_values(self, values):
+        """{name: FFI scalar} for a call's attributes {name: value}, which must
+        name every attribute of the target and nothing else."""
+        names = tuple(a.name for a in self.attributes)
+        if sorted(values) != sorted(names):
+            raise TypeError(f"{self.name} takes attributes {names}, got {tuple(values)}")
+        return {a.name: a.value(values[a.name]) for a in self.attributes}
 
 
 # px [.., S, T+1] (regular) or [.., S, T] (modified), py [.., S+1, T],
@@ -100,13 +124,15 @@ MI_BACKWARD = Target(  # TF's backward, from p of MI_FORWARD
     replicated=_LATTICE_FACTORS + ("h",),
 )
 
-# logits [.., C] float, symbols [..] int32; cc/logsoftmax_gather.h.
+# logits [.., C] float, symbols [..] int32; cc/logsoftmax_gather.h. blank: the
+# blank class; hat: the HAT factorisation instead of the log-softmax.
+_GATHER_ATTRIBUTES = (Attribute("blank", "int64"), Attribute("hat", "bool"))
 LOGSOFTMAX_GATHER = Target(
     name="xla_rnnt_logsoftmax_gather",
     operands=("logits", "symbols"),
     trailing=1,
     results=(Result("px", ()), Result("py", ()), Result("normalizers", ())),
-    attributes=("blank",),
+    attributes=_GATHER_ATTRIBUTES,
     sharding_rule="... c, ... -> ..., ..., ...",
     replicated=("c",),
 )
@@ -116,7 +142,7 @@ LOGSOFTMAX_GATHER_GRAD = Target(
     operands=("logits", "symbols", "normalizers", "px_grad", "py_grad"),
     trailing=1,
     results=(Result("logits_grad", (Size(0, -1),)),),
-    attributes=("blank",),
+    attributes=_GATHER_ATTRIBUTES,
     sharding_rule="... c, ..., ..., ..., ... -> ... c",
     replicated=("c",),
 )

@@ -645,23 +645,27 @@ struct GatherConfig {
   int64_t N, C, blank;
   Misalign misalign;  // base one element past a 16-byte boundary: the scalar path
   const char* path;   // the forward kernel the launcher picks (for the label)
+  bool hat;           // the HAT variant of every kernel (cc/logsoftmax_gather.h)
 };
 
 template <typename Real>
 struct GatherInputs {
   GatherSizes sz;
+  bool hat;
   std::vector<Real> logits, px_grad, py_grad;
   std::vector<int32_t> symbols;
 };
 
 // Rows: uniform [-8, 8]; every 7th (from 3) all -inf; every 7th (from 5) 30%
-// -inf cells; every 11th (from 4) shifted by +60. Symbols: every 5th (from 2)
-// outside [0, C), every 13th (from 6) the blank. Cotangents uniform [-2, 2],
-// every 9th row zero.
+// -inf cells; every 11th (from 4) shifted by +60; HAT: every 17th (from 8)
+// -inf but at the blank (no non-blank mass: normalizer 0). Symbols: every
+// 5th (from 2) outside [0, C), every 13th (from 6) the blank. Cotangents
+// uniform [-2, 2], every 9th row zero.
 template <typename Real>
 GatherInputs<Real> MakeGatherInputs(const GatherConfig& cfg, Rng& rng) {
   GatherInputs<Real> in;
   in.sz = GatherSizes{cfg.N, cfg.C, cfg.blank};
+  in.hat = cfg.hat;
   in.logits.resize(cfg.N * cfg.C);
   const int64_t C = cfg.C;
   const int32_t outside[] = {-1, int32_t(C), int32_t(C + 5), std::numeric_limits<int32_t>::min(),
@@ -674,6 +678,7 @@ GatherInputs<Real> MakeGatherInputs(const GatherConfig& cfg, Rng& rng) {
       row[c] = static_cast<Real>(v);
       if (n % 7 == 5 && rng.Uniform() < 0.3) row[c] = -Inf<Real>();
       if (n % 7 == 3) row[c] = -Inf<Real>();
+      if (cfg.hat && n % 17 == 8 && c != cfg.blank) row[c] = -Inf<Real>();
     }
     int32_t sym = int32_t(rng.Int(0, C - 1));
     if (n % 5 == 2) sym = outside[(n / 5) % 5];
@@ -696,17 +701,17 @@ struct GatherResult {
 template <typename R>
 GatherResult<R> CpuGather(const std::vector<R>& logits, const std::vector<int32_t>& symbols,
                           const std::vector<R>& px_grad, const std::vector<R>& py_grad,
-                          const std::vector<R>* normalizers, GatherSizes sz) {
+                          const std::vector<R>* normalizers, GatherSizes sz, bool hat) {
   GatherResult<R> r;
   r.px.resize(sz.N);
   r.py.resize(sz.N);
   r.normalizers.resize(sz.N);
   r.logits_grad.resize(sz.N * sz.C);
-  LogsoftmaxGatherCpu<R>(logits.data(), symbols.data(), sz, r.px.data(), r.py.data(),
+  LogsoftmaxGatherCpu<R>(logits.data(), symbols.data(), sz, hat, r.px.data(), r.py.data(),
                          r.normalizers.data());
   const R* norm = normalizers != nullptr ? normalizers->data() : r.normalizers.data();
   LogsoftmaxGatherGradCpu<R>(logits.data(), symbols.data(), norm, px_grad.data(), py_grad.data(),
-                             sz, r.logits_grad.data());
+                             sz, hat, r.logits_grad.data());
   return r;
 }
 
@@ -734,7 +739,7 @@ GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<
   normalizers.Sentinel();
   logits_grad.Sentinel();
   GatherResult<Real> r;
-  Launched(LaunchLogsoftmaxGather<Real>(g_stream, logits.get() + off_in, symbols.get(), sz,
+  Launched(LaunchLogsoftmaxGather<Real>(g_stream, logits.get() + off_in, symbols.get(), sz, in.hat,
                                         px.get(), py.get(), normalizers.get()),
            "LaunchLogsoftmaxGather");
   r.px = px.Download();
@@ -742,7 +747,7 @@ GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<
   r.normalizers = normalizers.Download();
   Launched(LaunchLogsoftmaxGatherGrad<Real>(g_stream, logits.get() + off_in, symbols.get(),
                                             normalizers_in.get(), px_grad.get(), py_grad.get(), sz,
-                                            logits_grad.get() + off_out),
+                                            in.hat, logits_grad.get() + off_out),
            "LaunchLogsoftmaxGatherGrad");
   r.logits_grad = logits_grad.Download(off_out, n);
   return r;
@@ -763,9 +768,10 @@ GatherResult<Real> DeviceGather(const GatherInputs<Real>& in, const std::vector<
   const GatherSizes one{1, sz.C, sz.blank};
   for (int64_t n = 0; n < sz.N; ++n) {
     const Real* row = in.logits.data() + n * sz.C;
-    LogsoftmaxGatherCpu<Real>(row, &in.symbols[n], one, &r.px[n], &r.py[n], &r.normalizers[n]);
+    LogsoftmaxGatherCpu<Real>(row, &in.symbols[n], one, in.hat, &r.px[n], &r.py[n],
+                              &r.normalizers[n]);
     LogsoftmaxGatherGradCpu<Real>(row, &in.symbols[n], &norm_in[n], &in.px_grad[n], &in.py_grad[n],
-                                  one, r.logits_grad.data() + n * sz.C);
+                                  one, in.hat, r.logits_grad.data() + n * sz.C);
   }
   return r;
 }
@@ -777,8 +783,9 @@ void RunGather(const GatherConfig& cfg) {
   static const char* kMisalign[] = {"", " misaligned", " grad-misaligned"};
   char label[160];
   std::snprintf(label, sizeof(label),
-                "gather %s N=%" PRId64 " C=%" PRId64 " blank=%" PRId64 " (%s%s)", DtypeName<Real>(),
-                cfg.N, cfg.C, cfg.blank, cfg.path, kMisalign[int(cfg.misalign)]);
+                "gather%s %s N=%" PRId64 " C=%" PRId64 " blank=%" PRId64 " (%s%s)",
+                cfg.hat ? " hat" : "", DtypeName<Real>(), cfg.N, cfg.C, cfg.blank, cfg.path,
+                kMisalign[int(cfg.misalign)]);
   const std::string labels[2] = {std::string(label) + " fwd", std::string(label) + " bwd"};
   Rng rng = CaseRng();
   bool any = false;
@@ -786,13 +793,13 @@ void RunGather(const GatherConfig& cfg) {
   if (!any) return;
   const GatherInputs<Real> in = MakeGatherInputs<Real>(cfg, rng);
   const GatherResult<Real> ref =
-      CpuGather<Real>(in.logits, in.symbols, in.px_grad, in.py_grad, nullptr, in.sz);
+      CpuGather<Real>(in.logits, in.symbols, in.px_grad, in.py_grad, nullptr, in.sz, in.hat);
   const bool f32 = std::is_same<Real, float>::value;
   GatherResult<double> ref64;
   if (f32) {
     const std::vector<double> norm64 = Widen(ref.normalizers);
     ref64 = CpuGather<double>(Widen(in.logits), in.symbols, Widen(in.px_grad), Widen(in.py_grad),
-                              &norm64, in.sz);
+                              &norm64, in.sz, in.hat);
   }
   auto r64 = [&](const std::vector<double>& v) { return f32 ? &v : nullptr; };
   GatherResult<Real> dev;
@@ -819,23 +826,26 @@ void RunGather(const GatherConfig& cfg) {
 // P = C / V vectors (V = 16 bytes / element) when C % V == 0 and the base is
 // 16-byte aligned: P <= 128 short kernel K = 4, P <= 256 K = 8, else the
 // running-sum kernel; otherwise the running-sum kernel element by element.
+// Each with hat false and true (the HAT kernels are other instantiations);
+// the blanks sit first, last and inside a vector, in a lane's first and
+// later packs.
 template <typename Real>
-std::vector<GatherConfig> GatherConfigs() {
+std::vector<GatherConfig> GatherConfigs(bool hat) {
   const int64_t V = 16 / sizeof(Real);
   return {
-      {19, 1, 0, Misalign::kNone, "scalar"},
-      {37, V, V - 1, Misalign::kNone, "short K=4, 1 vector"},
-      {64, 25 * V, 0, Misalign::kNone, "short K=4"},
-      {40, 128 * V, 128 * V - 1, Misalign::kNone, "short K=4, last"},
-      {33, 129 * V, 7, Misalign::kNone, "short K=8, first"},
-      {21, 256 * V, 0, Misalign::kNone, "short K=8, last"},
-      {17, 257 * V, 257 * V - 1, Misalign::kNone, "long vector, first"},
-      {9, 1250 * V, 3, Misalign::kNone, "long vector"},
-      {13, 1001, 500, Misalign::kNone, "long scalar"},
-      {9, 37, 36, Misalign::kNone, "scalar, C % V != 0"},
-      {11, 128 * V, 1, Misalign::kBoth, "scalar"},
-      {10, 25 * V, 2, Misalign::kGradOnly, "short K=4, scalar backward"},
-      {0, 16, 0, Misalign::kNone, "N=0, no launch"},
+      {19, 1, 0, Misalign::kNone, "scalar", hat},
+      {37, V, V - 1, Misalign::kNone, "short K=4, 1 vector", hat},
+      {64, 25 * V, 0, Misalign::kNone, "short K=4", hat},
+      {40, 128 * V, 128 * V - 1, Misalign::kNone, "short K=4, last", hat},
+      {33, 129 * V, 7, Misalign::kNone, "short K=8, first", hat},
+      {21, 256 * V, 0, Misalign::kNone, "short K=8, last", hat},
+      {17, 257 * V, 257 * V - 1, Misalign::kNone, "long vector, first", hat},
+      {9, 1250 * V, 3, Misalign::kNone, "long vector", hat},
+      {13, 1001, 500, Misalign::kNone, "long scalar", hat},
+      {9, 37, 36, Misalign::kNone, "scalar, C % V != 0", hat},
+      {11, 128 * V, 1, Misalign::kBoth, "scalar", hat},
+      {10, 25 * V, 2, Misalign::kGradOnly, "short K=4, scalar backward", hat},
+      {0, 16, 0, Misalign::kNone, "N=0, no launch", hat},
   };
 }
 
@@ -901,8 +911,10 @@ int Main(int argc, char** argv) {
       RunMi<double>(cfg, l);
     }
   }
-  for (const GatherConfig& cfg : GatherConfigs<float>()) RunGather<float>(cfg);
-  for (const GatherConfig& cfg : GatherConfigs<double>()) RunGather<double>(cfg);
+  for (const bool hat : {false, true}) {
+    for (const GatherConfig& cfg : GatherConfigs<float>(hat)) RunGather<float>(cfg);
+    for (const GatherConfig& cfg : GatherConfigs<double>(hat)) RunGather<double>(cfg);
+  }
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
   cudaStreamDestroy(g_stream);
 #endif

@@ -6,7 +6,7 @@ module @ffi_xla_rnnt_logsoftmax_gather_grad attributes {jax.uses_shape_polymorph
     %3 = stablehlo.constant dense<2> : tensor<1xi32>
     %4 = stablehlo.constant dense<7> : tensor<1xi32>
     %5 = stablehlo.concatenate %1, %2, %3, %4, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<4xi32>
-    %6 = stablehlo.custom_call @xla_rnnt_logsoftmax_gather_grad(%arg1, %arg2, %arg3, %arg4, %arg5, %5) {api_version = 4 : i32, backend_config = {blank = 2 : i64}, indices_of_shape_operands = dense<[5]> : tensor<1xi64>, operand_layouts = [dense<[3, 2, 1, 0]> : tensor<4xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[3, 2, 1, 0]> : tensor<4xindex>]} : (tensor<?x5x2x7xf32>, tensor<?x5x2xi32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<4xi32>) -> (tensor<?x5x2x7xf32>)
+    %6 = stablehlo.custom_call @xla_rnnt_logsoftmax_gather_grad(%arg1, %arg2, %arg3, %arg4, %arg5, %5) {api_version = 4 : i32, backend_config = {blank = 2 : i64, hat = true}, indices_of_shape_operands = dense<[5]> : tensor<1xi64>, operand_layouts = [dense<[3, 2, 1, 0]> : tensor<4xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[3, 2, 1, 0]> : tensor<4xindex>]} : (tensor<?x5x2x7xf32>, tensor<?x5x2xi32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<4xi32>) -> (tensor<?x5x2x7xf32>)
     return %6 : tensor<?x5x2x7xf32>
   }
 }

@@ -13,7 +13,7 @@ module @ffi_xla_rnnt_logsoftmax_gather attributes {jax.uses_shape_polymorphism =
     %10 = stablehlo.constant dense<5> : tensor<1xi32>
     %11 = stablehlo.constant dense<2> : tensor<1xi32>
     %12 = stablehlo.concatenate %9, %10, %11, dim = 0 : (tensor<1xi32>, tensor<1xi32>, tensor<1xi32>) -> tensor<3xi32>
-    %13:3 = stablehlo.custom_call @xla_rnnt_logsoftmax_gather(%arg1, %arg2, %4, %8, %12) {api_version = 4 : i32, backend_config = {blank = 2 : i64}, indices_of_shape_operands = dense<[2, 3, 4]> : tensor<3xi64>, operand_layouts = [dense<[3, 2, 1, 0]> : tensor<4xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>]} : (tensor<?x5x2x7xf32>, tensor<?x5x2xi32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>) -> (tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>)
+    %13:3 = stablehlo.custom_call @xla_rnnt_logsoftmax_gather(%arg1, %arg2, %4, %8, %12) {api_version = 4 : i32, backend_config = {blank = 2 : i64, hat = false}, indices_of_shape_operands = dense<[2, 3, 4]> : tensor<3xi64>, operand_layouts = [dense<[3, 2, 1, 0]> : tensor<4xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>, dense<[0]> : tensor<1xindex>], result_layouts = [dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>, dense<[2, 1, 0]> : tensor<3xindex>]} : (tensor<?x5x2x7xf32>, tensor<?x5x2xi32>, tensor<3xi32>, tensor<3xi32>, tensor<3xi32>) -> (tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>)
     return %13#0, %13#1, %13#2 : tensor<?x5x2xf32>, tensor<?x5x2xf32>, tensor<?x5x2xf32>
   }
 }

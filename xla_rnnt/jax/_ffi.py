@@ -23,7 +23,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.experimental.custom_partitioning import custom_partitioning
 from jax.sharding import NamedSharding, PartitionSpec
 
@@ -76,11 +75,7 @@ def _shardings(mesh, arg_shapes, result_avals, trailing):
 def _partitioned(target, **attributes):
     """custom_partitioning + custom_vmap wrapper of one target (a
     _targets.Target); `attributes` are the handler's static FFI attributes."""
-    if sorted(attributes) != sorted(target.attributes):
-        raise TypeError(
-            f"{target.name} takes attributes {target.attributes}, got {tuple(attributes)}"
-        )
-    attributes = {name: np.int64(value) for name, value in attributes.items()}
+    attributes = target.attribute_values(attributes)
     trailing = target.trailing
 
     def raw_call(*args):
@@ -144,21 +139,21 @@ def mi_forward_backward(px, py, boundary):
 
 
 @functools.lru_cache(maxsize=None)
-def _gather_calls(blank):
-    """The (forward, gradient) calls for one blank (a static attribute)."""
+def _gather_calls(blank, hat):
+    """The (forward, gradient) calls for one blank and hat (static attributes)."""
     return (
-        _partitioned(_targets.LOGSOFTMAX_GATHER, blank=blank),
-        _partitioned(_targets.LOGSOFTMAX_GATHER_GRAD, blank=blank),
+        _partitioned(_targets.LOGSOFTMAX_GATHER, blank=blank, hat=hat),
+        _partitioned(_targets.LOGSOFTMAX_GATHER_GRAD, blank=blank, hat=hat),
     )
 
 
-def logsoftmax_gather(logits, symbols, blank):
+def logsoftmax_gather(logits, symbols, blank, hat):
     """(px, py, normalizers), each [...] for logits [..., C] and int32 symbols
-    [...] (cc/logsoftmax_gather.h)."""
-    return _gather_calls(blank)[0](logits, symbols)
+    [...] (cc/logsoftmax_gather.h); hat: the HAT factorisation."""
+    return _gather_calls(blank, hat)[0](logits, symbols)
 
 
-def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
+def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank, hat):
     """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
-    (logits_grad,) = _gather_calls(blank)[1](logits, symbols, normalizers, px_grad, py_grad)
+    (logits_grad,) = _gather_calls(blank, hat)[1](logits, symbols, normalizers, px_grad, py_grad)
     return logits_grad

@@ -38,17 +38,9 @@ def _results(target, operands):
 
 def call(target, *operands, **attributes):
     """The results of custom call `target` (a _targets.Target) as a list."""
-    if sorted(attributes) != sorted(target.attributes):
-        raise TypeError(
-            f"{target.name} takes attributes {target.attributes}, got {tuple(attributes)}"
-        )
+    values = target.attribute_values(attributes)
     operands = [tf.convert_to_tensor(x) for x in operands]
-    return ffi_call(
-        target.name,
-        operands,
-        _results(target, operands),
-        attributes={name: int(value) for name, value in attributes.items()},
-    )
+    return ffi_call(target.name, operands, _results(target, operands), attributes=values)
 
 
 def mi_forward(px, py, boundary):
@@ -68,12 +60,13 @@ def mi_backward(px, py, boundary, p):
     return px_grad, py_grad
 
 
-def logsoftmax_gather(logits, symbols, blank):
-    """(px, py, normalizers), each shaped like symbols [...], for logits [..., C]."""
-    return tuple(call(_targets.LOGSOFTMAX_GATHER, logits, symbols, blank=blank))
+def logsoftmax_gather(logits, symbols, blank, hat):
+    """(px, py, normalizers), each shaped like symbols [...], for logits [..., C];
+    hat: the HAT factorisation (cc/logsoftmax_gather.h)."""
+    return tuple(call(_targets.LOGSOFTMAX_GATHER, logits, symbols, blank=blank, hat=hat))
 
 
-def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank):
+def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank, hat):
     """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
     (logits_grad,) = call(
         _targets.LOGSOFTMAX_GATHER_GRAD,
@@ -83,5 +76,6 @@ def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank
         px_grad,
         py_grad,
         blank=blank,
+        hat=hat,
     )
     return logits_grad

@@ -200,10 +200,11 @@ def default_device_is_gpu():
     return bool(tf.config.list_logical_devices("GPU"))
 
 
-def logsoftmax_gather(logits, symbols, blank):
-    """(px, py): log_softmax(logits) at symbols (int32, -inf outside [0, C))
-    and at blank, one fused pass (cc/logsoftmax_gather.h)."""
-    return _logsoftmax_gather(logits, symbols, blank)
+def logsoftmax_gather(logits, symbols, blank, hat):
+    """(px, py): log_softmax(logits) (hat: HAT's log-probabilities) at symbols
+    (int32, -inf outside [0, C)) and at blank, one fused pass
+    (cc/logsoftmax_gather.h)."""
+    return _logsoftmax_gather(logits, symbols, blank, hat)
 
 
 def same_batch(names, arrays):
