@@ -72,7 +72,9 @@ def test_cuda_matches_cpu_and_reference(rng, B, S, T, modified, dtype):
             [cuda[0], *cuda[1]], [cpu[0], *cpu[1]], [exact[0], *exact[1]]
         ):
             if dtype == np.float64:
-                assert relative_error(got, same_dtype) < 1e-12
+                # The CUDA forward runs in linear space, the CPU's in log
+                # space: at 1300-step lattices they differ by ~1e-12.
+                assert relative_error(got, same_dtype) < 1e-11
             else:
                 # Scores here reach |p| ~ 1e3, where one float32 ulp is ~6e-5:
                 # CUDA's expf/log1pf and glibc's differ in the last bit, so
