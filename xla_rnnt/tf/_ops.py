@@ -56,11 +56,22 @@ def concat(xs, axis):
 
 
 def full(shape, value, dtype):
-    return tf.fill(_shape(shape), tf.constant(value, dtype))
+    dims = _shape(shape)
+    if isinstance(dims, list) and not tf.executing_eagerly():
+        return _splat(value, dtype, dims)
+    return tf.fill(dims, tf.constant(value, dtype))
 
 
 def full_like(x, value):
+    if x.shape.is_fully_defined() and not tf.executing_eagerly():
+        return _splat(value, x.dtype, x.shape)
     return tf.fill(tf.shape(x), tf.constant(value, x.dtype))
+
+
+def _splat(value, dtype, shape):
+    """One Const op holding a single value (three for tf.fill in a trace);
+    tf2xla emits it as a broadcast of the scalar, as it does tf.fill."""
+    return tf.constant(value, dtype, shape)
 
 
 def broadcast_to(x, shape):
