@@ -186,8 +186,15 @@ def _tf_log_times(stderr):
     return dict(bridge_s=bridge, xla_s=xla) if xla else {}
 
 
-def _run(script, shape, **fields):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", TF_CPP_VMODULE=_TF_VMODULE)
+def _run(script, shape, log=None, **fields):
+    # Only TF's process logs its compile phases (jaxlib would log them too).
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    if script is _TF:
+        extra = os.environ.get("TF_CPP_VMODULE")  # e.g. gpu_compiler=1
+        env.update(
+            TF_CPP_MIN_LOG_LEVEL="0",
+            TF_CPP_VMODULE=_TF_VMODULE + ("," + extra if extra else ""),
+        )
     out = subprocess.run(
         [sys.executable, "-c", script.format(shape=repr(shape), **fields)],
         capture_output=True,
@@ -195,6 +202,9 @@ def _run(script, shape, **fields):
         env=env,
         timeout=1800,
     )
+    if log:  # warnings included, e.g. a PTX compilation falling back to the driver
+        with open(log, "w") as f:
+            f.write(out.stderr)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     row = json.loads(out.stdout.strip().splitlines()[-1])
@@ -241,6 +251,14 @@ def _runs(frameworks, tf_tape):
     return runs
 
 
+def _log_path(logs, script, tape, shape):
+    if not logs:
+        return None
+    os.makedirs(logs, exist_ok=True)
+    name = "tf" + ("_tape_" + tape if tape else "") if script is _TF else "jax"
+    return os.path.join(logs, f"{name}_{'_'.join(map(str, shape))}.log")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="write the rows to this file")
@@ -256,13 +274,15 @@ def main():
         help="TF's GradientTape inside the jit-compiled function, outside it, or both rows",
     )
     parser.add_argument("--frameworks", default="tf,jax", help="tf,jax or one of them")
+    parser.add_argument("--logs", help="write each process's stderr into this directory")
     args = parser.parse_args()
     shapes = [tuple(int(v) for v in s.split(",")) for s in args.shapes.split(";")]
     rows = []
     print(_HEADER)
     for shape in shapes:
         for script, fields, tape in _runs(args.frameworks.split(","), args.tf_tape):
-            row = dict(shape=list(shape), **_run(script, shape, **fields))
+            log = _log_path(args.logs, script, tape, shape)
+            row = dict(shape=list(shape), **_run(script, shape, log, **fields))
             if tape:
                 row["tape"] = tape
             rows.append(row)
