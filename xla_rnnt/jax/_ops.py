@@ -4,6 +4,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from . import mutual_information as _mi
@@ -189,15 +190,93 @@ def take(x, idx):
     return jnp.take(x, idx, axis=0)
 
 
-def take_along_last(x, idx):
-    """out[..., k] = x[..., idx[..., k]]; idx has x's leading dims."""
+# Gradients of the gathers below without the scatter-add that autodiff makes
+# of a gather (atomics on GPUs: slow, not deterministic):
+# notes/scatter_free_gradients.md.
+
+
+def _is_float(x):
+    return jnp.issubdtype(x.dtype, jnp.floating)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _take_along_last(x, idx, n):
     return jnp.take_along_axis(x, idx, axis=-1)
+
+
+def _take_along_last_fwd(x, idx, n):
+    return _take_along_last(x, idx, n), idx
+
+
+def _take_along_last_bwd(n, idx, g):
+    # A compare and select per element of x and index k; idx is [..., 1] in
+    # the core, one select, which XLA fuses with the rest of the gradient.
+    hits = idx[..., None] == jnp.arange(n, dtype=idx.dtype)  # [..., K, n]
+    return jnp.sum(jnp.where(hits, g[..., None], jnp.zeros((), g.dtype)), axis=-2), None
+
+
+_take_along_last.defvjp(_take_along_last_fwd, _take_along_last_bwd)
+
+
+def take_along_last(x, idx):
+    """out[..., k] = x[..., idx[..., k]]; idx has x's leading dims. Gradient:
+    selects."""
+    if not _is_float(x):
+        return jnp.take_along_axis(x, idx, axis=-1)
+    return _take_along_last(x, idx, x.shape[-1])
+
+
+def _sum_by_index(idx, g, n):
+    """out [B, n, Q]: out[b, v] = sum of g[b, i] over the i with idx[b, i] == v
+    (idx [B, I] int, g [B, I, Q], I < n). The sum over equal indices is a
+    matmul with their [I, I] equality matrix (exact products by 0 or 1; HIGHEST,
+    so a lone index gives g itself), then row v takes the sum of an index equal
+    to v: a gather, and 0 where there is none."""
+    same = (idx[:, :, None] == idx[:, None, :]).astype(g.dtype)
+    sums = _highest(same, g)  # [B, I, Q]
+    hits = idx[:, None, :] == jnp.arange(n, dtype=idx.dtype)[None, :, None]  # [B, n, I]
+    rows = jnp.take_along_axis(sums, jnp.argmax(hits, axis=2)[:, :, None], axis=1)
+    return jnp.where(jnp.any(hits, axis=2)[:, :, None], rows, jnp.zeros((), g.dtype))
+
+
+def _gather_batched_plain(x, idx, axis):
+    return jax.vmap(lambda xb, ib: jnp.take(xb, ib, axis=axis - 1))(x, idx)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _gather_batched(x, idx, axis, item_shape):
+    return _gather_batched_plain(x, idx, axis)
+
+
+def _gather_batched_fwd(x, idx, axis, item_shape):
+    return _gather_batched_plain(x, idx, axis), idx
+
+
+def _gather_batched_bwd(axis, item_shape, idx, g):
+    # x [B, *pre, N, *post], g [B, *pre, *I, *post]: g as [B, I, pre * post],
+    # summed by index into [B, N, pre * post], then back to x's layout.
+    B = g.shape[0]
+    pre, N, post = item_shape[: axis - 1], item_shape[axis - 1], item_shape[axis:]
+    P, Q = int(np.prod(pre)), int(np.prod(post))
+    idx = jnp.reshape(idx, (B, -1))
+    g = jnp.transpose(jnp.reshape(g, (B, P, idx.shape[1], Q)), (0, 2, 1, 3))
+    dx = _sum_by_index(idx, jnp.reshape(g, (B, idx.shape[1], P * Q)), N)
+    dx = jnp.transpose(jnp.reshape(dx, (B, N, P, Q)), (0, 2, 1, 3))
+    return jnp.reshape(dx, (B, *item_shape)), None
+
+
+_gather_batched.defvjp(_gather_batched_fwd, _gather_batched_bwd)
 
 
 def gather_batched(x, idx, axis):
     """Per item b: take(x[b], idx[b], axis - 1); shape
-    x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]."""
-    return jax.vmap(lambda xb, ib: jnp.take(xb, ib, axis=axis - 1))(x, idx)
+    x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]. Gradient without a
+    scatter where each item has fewer indices than x has entries along axis
+    (am at the symbols); with more (lm at the pruning windows) every dense
+    form costs more work than the scatter: autodiff's."""
+    if not _is_float(x) or not 0 < int(np.prod(idx.shape[1:])) < x.shape[axis]:
+        return _gather_batched_plain(x, idx, axis)
+    return _gather_batched(x, idx, axis, tuple(x.shape[1:]))
 
 
 def mi_scores(px, py, boundary):

@@ -3,6 +3,7 @@
 Works eagerly, in tf.function and under jit_compile; the batch axis may be
 unknown at trace time (batch_size returns a scalar tensor then)."""
 
+import numpy as np
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _tfxla
 from tensorflow.compiler.xla import xla_data_pb2
@@ -184,16 +185,74 @@ def take(x, idx):
     return tf.gather(x, idx)
 
 
+# Gradients of the gathers below without the scatter-add (an unsorted segment
+# sum) that autodiff makes of a gather (atomics on GPUs: slow, not
+# deterministic): notes/scatter_free_gradients.md. Where the scatter stays,
+# _gather gives TF's gradient from a small graph.
+
+
 def take_along_last(x, idx):
-    """out[..., k] = x[..., idx[..., k]]; idx has x's leading dims."""
+    """out[..., k] = x[..., idx[..., k]]; idx has x's leading dims. Gradient:
+    selects."""
     rank = len(x.shape)
-    return _gather(x, idx, axis=rank - 1, batch_dims=rank - 1)
+    if not x.dtype.is_floating:
+        return tf.gather(x, idx, axis=rank - 1, batch_dims=rank - 1)
+    n = x.shape[-1]
+
+    @tf.custom_gradient
+    def gather(x):
+        def grad(g):
+            # A compare and select per element of x and index k; idx is [..., 1]
+            # in the core, one select, which XLA fuses with the rest of the gradient.
+            hits = idx[..., None] == tf.range(n, dtype=idx.dtype)  # [..., K, n]
+            return tf.reduce_sum(tf.where(hits, g[..., None], tf.zeros((), g.dtype)), axis=-2)
+
+        return tf.gather(x, idx, axis=rank - 1, batch_dims=rank - 1), grad
+
+    return gather(x)
+
+
+def _sum_by_index(idx, g, n):
+    """out [B, n, Q]: out[b, v] = sum of g[b, i] over the i with idx[b, i] == v
+    (idx [B, I] int, g [B, I, Q], I < n). The sum over equal indices is a
+    matmul with their [I, I] equality matrix (exact products by 0 or 1; HIGHEST,
+    so a lone index gives g itself), then row v takes the sum of an index equal
+    to v: a gather, and 0 where there is none."""
+    same = tf.cast(idx[:, :, None] == idx[:, None, :], g.dtype)
+    sums = _dot_highest(same, g, 2, 1)  # [B, I, Q]
+    hits = idx[:, None, :] == tf.range(n, dtype=idx.dtype)[None, :, None]  # [B, n, I]
+    first = tf.argmax(tf.cast(hits, tf.int32), axis=2, output_type=tf.int32)
+    rows = tf.gather(sums, first, axis=1, batch_dims=1)
+    return tf.where(tf.reduce_any(hits, axis=2)[:, :, None], rows, tf.zeros((), g.dtype))
 
 
 def gather_batched(x, idx, axis):
     """Per item b: take(x[b], idx[b], axis - 1); shape
-    x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]."""
-    return _gather(x, idx, axis=axis, batch_dims=1)
+    x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]. Gradient without a
+    scatter where each item has fewer indices than x has entries along axis
+    (am at the symbols); with more (lm at the pruning windows) every dense
+    form costs more work than the scatter: TF's (_gather)."""
+    item_shape = x.shape[1:].as_list()
+    n_idx = int(np.prod(idx.shape[1:]))
+    if not x.dtype.is_floating or not 0 < n_idx < item_shape[axis - 1]:
+        return _gather(x, idx, axis=axis, batch_dims=1)
+    pre, N, post = item_shape[: axis - 1], item_shape[axis - 1], item_shape[axis:]
+    P, Q = int(np.prod(pre)), int(np.prod(post))
+
+    @tf.custom_gradient
+    def gather(x):
+        def grad(g):
+            # x [B, *pre, N, *post], g [B, *pre, *I, *post]: g as [B, I, pre * post],
+            # summed by index into [B, N, pre * post], then back to x's layout.
+            B = tf.shape(g)[0]
+            g = tf.transpose(tf.reshape(g, [B, P, n_idx, Q]), (0, 2, 1, 3))
+            dx = _sum_by_index(tf.reshape(idx, [B, n_idx]), tf.reshape(g, [B, n_idx, P * Q]), N)
+            dx = tf.transpose(tf.reshape(dx, [B, N, P, Q]), (0, 2, 1, 3))
+            return tf.reshape(dx, [B, *item_shape])
+
+        return tf.gather(x, idx, axis=axis, batch_dims=1), grad
+
+    return gather(x)
 
 
 def _gather(x, idx, axis, batch_dims):
