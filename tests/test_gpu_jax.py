@@ -159,6 +159,12 @@ def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype, hat
         assert close(got, want, tol) and close(same, want, tol)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="do_rnnt_pruning's lm gradient is a scatter-add, which XLA runs with atomics on "
+    "GPUs (lm_grad differed between calls on an H200, 2026-12-02); strict: an XPASS means "
+    "it is fixed and this mark goes",
+)
 def test_cuda_pruned_pipeline_is_deterministic(rng):
     """The same inputs give bitwise the same loss and gradients on the GPU,
     call after call, as reproducible training expects."""

