@@ -139,12 +139,11 @@ def test_gpu_simple_loss_gradients_as_accurate_as_jax_with_tf32_on(rng, B, T, S,
         assert tf_error <= max(1.5 * jax_error, 1e-6), (name, tf_error, jax_error)
 
 
-@pytest.mark.parametrize("B,T,S,V", [(3, 12, 4, 9), (16, 200, 40, 256)])
-def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
-    lm, am, symbols, boundary = _simple_inputs(rng, B, T, S, V)
+def _pipeline_step(symbols, boundary):
+    """The pruned pipeline's loss and its gradient w.r.t. (lm, am), jit-compiled."""
 
     @tf.function(jit_compile=True)
-    def pipeline(lm, am):
+    def step(lm, am):
         with tf.GradientTape() as tape:
             tape.watch([lm, am])
             simple, (px_grad, py_grad) = xt.rnnt_loss_simple(
@@ -156,13 +155,19 @@ def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
                 tf.tanh(am_p + lm_p) * 3.0, symbols, ranges, 0, boundary, reduction="sum"
             )
             loss = 0.5 * simple + pruned
-        return loss, tape.gradient(loss, [lm, am])
+        return [loss] + tape.gradient(loss, [lm, am])
 
+    return lambda lm, am: [v.numpy() for v in step(tf.constant(lm), tf.constant(am))]
+
+
+@pytest.mark.parametrize("B,T,S,V", [(3, 12, 4, 9), (16, 200, 40, 256)])
+def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
+    lm, am, symbols, boundary = _simple_inputs(rng, B, T, S, V)
+    step = _pipeline_step(symbols, boundary)
     results = {}
     for device in ("/GPU:0", "/CPU:0"):
         with tf.device(device):
-            loss, grads = pipeline(tf.constant(lm), tf.constant(am))
-        results[device] = [loss.numpy()] + [g.numpy() for g in grads]
+            results[device] = step(lm, am)
     # The CUDA recursion runs in linear space (float32 within ~1e-6 of float64),
     # the CPU's in log space (~1e-4 here): they differ by the CPU's error.
     for got, want in zip(results["/GPU:0"], results["/CPU:0"]):
@@ -179,23 +184,9 @@ def test_gpu_pruned_pipeline_is_deterministic(rng):
     """Users of tf.config.experimental.enable_op_determinism() expect the same
     inputs to give bitwise the same loss and gradients, call after call."""
     lm, am, symbols, boundary = _simple_inputs(rng, 16, 200, 40, 256)
-
-    @tf.function(jit_compile=True)
-    def pipeline(lm, am):
-        with tf.GradientTape() as tape:
-            tape.watch([lm, am])
-            simple, (px_grad, py_grad) = xt.rnnt_loss_simple(
-                lm, am, symbols, 0, boundary, reduction="sum", return_grad=True
-            )
-            ranges = xt.get_rnnt_prune_ranges(px_grad, py_grad, boundary, 4)
-            am_p, lm_p = xt.do_rnnt_pruning(am, lm, ranges)
-            logits = am_p + lm_p
-            pruned = xt.rnnt_loss_pruned(logits, symbols, ranges, 0, boundary, reduction="sum")
-            loss = 0.5 * simple + pruned
-        return [loss] + tape.gradient(loss, [lm, am])
-
+    step = _pipeline_step(symbols, boundary)
     with tf.device("/GPU:0"):
-        runs = [[v.numpy() for v in pipeline(tf.constant(lm), tf.constant(am))] for _ in range(3)]
+        runs = [step(lm, am) for _ in range(3)]
     for other in runs[1:]:
         for got, first in zip(other, runs[0]):
             assert np.array_equal(got, first)
