@@ -132,6 +132,11 @@ class CMakeBuild(build_ext):
         # globs for libxla_rnnt*.so.
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(build_dir / "libxla_rnnt.so", target)
+        # A library of an older build under another name (the build folder is
+        # reused) would travel in the wheel beside this one.
+        for stale in target.parent.glob("libxla_rnnt*.so"):
+            if stale.resolve() != target:
+                stale.unlink()
 
 
 class PlatformWheel(bdist_wheel):
