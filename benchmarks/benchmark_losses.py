@@ -663,9 +663,9 @@ def main():
     parser.add_argument("--json", help="also write the results as JSON to this path")
     parser.add_argument(
         "--merge",
-        nargs=2,
-        metavar=("OURS", "THEIRS"),
-        help="only print and write the table from two part outputs",
+        nargs="+",
+        metavar="PART_JSON",
+        help="only print and write the table from part outputs: jax's, torch's[, tf's]",
     )
     args = parser.parse_args()
     configs = (
@@ -674,9 +674,14 @@ def main():
         else [tuple(int(v) for v in c.split(",")) for c in args.configs.split(";")]
     )
     if args.merge:
-        with open(args.merge[0]) as f, open(args.merge[1]) as g:
-            ours, theirs = json.load(f), json.load(g)
-        report(ours.get("ours", ours), theirs.get("theirs", theirs), args.json)
+        if len(args.merge) not in (2, 3):
+            parser.error("--merge takes jax's and torch's part outputs, then optionally tf's")
+        parts = []
+        for path in args.merge:
+            with open(path) as f:
+                parts.append(json.load(f))
+        ours, theirs = parts[0].get("ours", parts[0]), parts[1].get("theirs", parts[1])
+        report(ours, theirs, args.json, parts[2] if len(parts) == 3 else None)
         return
     if args.part == "jax":
         json.dump(run_jax(configs, args.reps, args.skip_full), sys.stdout)
