@@ -11,7 +11,9 @@
 #   Nsight Compute breakdowns (benchmarks/ncu_breakdown.py) of one call per loss.
 #   First the kernel check (tests/cuda/kernel_check.cc, target
 #   xla_rnnt_kernel_check of the same CMake build) plain and under each
-#   compute-sanitizer tool ($OUT/kernel_check.log, $OUT/sanitizer_<tool>.log);
+#   compute-sanitizer tool ($OUT/kernel_check.log, $OUT/sanitizer_<tool>.log),
+#   then memcheck around the pipeline's gradient in JAX and TF
+#   (tools/sanitize_pipeline.py, $OUT/sanitizer_pipeline.log);
 #   XLA_RNNT_SKIP_KERNEL_CHECK=1 skips it; XLA_RNNT_SANITIZERS names the tools
 #   (default: memcheck racecheck initcheck synccheck). XLA_RNNT_PYTEST_ARGS adds
 #   pytest arguments (e.g. "-n 8" where pytest-xdist is installed).
@@ -54,6 +56,23 @@ if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
     kcheck_rc=1
     echo "kernel check: build failed"; tail -20 "$OUT/kcheck_build.log"
   fi
+fi
+if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
+  # The pipeline's gradient with XLA's own kernels beside ours (command
+  # buffers off: the sanitizer crashes on them; no autotuning, whose many
+  # launches it would slow down).
+  sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
+  frameworks=jax
+  python3 -c "import tensorflow" > /dev/null 2>&1 && frameworks="jax tf"
+  # shellcheck disable=SC2086
+  XLA_PYTHON_CLIENT_PREALLOCATE=false \
+    XLA_FLAGS="${XLA_FLAGS:-} --xla_gpu_enable_command_buffer= --xla_gpu_autotune_level=0" \
+    timeout "${XLA_RNNT_SANITIZER_TIMEOUT:-300}" "$sanitizer" --tool memcheck --error-exitcode 1 \
+    python3 tools/sanitize_pipeline.py --frameworks $frameworks > "$OUT/sanitizer_pipeline.log" 2>&1
+  rc=$?
+  echo "compute-sanitizer memcheck, pipeline ($frameworks): exit $rc;" \
+    "$(grep -E 'ERROR SUMMARY' "$OUT/sanitizer_pipeline.log" | tr '\n' ' ')"
+  [ $rc -eq 0 ] || { kcheck_rc=1; tail -5 "$OUT/sanitizer_pipeline.log"; }
 fi
 if [ -z "${XLA_RNNT_SKIP_TESTS:-}" ]; then
   if python3 -c "import tensorflow" > /dev/null 2>&1; then
