@@ -11,6 +11,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
+import determinism_child  # noqa: E402
 import reference  # noqa: E402
 from conftest import close, relative_error  # noqa: E402
 
@@ -136,7 +137,11 @@ def test_gpu_simple_loss_gradients_as_accurate_as_jax_with_tf32_on(rng, B, T, S,
     for name, got_tf, got_jax, want in zip(("loss", "lm_grad", "am_grad"), tf_gpu, jax_gpu, exact):
         tf_error, jax_error = _max_relative(got_tf, want), _max_relative(got_jax, want)
         print(f"{name}: TF GPU {tf_error:.2e}, JAX GPU {jax_error:.2e} vs float64")
-        assert tf_error <= max(1.5 * jax_error, 1e-6), (name, tf_error, jax_error)
+        # Floor: float32 rounding of the sums over T and V, which the two
+        # frameworks' XLA versions order differently, reaches a few 1e-6 in
+        # either (H200, (32,500,100,500): lm_grad TF 3.7e-6, JAX 1.3e-6); TF32
+        # in the dots gave 3.6e-4 to 6.6e-4, 36x or more above it.
+        assert tf_error <= max(1.5 * jax_error, 1e-5), (name, tf_error, jax_error)
 
 
 def _pipeline_step(symbols, boundary):
@@ -174,19 +179,21 @@ def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
         assert close(got, want, 1e-3)
 
 
+def test_gpu_pruned_pipeline_is_deterministic_with_op_determinism():
+    """Users of tf.config.experimental.enable_op_determinism() get bitwise the
+    same loss and gradients call after call: our kernels are deterministic,
+    and TF then compiles XLA's scatter deterministically."""
+    got = determinism_child.diffs_in_child("tf", "--op-determinism")
+    assert got == determinism_child.ZERO
+
+
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="do_rnnt_pruning's lm gradient is a scatter-add, which XLA runs with atomics on "
-    "GPUs (lm_grad differed between calls on an H200, 2026-12-02); strict: an XPASS means "
-    "it is fixed and this mark goes",
+    "GPUs unless asked for determinism (lm_grad differed between calls on an H200, "
+    "2026-12-02); strict: an XPASS means it is fixed and this mark goes",
 )
-def test_gpu_pruned_pipeline_is_deterministic(rng):
-    """Users of tf.config.experimental.enable_op_determinism() expect the same
-    inputs to give bitwise the same loss and gradients, call after call."""
-    lm, am, symbols, boundary = _simple_inputs(rng, 16, 200, 40, 256)
-    step = _pipeline_step(symbols, boundary)
-    with tf.device("/GPU:0"):
-        runs = [step(lm, am) for _ in range(3)]
-    for other in runs[1:]:
-        for got, first in zip(other, runs[0]):
-            assert np.array_equal(got, first)
+def test_gpu_pruned_pipeline_is_deterministic():
+    """The same inputs, TF's default settings: bitwise the same results."""
+    assert determinism_child.diffs_in_child("tf") == determinism_child.ZERO
