@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <utility>
 
+#include "cc/gather_rows_grad.h"
 #include "cc/logsoftmax_gather.h"
 #include "cc/mutual_information.h"
 #include "xla/ffi/api/ffi.h"
@@ -188,6 +191,48 @@ inline ffi::Error CheckGatherGradBuffers(const GatherSizes& sz, ffi::DataType dt
   if (auto e = ExpectRows("px_grad", px_grad, sz, dtype); e.failure()) return e;
   if (auto e = ExpectRows("py_grad", py_grad, sz, dtype); e.failure()) return e;
   return ExpectCount("logits_grad", logits_grad, sz.N * sz.C, dtype, "logits");
+}
+
+// Derives (B, N, Q, T, R) from x [..., N, Q], idx [..., T, R] int32 and
+// g [..., T, R, Q] (the same leading axes, flattened into B), or says what is
+// wrong.
+inline ffi::ErrorOr<RowsGradSizes> RowsGradCheckOperands(ffi::AnyBuffer x, ffi::AnyBuffer idx,
+                                                         ffi::AnyBuffer g) {
+  auto xd = x.dimensions(), id = idx.dimensions(), gd = g.dimensions();
+  if (x.element_type() != ffi::DataType::F32 && x.element_type() != ffi::DataType::F64)
+    return Invalid("x must be float32 or float64");
+  if (g.element_type() != x.element_type()) return Invalid("g must have the dtype of x");
+  if (idx.element_type() != ffi::DataType::S32) return Invalid("idx must be int32");
+  const std::string got =
+      "got x " + DimsString(xd) + ", idx " + DimsString(id) + ", g " + DimsString(gd);
+  if (xd.size() < 2 || id.size() != xd.size() || gd.size() != xd.size() + 1)
+    return Invalid("expected x [..., N, Q], idx [..., T, R], g [..., T, R, Q]; " + got);
+  const size_t lead = xd.size() - 2;
+  int64_t B = 1;
+  for (size_t i = 0; i < lead; ++i) {
+    if (id[i] != xd[i] || gd[i] != xd[i])
+      return Invalid("x, idx and g disagree on the batch axes; " + got);
+    B *= xd[i];
+  }
+  const int64_t N = xd[lead], Q = xd[lead + 1], T = id[lead], R = id[lead + 1];
+  if (gd[lead] != T || gd[lead + 1] != R || gd[lead + 2] != Q)
+    return Invalid("expected g [..., T, R, Q] for idx [..., T, R] and x [..., N, Q]; " + got);
+  return RowsGradSizes{B, N, Q, T, R};
+}
+
+// The operands as above and the results x_grad (x's shape) and the workspace
+// sorted [B, R]: the sizes, or what is wrong.
+inline ffi::ErrorOr<RowsGradSizes> RowsGradCheck(ffi::AnyBuffer x, ffi::AnyBuffer idx,
+                                                 ffi::AnyBuffer g, ffi::AnyBuffer x_grad,
+                                                 ffi::AnyBuffer sorted) {
+  auto sizes = RowsGradCheckOperands(x, idx, g);
+  if (sizes.has_error()) return sizes;
+  const RowsGradSizes sz = sizes.value();
+  for (auto [name, buffer, count] : {std::tuple{"x_grad", x_grad, sz.B * sz.N * sz.Q},
+                                     std::tuple{"sorted", sorted, sz.B * sz.R}})
+    if (auto e = ExpectCount(name, buffer, count, x.element_type(), "x"); e.failure())
+      return ffi::Unexpected<ffi::Error>(std::move(e));
+  return sz;
 }
 
 }  // namespace xla_rnnt

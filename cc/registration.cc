@@ -22,12 +22,14 @@ constexpr HandlerEntry kHandlers[] = {
     {xla_rnnt::kMiBackward, "Host", XlaRnntMiBackwardCpu},
     {xla_rnnt::kLogsoftmaxGather, "Host", XlaRnntLogsoftmaxGatherCpu},
     {xla_rnnt::kLogsoftmaxGatherGrad, "Host", XlaRnntLogsoftmaxGatherGradCpu},
+    {xla_rnnt::kGatherRowsGrad, "Host", XlaRnntGatherRowsGradCpu},
 #ifdef XLA_RNNT_WITH_CUDA
     {xla_rnnt::kMiForward, "CUDA", XlaRnntMiForwardCuda},
     {xla_rnnt::kMiForwardBackward, "CUDA", XlaRnntMiForwardBackwardCuda},
     {xla_rnnt::kMiBackward, "CUDA", XlaRnntMiBackwardCuda},
     {xla_rnnt::kLogsoftmaxGather, "CUDA", XlaRnntLogsoftmaxGatherCuda},
     {xla_rnnt::kLogsoftmaxGatherGrad, "CUDA", XlaRnntLogsoftmaxGatherGradCuda},
+    {xla_rnnt::kGatherRowsGrad, "CUDA", XlaRnntGatherRowsGradCuda},
 #endif
 };
 constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);

@@ -16,6 +16,8 @@
 //   xla_rnnt_logsoftmax_gather_grad(logits [..., C], symbols [...], normalizers [...],
 //                                   px_grad [...], py_grad [...]; blank i64, hat bool)
 //     -> logits_grad [..., C]
+//   xla_rnnt_gather_rows_grad(x [..., N, Q], idx [..., T, R] s32, g [..., T, R, Q])
+//     -> x_grad [..., N, Q], sorted [..., R]
 #ifndef XLA_RNNT_CC_TARGETS_H_
 #define XLA_RNNT_CC_TARGETS_H_
 
@@ -28,6 +30,7 @@ inline constexpr char kMiForwardBackward[] = "xla_rnnt_mi_forward_backward";
 inline constexpr char kMiBackward[] = "xla_rnnt_mi_backward";
 inline constexpr char kLogsoftmaxGather[] = "xla_rnnt_logsoftmax_gather";
 inline constexpr char kLogsoftmaxGatherGrad[] = "xla_rnnt_logsoftmax_gather_grad";
+inline constexpr char kGatherRowsGrad[] = "xla_rnnt_gather_rows_grad";
 
 // The attributes of the gather targets, by name and type (the handlers bind
 // them with these names; Attribute in xla_rnnt/_targets.py).

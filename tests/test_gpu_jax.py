@@ -170,14 +170,28 @@ def test_cuda_pruned_pipeline_is_deterministic_with_xla_determinism():
     assert determinism_child.diffs_in_child("jax", XLA_FLAGS=flags) == determinism_child.ZERO
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="do_rnnt_pruning's lm gradient is a scatter-add, which XLA runs with atomics on "
-    "GPUs unless asked for determinism (lm_grad differed between calls on an H200, "
-    "2026-12-02); strict: an XPASS means it is fixed and this mark goes",
-)
 def test_cuda_pruned_pipeline_is_deterministic():
     """The same inputs give bitwise the same loss and gradients on the GPU,
-    call after call, with XLA's default settings."""
+    call after call, with XLA's default settings (lm's gradient through
+    do_rnnt_pruning is the gather-rows custom call, not a scatter)."""
     assert determinism_child.diffs_in_child("jax") == determinism_child.ZERO
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_gather_rows_grad_equals_cpu_bitwise(rng, dtype):
+    """The gather-rows gradient adds in one order on both devices: bitwise
+    equal, for window columns (binary search) and arbitrary ones (scan)."""
+    from xla_rnnt.jax import _ffi
+
+    B, T, R, N, Q = 3, 300, 5, 120, 200
+    starts = np.sort(rng.integers(0, N - R + 1, (B, T)), axis=1)
+    windows = (starts[:, :, None] + np.arange(R)).astype(np.int32)
+    arbitrary = rng.integers(-1, N + 1, (B, T, R)).astype(np.int32)
+    x = rng.standard_normal((B, N, Q)).astype(dtype)
+    g = rng.standard_normal((B, T, R, Q)).astype(dtype)
+    for idx in (windows, arbitrary):
+        got = {}
+        for device in (_cuda_devices()[0], jax.devices("cpu")[0]):
+            args = jax.device_put((x, idx, g), device)
+            got[device.platform] = np.asarray(jax.jit(_ffi.gather_rows_grad)(*args))
+        np.testing.assert_array_equal(got["gpu"], got["cpu"])

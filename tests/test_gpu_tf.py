@@ -187,13 +187,21 @@ def test_gpu_pruned_pipeline_is_deterministic_with_op_determinism():
     assert got == determinism_child.ZERO
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="do_rnnt_pruning's lm gradient is a scatter-add, which XLA runs with atomics on "
-    "GPUs unless asked for determinism (lm_grad differed between calls on an H200, "
-    "2026-12-02); strict: an XPASS means it is fixed and this mark goes",
-)
 def test_gpu_pruned_pipeline_is_deterministic():
     """The same inputs, TF's default settings: bitwise the same results."""
     assert determinism_child.diffs_in_child("tf") == determinism_child.ZERO
+
+
+def test_gpu_gather_rows_grad_equals_cpu_bitwise(rng):
+    from xla_rnnt.tf import _ffi
+
+    B, T, R, N, Q = 3, 300, 5, 120, 200
+    starts = np.sort(rng.integers(0, N - R + 1, (B, T)), axis=1)
+    idx = (starts[:, :, None] + np.arange(R)).astype(np.int32)
+    x = rng.standard_normal((B, N, Q)).astype(np.float32)
+    g = rng.standard_normal((B, T, R, Q)).astype(np.float32)
+    got = {}
+    for device in ("/GPU:0", "/CPU:0"):
+        with tf.device(device):
+            got[device] = tf.function(_ffi.gather_rows_grad, jit_compile=True)(x, idx, g).numpy()
+    np.testing.assert_array_equal(got["/GPU:0"], got["/CPU:0"])

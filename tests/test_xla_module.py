@@ -51,6 +51,14 @@ CALLS = {
         ),
         lambda B: _gather(B, extra=(0, 1, 2)),
     ),
+    "xla_rnnt_gather_rows_grad": (
+        _ffi.gather_rows_grad,
+        lambda B: [
+            tf.TensorSpec([B, S + 1, C], tf.float32),
+            tf.TensorSpec([B, T, R], tf.int32),
+            tf.TensorSpec([B, T, R, C], tf.float32),
+        ],
+    ),
 }
 
 

@@ -147,4 +147,24 @@ LOGSOFTMAX_GATHER_GRAD = Target(
     replicated=("c",),
 )
 
-TARGETS = (MI_FORWARD, MI_FORWARD_BACKWARD, MI_BACKWARD, LOGSOFTMAX_GATHER, LOGSOFTMAX_GATHER_GRAD)
+# x [.., N, Q] (its shape only), idx [.., T, R] int32, g [.., T, R, Q]: the
+# gradient of x[b, idx[b, t, r], :] summed in a fixed order (deterministic);
+# cc/gather_rows_grad.h. sorted [.., R]: workspace.
+GATHER_ROWS_GRAD = Target(
+    name="xla_rnnt_gather_rows_grad",
+    operands=("x", "idx", "g"),
+    trailing=2,
+    results=(Result("x_grad", (Size(0, -2), Size(0, -1))), Result("sorted", (Size(1, -1),))),
+    attributes=(),
+    sharding_rule="... n q, ... t r, ... t r q -> ... n q, ... r",
+    replicated=("n", "q", "t", "r"),
+)
+
+TARGETS = (
+    MI_FORWARD,
+    MI_FORWARD_BACKWARD,
+    MI_BACKWARD,
+    LOGSOFTMAX_GATHER,
+    LOGSOFTMAX_GATHER_GRAD,
+    GATHER_ROWS_GRAD,
+)

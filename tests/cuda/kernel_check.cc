@@ -39,6 +39,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cc/gather_rows_grad.h"
 #include "cc/logsoftmax_gather.h"
 #include "cc/mutual_information.h"
 
@@ -46,6 +47,7 @@
 #include <cuda_runtime_api.h>
 
 #include "cuda/ext_range.h"
+#include "cuda/gather_rows_grad_cuda.h"
 #include "cuda/logsoftmax_gather_cuda.h"
 #include "cuda/mutual_information_cuda.h"
 #endif
@@ -849,6 +851,107 @@ std::vector<GatherConfig> GatherConfigs(bool hat) {
   };
 }
 
+// ------------------------------------------------------- gather-rows gradient
+
+struct RowsConfig {
+  int64_t B, T, R, N, Q;
+  bool windows;  // sorted window columns (binary search) or arbitrary (scan)
+};
+
+// Bitwise equality: both twins add in the contract's order.
+template <typename Real>
+ArrayCheck Exact(const char* name, const std::vector<Real>& dev, const std::vector<Real>& ref) {
+  ArrayCheck out;
+  out.name = name;
+  out.ok = dev.size() == ref.size();
+  for (size_t i = 0; out.ok && i < dev.size(); ++i) {
+    if (dev[i] == ref[i] || (std::isnan(double(dev[i])) && std::isnan(double(ref[i])))) continue;
+    out.ok = false;
+    char buf[128];
+    std::snprintf(buf, sizeof(buf), " [%zu]: dev %.17g ref %.17g", i, double(dev[i]),
+                  double(ref[i]));
+    out.detail = buf;
+  }
+  return out;
+}
+
+template <typename Real>
+void RunRowsGrad(const RowsConfig& cfg) {
+  char label[160];
+  std::snprintf(
+      label, sizeof(label),
+      "rows grad %s B=%" PRId64 " T=%" PRId64 " R=%" PRId64 " N=%" PRId64 " Q=%" PRId64 " (%s)",
+      DtypeName<Real>(), cfg.B, cfg.T, cfg.R, cfg.N, cfg.Q, cfg.windows ? "windows" : "arbitrary");
+  Rng rng = CaseRng();
+  if (!Selected(label)) return;
+  const RowsGradSizes sz{cfg.B, cfg.N, cfg.Q, cfg.T, cfg.R};
+  std::vector<int32_t> idx(sz.B * sz.T * sz.R);
+  for (int64_t b = 0; b < sz.B; ++b) {
+    int64_t start = 0;
+    for (int64_t t = 0; t < sz.T; ++t) {
+      // Windows: starts that never decrease; else any value in [-1, N]
+      // (values outside [0, N) add nothing).
+      // Sorted columns reach below 0 and past N - 1 at their ends (-1 then
+      // N + 1 - R as the first and last starts).
+      if (cfg.windows && rng.Uniform() < 0.3) start = std::min(start + 1, sz.N - sz.R);
+      const int64_t s = t == 0 ? -1 : (t == sz.T - 1 && sz.T > 2 ? sz.N + 1 - sz.R : start);
+      for (int64_t r = 0; r < sz.R; ++r)
+        idx[(b * sz.T + t) * sz.R + r] =
+            cfg.windows ? int32_t(s + r)
+                        : int32_t(std::floor(rng.Uniform() * double(sz.N + 2))) - 1;
+    }
+  }
+  std::vector<Real> g(sz.B * sz.T * sz.R * sz.Q);
+  for (Real& v : g) v = Real(rng.Uniform() * 2 - 1);
+  std::vector<Real> ref(sz.B * sz.N * sz.Q), ref_sorted(sz.B * sz.R);
+  GatherRowsGradCpu<Real>(idx.data(), g.data(), sz, ref.data(), ref_sorted.data());
+  std::vector<Real> dev, dev_sorted;
+  try {
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+    DevBuf<int32_t> d_idx(idx.size());
+    DevBuf<Real> d_g(g.size()), d_x_grad(ref.size()), d_sorted(ref_sorted.size());
+    d_idx.Upload(idx);
+    d_g.Upload(g);
+    d_x_grad.Sentinel();
+    d_sorted.Sentinel();
+    Launched(LaunchGatherRowsGrad<Real>(g_stream, d_idx.get(), d_g.get(), sz, d_x_grad.get(),
+                                        d_sorted.get()),
+             "LaunchGatherRowsGrad");
+    dev = d_x_grad.Download();
+    dev_sorted = d_sorted.Download();
+#else
+    // The device's per-element sums (RowSum, binary searches included) on
+    // the CPU's sortedness flags.
+    dev_sorted.resize(ref_sorted.size());
+    for (int64_t b = 0; b < sz.B; ++b)
+      for (int64_t r = 0; r < sz.R; ++r)
+        dev_sorted[b * sz.R + r] = ColumnSorted(idx.data(), sz, b, r) ? Real(1) : Real(0);
+    dev.resize(ref.size());
+    for (int64_t b = 0; b < sz.B; ++b)
+      for (int64_t n = 0; n < sz.N; ++n)
+        for (int64_t q = 0; q < sz.Q; ++q)
+          dev[(b * sz.N + n) * sz.Q + q] =
+              RowSum(idx.data(), g.data(), sz, dev_sorted.data(), b, n, q);
+#endif
+  } catch (const std::exception& e) {
+    ReportError(label, e.what());
+    return;
+  }
+  Perturb<Real>({&dev});
+  Report(label, {Exact("x_grad", dev, ref), Exact("sorted", dev_sorted, ref_sorted)}, 0);
+}
+
+// Window columns and arbitrary ones; Q below, at and above a block of 128
+// threads; long T (the binary search); empty T, R and N; more blocks than
+// the grid (the stride loop) is not reached at these sizes.
+std::vector<RowsConfig> RowsConfigs() {
+  return {
+      {3, 7, 2, 5, 4, true},        {3, 7, 2, 5, 4, false},       {2, 300, 5, 101, 128, true},
+      {2, 300, 5, 101, 129, false}, {4, 2000, 4, 401, 300, true}, {1, 1, 1, 1, 1, true},
+      {2, 0, 3, 6, 5, true},        {2, 4, 0, 6, 5, true},        {2, 4, 1, 0, 5, false},
+  };
+}
+
 std::vector<MiConfig> MiConfigs() {
   using K = BoxKind;
   const std::vector<K> all = {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS, K::kEmptyT, K::kPoint};
@@ -914,6 +1017,10 @@ int Main(int argc, char** argv) {
   for (const bool hat : {false, true}) {
     for (const GatherConfig& cfg : GatherConfigs<float>(hat)) RunGather<float>(cfg);
     for (const GatherConfig& cfg : GatherConfigs<double>(hat)) RunGather<double>(cfg);
+  }
+  for (const RowsConfig& cfg : RowsConfigs()) {
+    RunRowsGrad<float>(cfg);
+    RunRowsGrad<double>(cfg);
   }
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
   cudaStreamDestroy(g_stream);

@@ -157,3 +157,13 @@ def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank
     """logits_grad [..., C] for the cotangents px_grad, py_grad of px, py."""
     (logits_grad,) = _gather_calls(blank, hat)[1](logits, symbols, normalizers, px_grad, py_grad)
     return logits_grad
+
+
+_gather_rows_grad = _partitioned(_targets.GATHER_ROWS_GRAD)
+
+
+def gather_rows_grad(x, idx, g):
+    """x_grad [..., N, Q]: the gradient of x[..., idx[..., t, r], :] for its
+    cotangent g [..., T, R, Q], summed in a fixed order (cc/gather_rows_grad.h)."""
+    x_grad, _sorted = _gather_rows_grad(x, idx, g)
+    return x_grad

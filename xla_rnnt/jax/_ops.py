@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _ffi
 from . import mutual_information as _mi
 from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
 
@@ -268,15 +269,66 @@ def _gather_batched_bwd(axis, item_shape, idx, g):
 _gather_batched.defvjp(_gather_batched_fwd, _gather_batched_bwd)
 
 
+@jax.custom_vjp
+def _gather_rows(x, idx):
+    return _gather_batched_plain(x, idx, 1)
+
+
+def _gather_rows_fwd(x, idx):
+    return _gather_batched_plain(x, idx, 1), (x, idx)
+
+
+def _gather_rows_bwd(residuals, g):
+    x, idx = residuals
+    # jnp.take reads idx in [-N, 0) from the end; the custom call drops
+    # negative indices: wrapped here, the gradient follows the forward.
+    idx = jnp.where(idx < 0, idx + x.shape[1], idx)
+    return _rows_grad(x, idx, g), None
+
+
+_gather_rows.defvjp(_gather_rows_fwd, _gather_rows_bwd)
+
+
+@jax.custom_vjp
+def _rows_grad(x, idx, g):
+    """x_grad of _gather_rows; itself differentiable in g (linear: its
+    transpose is the gather), so that gradients of gradients work."""
+    return _ffi.gather_rows_grad(x, idx, g)
+
+
+def _rows_grad_fwd(x, idx, g):
+    return _ffi.gather_rows_grad(x, idx, g), idx
+
+
+def _rows_grad_bwd(idx, ct):
+    # x_grad does not depend on x's values; indices outside [0, N) added
+    # nothing, so their rows' cotangent is 0 (the fill of an out-of-range take).
+    g_ct = jax.vmap(lambda c, i: jnp.take(c, i, axis=0, mode="fill", fill_value=0))(ct, idx)
+    return None, None, g_ct
+
+
+_rows_grad.defvjp(_rows_grad_fwd, _rows_grad_bwd)
+
+
 def gather_batched(x, idx, axis):
     """Per item b: take(x[b], idx[b], axis - 1); shape
     x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]. Gradient without a
     scatter where each item has fewer indices than x has entries along axis
-    (am at the symbols); with more (lm at the pruning windows) every dense
-    form costs more work than the scatter: autodiff's."""
-    if not _is_float(x) or not 0 < int(np.prod(idx.shape[1:])) < x.shape[axis]:
+    (am at the symbols), and for rows of x [B, N, Q] at windows idx [B, T, R]
+    (lm at the pruning windows: the custom call cc/gather_rows_grad.h, summed
+    in a fixed order); otherwise (float16/bfloat16 windows) autodiff's."""
+    if not _is_float(x):
         return _gather_batched_plain(x, idx, axis)
-    return _gather_batched(x, idx, axis, tuple(x.shape[1:]))
+    if 0 < int(np.prod(idx.shape[1:])) < x.shape[axis]:
+        return _gather_batched(x, idx, axis, tuple(x.shape[1:]))
+    if (
+        axis == 1
+        and x.ndim == idx.ndim == 3
+        and x.dtype in (jnp.float32, jnp.float64)
+        and idx.dtype == jnp.int32
+    ):
+        return _gather_rows(x, idx)
+    return _gather_batched_plain(x, idx, axis)
 
 
 def mi_scores(px, py, boundary):

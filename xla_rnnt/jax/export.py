@@ -18,19 +18,11 @@ from .. import _targets
 # Every custom-call target of libxla_rnnt's handler table (cc/registration.cc),
 # whichever of them a program holds: the recursion's on every device, the
 # fused log-softmax gather's where the losses are traced for a GPU (TF's
-# backward MI_BACKWARD too, so the list is the whole table). Names are the
-# compatibility surface of a serialised program: a target whose operands,
-# results or attributes change gets a new name.
-EXPORT_TARGETS = tuple(
-    target.name
-    for target in (
-        _targets.MI_FORWARD,
-        _targets.MI_FORWARD_BACKWARD,
-        _targets.MI_BACKWARD,
-        _targets.LOGSOFTMAX_GATHER,
-        _targets.LOGSOFTMAX_GATHER_GRAD,
-    )
-)
+# backward MI_BACKWARD too), the gather-rows gradient in any gradient of
+# do_rnnt_pruning: the list is the whole table. Names are the compatibility
+# surface of a serialised program: a target whose operands, results or
+# attributes change gets a new name.
+EXPORT_TARGETS = tuple(target.name for target in _targets.TARGETS)
 
 
 def export_disabled_checks():

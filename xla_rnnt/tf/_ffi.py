@@ -79,3 +79,10 @@ def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank
         hat=hat,
     )
     return logits_grad
+
+
+def gather_rows_grad(x, idx, g):
+    """x_grad [..., N, Q]: the gradient of x[..., idx[..., t, r], :] for its
+    cotangent g [..., T, R, Q], summed in a fixed order (cc/gather_rows_grad.h)."""
+    x_grad, _sorted = call(_targets.GATHER_ROWS_GRAD, x, idx, g)
+    return x_grad

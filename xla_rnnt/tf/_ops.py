@@ -8,6 +8,7 @@ import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _tfxla
 from tensorflow.compiler.xla import xla_data_pb2
 
+from . import _ffi
 from . import mutual_information as _mi
 from ._xla_module import batch_check as _batch_check
 from .logsoftmax_gather import logsoftmax_gather as _logsoftmax_gather
@@ -234,6 +235,10 @@ def gather_batched(x, idx, axis):
     form costs more work than the scatter: TF's (_gather)."""
     item_shape = x.shape[1:].as_list()
     n_idx = int(np.prod(idx.shape[1:]))
+    rows = x.dtype in (tf.float32, tf.float64) and tf.as_dtype(idx.dtype) == tf.int32
+    if rows and axis == 1 and len(x.shape) == len(idx.shape) == 3:
+        if not 0 < n_idx < item_shape[0]:
+            return _gather_rows(x, idx)
     if not x.dtype.is_floating or not 0 < n_idx < item_shape[axis - 1]:
         return _gather(x, idx, axis=axis, batch_dims=1)
     pre, N, post = item_shape[: axis - 1], item_shape[axis - 1], item_shape[axis:]
@@ -253,6 +258,39 @@ def gather_batched(x, idx, axis):
         return tf.gather(x, idx, axis=axis, batch_dims=1), grad
 
     return gather(x)
+
+
+def _gather_rows(x, idx):
+    """Rows x[b, idx[b, t, r], :] of x [B, N, Q] at windows idx [B, T, R]; the
+    gradient from the custom call cc/gather_rows_grad.h (a fixed order of
+    additions, no scatter)."""
+
+    @tf.custom_gradient
+    def gather(x):
+        def grad(g):
+            return _rows_grad(x, idx, g)
+
+        return tf.gather(x, idx, axis=1, batch_dims=1), grad
+
+    return gather(x)
+
+
+def _rows_grad(x, idx, g):
+    """x_grad of _gather_rows; itself differentiable in g (linear: its
+    transpose is the gather), so that gradients of gradients work."""
+
+    @tf.custom_gradient
+    def rows_grad(g):
+        def grad(ct):
+            # Indices outside [0, N) added nothing: their cotangent is 0.
+            n = tf.shape(ct)[1]
+            inside = (idx >= 0) & (idx < n)
+            rows = tf.gather(ct, tf.clip_by_value(idx, 0, n - 1), axis=1, batch_dims=1)
+            return tf.where(inside[..., None], rows, tf.zeros((), ct.dtype))
+
+        return _ffi.gather_rows_grad(x, idx, g), grad
+
+    return rows_grad(g)
 
 
 def _gather(x, idx, axis, batch_dims):
