@@ -165,7 +165,7 @@ def test_cuda_logsoftmax_gather_matches_cpu_and_reference(rng, shape, dtype, hat
 def test_cuda_pruned_pipeline_is_deterministic_with_xla_determinism():
     """With XLA's determinism flag (how JAX users ask for reproducible
     training), the pipeline's loss and gradients are bitwise equal call after
-    call: our kernels are deterministic, and XLA then makes its scatter so."""
+    call (XLA's setting changes nothing of ours: the pipeline holds no scatter)."""
     flags = os.environ.get("XLA_FLAGS", "") + " --xla_gpu_exclude_nondeterministic_ops=true"
     assert determinism_child.diffs_in_child("jax", XLA_FLAGS=flags) == determinism_child.ZERO
 

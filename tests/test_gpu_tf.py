@@ -181,8 +181,8 @@ def test_gpu_pruned_pipeline_matches_cpu(rng, B, T, S, V):
 
 def test_gpu_pruned_pipeline_is_deterministic_with_op_determinism():
     """Users of tf.config.experimental.enable_op_determinism() get bitwise the
-    same loss and gradients call after call: our kernels are deterministic,
-    and TF then compiles XLA's scatter deterministically."""
+    same loss and gradients call after call (as without it: the pipeline holds
+    no scatter)."""
     got = determinism_child.diffs_in_child("tf", "--op-determinism")
     assert got == determinism_child.ZERO
 
