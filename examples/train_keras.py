@@ -23,6 +23,7 @@ from xla_rnnt.keras import PrunedTransducerLoss  # noqa: E402
 FLAGS = flags.DEFINE_integer("steps", 300, "training steps")
 BATCH = flags.DEFINE_integer("batch_size", 16, "utterances per step")
 JSON = flags.DEFINE_string("json", None, "write the first and last losses here")
+MEMORY_EVERY = flags.DEFINE_integer("memory_every", 100, "on a GPU, log device memory this often")
 
 
 def build_model():
@@ -60,20 +61,44 @@ def batches(rng):
         yield (batch,)
 
 
+def device_bytes_in_use():
+    """Bytes the backend holds on its first GPU now; None without a GPU."""
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.config.list_logical_devices("GPU"):
+            return tf.config.experimental.get_memory_info("GPU:0")["current"]
+        return None
+    if keras.backend.backend() == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        stats = device.memory_stats() if device.platform == "gpu" else None
+        return stats.get("bytes_in_use") if stats else None
+    return None
+
+
 class LossLog(keras.callbacks.Callback):
-    def __init__(self):
+    """The losses of every step, and on a GPU the device memory in use every
+    `every` steps (flat after warm-up when nothing leaks)."""
+
+    def __init__(self, every=100):
         super().__init__()
-        self.losses = []
+        self.losses, self.memory, self.every = [], [], every
 
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append(float(logs["loss"]))
+        if len(self.losses) % self.every == 0:
+            in_use = device_bytes_in_use()
+            if in_use is not None:
+                self.memory.append((len(self.losses), int(in_use)))
 
 
 def main(_):
     keras.utils.set_random_seed(0)
     model = build_model()
     model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
-    log = LossLog()
+    log = LossLog(MEMORY_EVERY.value)
     # Keras' progress bar shows the running loss going down.
     model.fit(
         batches(np.random.default_rng(0)),
@@ -84,9 +109,13 @@ def main(_):
     )
     first, last = np.mean(log.losses[:10]), np.mean(log.losses[-10:])
     print(f"backend {keras.backend.backend()}: loss {first:.3f} -> {last:.3f}")
+    if log.memory:
+        mib = [round(b / 2**20, 1) for _, b in log.memory]
+        print(f"device memory in use every {log.every} steps (MiB): {mib}")
     if JSON.value:
         with open(JSON.value, "w") as f:
-            json.dump({"backend": keras.backend.backend(), "first": first, "last": last}, f)
+            result = {"backend": keras.backend.backend(), "first": first, "last": last}
+            json.dump({**result, "device_memory": log.memory}, f)
 
 
 if __name__ == "__main__":

@@ -46,12 +46,29 @@ def test_train_keras(tmp_path, backend):
         "train_keras.py",
         "--steps",
         "60",
+        "--memory_every=20",
         f"--json={tmp_path}/out.json",
         env={"KERAS_BACKEND": backend},
     )
     losses = json.load(open(tmp_path / "out.json"))
     assert losses["backend"] == backend
     assert losses["last"] < 0.8 * losses["first"], losses
+    # Device memory every 20 steps where the backend trains on a GPU, none on a CPU.
+    samples = losses["device_memory"]
+    if _backend_sees_gpu(backend):
+        assert [step for step, _ in samples] == [20, 40, 60] and all(b > 0 for _, b in samples)
+    else:
+        assert samples == []
+
+
+def _backend_sees_gpu(backend):
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    import jax
+
+    return jax.default_backend() == "gpu"
 
 
 def test_plot_pruning(tmp_path):
