@@ -9,12 +9,20 @@ namespace {
 
 constexpr int kThreads = 128;  // threads per block: consecutive q of one (b, n)
 
-// One thread per column (b, r): a pass over T indices, cheap next to the sums.
+constexpr int kColumnsPerBlock = kThreads / 32;
+
+// One warp per column (b, r): its lanes compare neighbours 32 frames at a
+// time (one thread per column would wait on T loads in a row).
 template <typename Real>
 __global__ void ColumnsSortedKernel(const int32_t* idx, RowsGradSizes sz, Real* sorted) {
-  const int64_t column = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (column >= sz.B * sz.R) return;
-  sorted[column] = ColumnSorted(idx, sz, column / sz.R, column % sz.R) ? Real(1) : Real(0);
+  const int64_t column = blockIdx.x * int64_t{kColumnsPerBlock} + threadIdx.x / 32;
+  if (column >= sz.B * sz.R) return;  // whole warps: the same column per warp
+  const int32_t* col = idx + column / sz.R * sz.T * sz.R + column % sz.R;
+  bool decreases = false;
+  for (int64_t t = 1 + threadIdx.x % 32; t < sz.T; t += 32)
+    decreases = decreases || col[t * sz.R] < col[(t - 1) * sz.R];
+  decreases = __any_sync(0xffffffffu, decreases);
+  if (threadIdx.x % 32 == 0) sorted[column] = decreases ? Real(0) : Real(1);
 }
 
 template <typename Real>
@@ -34,7 +42,7 @@ template <typename Real>
 cudaError_t LaunchGatherRowsGrad(cudaStream_t stream, const int32_t* idx, const Real* g,
                                  RowsGradSizes sz, Real* x_grad, Real* sorted) {
   if (sz.B * sz.R > 0) {
-    const int64_t blocks = (sz.B * sz.R + kThreads - 1) / kThreads;
+    const int64_t blocks = (sz.B * sz.R + kColumnsPerBlock - 1) / kColumnsPerBlock;
     ColumnsSortedKernel<Real>
         <<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(idx, sz, sorted);
   }
