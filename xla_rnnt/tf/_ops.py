@@ -231,15 +231,21 @@ def gather_batched(x, idx, axis):
     """Per item b: take(x[b], idx[b], axis - 1); shape
     x.shape[:axis] + idx.shape[1:] + x.shape[axis + 1:]. Gradient without a
     scatter where each item has fewer indices than x has entries along axis
-    (am at the symbols); with more (lm at the pruning windows) every dense
-    form costs more work than the scatter: TF's (_gather)."""
+    (am at the symbols), and for rows of x [B, N, Q] at windows idx [B, T, R]
+    (lm at the pruning windows: the custom call cc/gather_rows_grad.h, summed
+    in a fixed order); otherwise (float16/bfloat16 windows) TF's (_gather)."""
     item_shape = x.shape[1:].as_list()
     n_idx = int(np.prod(idx.shape[1:]))
-    rows = x.dtype in (tf.float32, tf.float64) and tf.as_dtype(idx.dtype) == tf.int32
-    if rows and axis == 1 and len(x.shape) == len(idx.shape) == 3:
-        if not 0 < n_idx < item_shape[0]:
+    if not x.dtype.is_floating:
+        return _gather(x, idx, axis=axis, batch_dims=1)
+    if not 0 < n_idx < item_shape[axis - 1]:
+        if (
+            axis == 1
+            and len(x.shape) == len(idx.shape) == 3
+            and x.dtype in (tf.float32, tf.float64)
+            and tf.as_dtype(idx.dtype) == tf.int32
+        ):
             return _gather_rows(x, idx)
-    if not x.dtype.is_floating or not 0 < n_idx < item_shape[axis - 1]:
         return _gather(x, idx, axis=axis, batch_dims=1)
     pre, N, post = item_shape[: axis - 1], item_shape[axis - 1], item_shape[axis:]
     P, Q = int(np.prod(pre)), int(np.prod(post))
