@@ -106,6 +106,21 @@ def jax_variants(inputs):
     return out
 
 
+def tf_value_and_grad(tf, lib):
+    """The pipeline's (loss, [d/d am, d/d lm]) in TF, jit-compiled (traced anew
+    by each call of this function)."""
+    loss_fn = pipeline(lib, tf.tanh)
+
+    @tf.function(jit_compile=True)
+    def step(am, lm, symbols, boundary):
+        with tf.GradientTape() as tape:
+            tape.watch([am, lm])
+            loss = loss_fn(am, lm, symbols, boundary)
+        return loss, tape.gradient(loss, [am, lm])
+
+    return step
+
+
 def tf_variants(inputs):
     """{variant: (call, scatter count)} for TF."""
     import tensorflow as tf
@@ -119,24 +134,12 @@ def tf_variants(inputs):
         lambda x, idx, axis: tf.gather(x, idx, axis=axis, batch_dims=1),
     )
 
-    def new_grad():
-        loss = pipeline(xla_rnnt, tf.tanh)
-
-        @tf.function(jit_compile=True)
-        def grad(am, lm, symbols, boundary):
-            with tf.GradientTape() as tape:
-                tape.watch([am, lm])
-                value = loss(am, lm, symbols, boundary)
-            return tape.gradient(value, [am, lm])
-
-        return grad
-
     out = {}
     for name, context in (
         ("scatter-free", contextlib.nullcontext()),
         ("autodiff", plain_gathers(_ops, *plain)),
     ):
-        grad = new_grad()
+        grad = tf_value_and_grad(tf, xla_rnnt)
         with context:
             hlo = grad.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
             grad(*args)  # traced and compiled here, with the context's gathers

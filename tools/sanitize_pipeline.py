@@ -18,7 +18,12 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
 
-from benchmark_pipeline_grad import make_inputs, pipeline, scatters  # noqa: E402
+from benchmark_pipeline_grad import (  # noqa: E402
+    make_inputs,
+    pipeline,
+    scatters,
+    tf_value_and_grad,
+)
 
 SHAPES = ((3, 7, 4, 6, "float64"), (4, 40, 10, 16, "float32"))
 
@@ -45,15 +50,7 @@ def run_tf(inputs, dtype):
 
     am, lm, symbols, boundary = inputs
     args = [tf.constant(am, dtype), tf.constant(lm, dtype), tf.constant(symbols), boundary]
-    loss_fn = pipeline(xla_rnnt, tf.tanh)
-
-    @tf.function(jit_compile=True)
-    def step(am, lm, symbols, boundary):
-        with tf.GradientTape() as tape:
-            tape.watch([am, lm])
-            loss = loss_fn(am, lm, symbols, boundary)
-        return loss, tape.gradient(loss, [am, lm])
-
+    step = tf_value_and_grad(tf, xla_rnnt)
     hlo = step.experimental_get_compiler_ir(*args)(stage="optimized_hlo")
     loss, grads = step(*args)
     return float(loss), [float(tf.reduce_max(tf.abs(g))) for g in grads], scatters(hlo)
