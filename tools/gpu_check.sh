@@ -30,6 +30,7 @@ python3 -c "import jax; print('jax', jax.__version__, jax.devices())" | tee -a "
 source tools/gpu_build.sh
 
 set +e
+sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
 tests_rc=0
 kcheck_rc=0
 if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
@@ -43,7 +44,6 @@ if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
     "$kcheck" > "$OUT/kernel_check.log" 2>&1 || kcheck_rc=1
     grep -E '^FAIL' "$OUT/kernel_check.log" | head -20
     echo "kernel check: $(tail -1 "$OUT/kernel_check.log")"
-    sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
     for tool in ${XLA_RNNT_SANITIZERS:-memcheck racecheck initcheck synccheck}; do
       timeout "${XLA_RNNT_SANITIZER_TIMEOUT:-300}" "$sanitizer" --tool "$tool" --error-exitcode 1 \
         "$kcheck" > "$OUT/sanitizer_$tool.log" 2>&1
@@ -61,7 +61,6 @@ if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
   # The pipeline's gradient with XLA's own kernels beside ours (command
   # buffers off: the sanitizer crashes on them; no autotuning, whose many
   # launches it would slow down).
-  sanitizer=$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")
   frameworks=jax
   python3 -c "import tensorflow" > /dev/null 2>&1 && frameworks="jax tf"
   # shellcheck disable=SC2086
