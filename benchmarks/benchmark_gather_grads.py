@@ -5,7 +5,8 @@ median of back-to-back calls (benchmarks/timing.py), float32, s_range 5,
 J = V:
 
   (a) lm [B, S+1, J] at the windows [B, T, R] (do_rnnt_pruning): scatter
-      (autodiff, what the adapter keeps) | one-hot matmul [S+1, T*R] @ [T*R, J]
+      (autodiff) | the gather-rows custom call (the adapter's, float32/64) |
+      one-hot matmul [S+1, T*R] @ [T*R, J]
   (b) lm [B, S, V] at the symbols (take_along_last): scatter | select (adapter)
   (c) am [B, T, V] at the symbols [B, S] (gather_batched): scatter | equal-
       symbol sums + gather (adapter) | one-hot matmul [V, S] @ [S, T]
@@ -49,6 +50,7 @@ def window_cases(rng, B, T, S, V):
 
     return {
         "scatter": _vjp(lambda x: _ops._gather_batched_plain(x, ranges, 1)),
+        "gather-rows call": _vjp(lambda x: _ops._gather_rows(x, ranges)),
         "one-hot matmul": jax.jit(one_hot_matmul),
     }, (lm, g)
 
@@ -99,7 +101,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
     print(f"backend {jax.default_backend()}")
-    print(f"{'(B,T,S,V)':>18} {'gather':>10} {'formulation':>15} {'min ms':>9} {'median':>9}")
+    print(f"{'(B,T,S,V)':>18} {'gather':>10} {'formulation':>16} {'min ms':>9} {'median':>9}")
     for text in args.shapes:
         B, T, S, V = (int(v) for v in text.split(","))
         rng = np.random.default_rng(0)
@@ -110,7 +112,7 @@ def main():
             ("(c) am sym", am_symbol_cases(rng, B, T, S, V, symbols)),
         ):
             for name, (best, median) in compare(fns, inputs, args.rounds).items():
-                print(f"{str((B, T, S, V)):>18} {gather:>10} {name:>15} {best:9.3f} {median:9.3f}")
+                print(f"{str((B, T, S, V)):>18} {gather:>10} {name:>16} {best:9.3f} {median:9.3f}")
 
 
 if __name__ == "__main__":

@@ -51,25 +51,39 @@ XLA_RNNT_HOST_DEVICE int64_t LowerBound(const int32_t* col, int64_t T, int64_t R
   return lo;
 }
 
-// x_grad[b, n, q], the contract's sum; `sorted` as the workspace holds it
-// (nonzero: the column never decreases). The CUDA kernel runs this per
-// destination element; the kernel check's CPU emulation runs it too.
+// Where column r's sources of row n lie: t in [RowBound(.., false),
+// RowBound(.., true)), the whole column where it is not sorted (`sorted` as the
+// workspace holds it: nonzero where the column never decreases).
+template <typename Real>
+XLA_RNNT_HOST_DEVICE int64_t RowBound(const int32_t* idx, const RowsGradSizes& sz,
+                                      const Real* sorted, int64_t b, int64_t n, int64_t r,
+                                      bool upper) {
+  if (sorted[b * sz.R + r] == Real(0)) return upper ? sz.T : 0;
+  return LowerBound(idx + b * sz.T * sz.R + r, sz.T, sz.R, upper ? n + 1 : n);
+}
+
+// acc plus column r's sources of x_grad[b, n, q] in [lo, hi), t ascending.
+template <typename Real>
+XLA_RNNT_HOST_DEVICE Real AddColumn(Real acc, const int32_t* idx, const Real* g,
+                                    const RowsGradSizes& sz, const Real* sorted, int64_t b,
+                                    int64_t n, int64_t q, int64_t r, int64_t lo, int64_t hi) {
+  const int32_t* col = idx + b * sz.T * sz.R + r;
+  const Real* src = g + (b * sz.T * sz.R + r) * sz.Q + q;  // (t = 0, r, q)
+  const bool is_sorted = sorted[b * sz.R + r] != Real(0);
+  for (int64_t t = lo; t < hi; ++t)
+    if (is_sorted || col[t * sz.R] == n) acc += src[t * sz.R * sz.Q];
+  return acc;
+}
+
+// x_grad[b, n, q], the contract's sum, element by element (the kernel check's
+// CPU emulation of the CUDA kernel, which finds the bounds once per block).
 template <typename Real>
 XLA_RNNT_HOST_DEVICE Real RowSum(const int32_t* idx, const Real* g, const RowsGradSizes& sz,
                                  const Real* sorted, int64_t b, int64_t n, int64_t q) {
   Real acc = Real(0);
-  for (int64_t r = 0; r < sz.R; ++r) {
-    const int32_t* col = idx + b * sz.T * sz.R + r;
-    const Real* src = g + (b * sz.T * sz.R + r) * sz.Q + q;  // (t = 0, r, q)
-    const bool is_sorted = sorted[b * sz.R + r] != Real(0);
-    int64_t lo = 0, hi = sz.T;
-    if (is_sorted) {
-      lo = LowerBound(col, sz.T, sz.R, n);
-      hi = LowerBound(col, sz.T, sz.R, n + 1);
-    }
-    for (int64_t t = lo; t < hi; ++t)
-      if (is_sorted || col[t * sz.R] == n) acc += src[t * sz.R * sz.Q];
-  }
+  for (int64_t r = 0; r < sz.R; ++r)
+    acc = AddColumn(acc, idx, g, sz, sorted, b, n, q, r, RowBound(idx, sz, sorted, b, n, r, false),
+                    RowBound(idx, sz, sorted, b, n, r, true));
   return acc;
 }
 

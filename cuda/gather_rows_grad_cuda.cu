@@ -9,7 +9,9 @@ namespace {
 
 constexpr int kThreads = 128;  // threads per block: consecutive q of one (b, n)
 
-constexpr int kColumnsPerBlock = kThreads / 32;
+constexpr int kColumnsPerBlock = kThreads / 32;  // sortedness: one warp per column
+
+constexpr int kColumnsPerPass = kThreads / 2;  // sums: one bound per thread
 
 // One warp per column (b, r): its lanes compare neighbours 32 frames at a
 // time (one thread per column would wait on T loads in a row).
@@ -25,14 +27,32 @@ __global__ void ColumnsSortedKernel(const int32_t* idx, RowsGradSizes sz, Real* 
   if (threadIdx.x % 32 == 0) sorted[column] = decreases ? Real(0) : Real(1);
 }
 
+// One block per (b, n, tile of kThreads q): its threads first find the
+// bounds of kColumnsPerPass columns at once (binary searches side by side),
+// then each adds its q over them; one thread per element searching alone
+// waited on 2 * R * log2(T) dependent loads.
 template <typename Real>
 __global__ void SumsKernel(const int32_t* idx, const Real* g, RowsGradSizes sz, const Real* sorted,
                            Real* x_grad) {
+  __shared__ int64_t bounds[kThreads];  // [lo, hi) of column r0 + i / 2
   const int64_t q_tiles = (sz.Q + kThreads - 1) / kThreads;
   for (int64_t block = blockIdx.x; block < sz.B * sz.N * q_tiles; block += gridDim.x) {
     const int64_t b = block / (sz.N * q_tiles), n = block / q_tiles % sz.N;
     const int64_t q = block % q_tiles * kThreads + threadIdx.x;
-    if (q < sz.Q) x_grad[(b * sz.N + n) * sz.Q + q] = RowSum(idx, g, sz, sorted, b, n, q);
+    Real acc = Real(0);
+    for (int64_t r0 = 0; r0 < sz.R; r0 += kColumnsPerPass) {
+      const int64_t r = r0 + threadIdx.x / 2;
+      __syncthreads();  // the previous pass's bounds are read
+      if (r < sz.R)
+        bounds[threadIdx.x] = RowBound(idx, sz, sorted, b, n, r, threadIdx.x % 2 == 1);
+      __syncthreads();
+      const int64_t end = r0 + kColumnsPerPass < sz.R ? r0 + kColumnsPerPass : sz.R;
+      if (q < sz.Q)
+        for (int64_t c = r0; c < end; ++c)
+          acc = AddColumn(acc, idx, g, sz, sorted, b, n, q, c, bounds[2 * (c - r0)],
+                          bounds[2 * (c - r0) + 1]);
+    }
+    if (q < sz.Q) x_grad[(b * sz.N + n) * sz.Q + q] = acc;
   }
 }
 
