@@ -43,8 +43,7 @@ __global__ void SumsKernel(const int32_t* idx, const Real* g, RowsGradSizes sz, 
     for (int64_t r0 = 0; r0 < sz.R; r0 += kColumnsPerPass) {
       const int64_t r = r0 + threadIdx.x / 2;
       __syncthreads();  // the previous pass's bounds are read
-      if (r < sz.R)
-        bounds[threadIdx.x] = RowBound(idx, sz, sorted, b, n, r, threadIdx.x % 2 == 1);
+      if (r < sz.R) bounds[threadIdx.x] = RowBound(idx, sz, sorted, b, n, r, threadIdx.x % 2 == 1);
       __syncthreads();
       const int64_t end = r0 + kColumnsPerPass < sz.R ? r0 + kColumnsPerPass : sz.R;
       if (q < sz.Q)

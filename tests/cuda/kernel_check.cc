@@ -946,11 +946,18 @@ void RunRowsGrad(const RowsConfig& cfg) {
 // the grid (the stride loop) is not reached at these sizes; R over a pass.
 std::vector<RowsConfig> RowsConfigs() {
   return {
-      {3, 7, 2, 5, 4, true},        {3, 7, 2, 5, 4, false},       {2, 300, 5, 101, 128, true},
-      {2, 300, 5, 101, 129, false}, {4, 2000, 4, 401, 300, true}, {1, 1, 1, 1, 1, true},
-      {2, 0, 3, 6, 5, true},        {2, 4, 0, 6, 5, true},        {2, 4, 1, 0, 5, false},
+      {3, 7, 2, 5, 4, true},
+      {3, 7, 2, 5, 4, false},
+      {2, 300, 5, 101, 128, true},
+      {2, 300, 5, 101, 129, false},
+      {4, 2000, 4, 401, 300, true},
+      {1, 1, 1, 1, 1, true},
+      {2, 0, 3, 6, 5, true},
+      {2, 4, 0, 6, 5, true},
+      {2, 4, 1, 0, 5, false},
       // R above one block's pass of 64 columns (the bounds found in passes).
-      {2, 40, 70, 120, 33, true},   {2, 40, 130, 9, 33, false},
+      {2, 40, 70, 120, 33, true},
+      {2, 40, 130, 9, 33, false},
   };
 }
 
