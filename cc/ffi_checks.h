@@ -9,6 +9,7 @@
 #include <tuple>
 #include <utility>
 
+#include "cc/band_recursion.h"
 #include "cc/gather_rows_grad.h"
 #include "cc/logsoftmax_gather.h"
 #include "cc/mutual_information.h"
@@ -233,6 +234,75 @@ inline ffi::ErrorOr<RowsGradSizes> RowsGradCheck(ffi::AnyBuffer x, ffi::AnyBuffe
     if (auto e = ExpectCount(name, buffer, count, x.element_type(), "x"); e.failure())
       return ffi::Unexpected<ffi::Error>(std::move(e));
   return sz;
+}
+
+// On the host the boundary can be read without a sync, so the CPU handlers
+// raise an error for bad rows (the CUDA handlers document their own behaviour).
+inline ffi::Error CheckBoundaryRows(const int32_t* boundary, int64_t B, int64_t S, int64_t T) {
+  for (int64_t b = 0; b < B; ++b) {
+    const int32_t* row = boundary + 4 * b;
+    if (!BoundaryValid(row, S, T))
+      return InvalidArgument("boundary[" + std::to_string(b) + "] = (" + std::to_string(row[0]) +
+                             ", " + std::to_string(row[1]) + ", " + std::to_string(row[2]) + ", " +
+                             std::to_string(row[3]) +
+                             ") must satisfy 0 <= s_begin <= s_end <= S = " + std::to_string(S) +
+                             " and 0 <= t_begin <= t_end <= T = " + std::to_string(T));
+  }
+  return ffi::Error::Success();
+}
+
+// starts [..., T] int32 and boundary [..., 4] int32 for the band of `band`
+// ([..., T, R], named `name`): the leading axes flattened into B, the sizes.
+inline ffi::ErrorOr<BandSizes> BandCheckWindows(const char* name, ffi::AnyBuffer band,
+                                                ffi::AnyBuffer starts, ffi::AnyBuffer boundary,
+                                                int64_t S, bool modified) {
+  auto dd = band.dimensions(), sd = starts.dimensions(), bd = boundary.dimensions();
+  const std::string got = std::string("got ") + name + " " + DimsString(dd) + ", starts " +
+                          DimsString(sd) + ", boundary " + DimsString(bd);
+  if (band.element_type() != ffi::DataType::F32 && band.element_type() != ffi::DataType::F64)
+    return Invalid(std::string(name) + " must be float32 or float64");
+  if (starts.element_type() != ffi::DataType::S32 || boundary.element_type() != ffi::DataType::S32)
+    return Invalid("starts and boundary must be int32");
+  if (dd.size() < 3 || sd.size() != dd.size() - 1 || bd.size() != dd.size() - 1)
+    return Invalid(std::string("expected ") + name +
+                   " [B, T, R], starts [B, T], boundary [B, 4]; " + got);
+  const size_t lead = dd.size() - 2;
+  int64_t B = 1;
+  for (size_t i = 0; i < lead; ++i) {
+    if (sd[i] != dd[i] || bd[i] != dd[i]) return Invalid("the batch axes disagree; " + got);
+    B *= dd[i];
+  }
+  if (sd[lead] != dd[lead] || bd[lead] != 4)
+    return Invalid(std::string("expected starts [B, T] and boundary [B, 4] for ") + name +
+                   " [B, T, R]; " + got);
+  if (S < 0) return Invalid("S = " + std::to_string(S) + " must be >= 0");
+  return BandSizes{B, dd[lead], dd[lead + 1], S, modified};
+}
+
+// The band forward's operands px, py [..., T, R], starts, boundary.
+inline ffi::ErrorOr<BandSizes> BandCheckOperands(ffi::AnyBuffer px, ffi::AnyBuffer py,
+                                                 ffi::AnyBuffer starts, ffi::AnyBuffer boundary,
+                                                 int64_t S, bool modified) {
+  auto sizes = BandCheckWindows("px", px, starts, boundary, S, modified);
+  if (sizes.has_error()) return sizes;
+  if (py.element_type() != px.element_type()) return Invalid("py must have the dtype of px");
+  auto pxd = px.dimensions(), pyd = py.dimensions();
+  bool same = pxd.size() == pyd.size();
+  for (size_t i = 0; same && i < pxd.size(); ++i) same = pxd[i] == pyd[i];
+  if (!same)
+    return Invalid("py must have the shape of px: got px " + DimsString(pxd) + ", py " +
+                   DimsString(pyd));
+  return sizes;
+}
+
+// Band results: scores or final_split [B], band-shaped arrays [B, T, R].
+inline ffi::Error ExpectBand(const char* name, ffi::AnyBuffer buffer, const BandSizes& sz,
+                             ffi::DataType dtype, const char* like) {
+  return ExpectCount(name, buffer, sz.B * sz.T * sz.R, dtype, like);
+}
+inline ffi::Error ExpectPerItem(const char* name, ffi::AnyBuffer buffer, const BandSizes& sz,
+                                ffi::DataType dtype, const char* like) {
+  return ExpectCount(name, buffer, sz.B, dtype, like);
 }
 
 }  // namespace xla_rnnt

@@ -7,29 +7,12 @@
 // backward later (TF, which cannot know at forward time whether a gradient
 // will be asked for); g ([B, ceil((S+1)/32), T+1]) is workspace of the CUDA
 // backward, unused here.
-#include <string>
-
 #include "cc/ffi_checks.h"
 #include "cc/handlers.h"
 #include "cc/mutual_information.h"
 
 namespace xla_rnnt {
 namespace {
-
-// On the host the boundary can be read without a sync, so bad rows are an
-// error here (the CUDA handler documents its own behaviour instead).
-ffi::Error CheckBoundaryRows(const int32_t* boundary, const MiSizes& sz) {
-  for (int64_t b = 0; b < sz.B; ++b) {
-    const int32_t* row = boundary + 4 * b;
-    if (!BoundaryValid(row, sz.S, sz.T))
-      return InvalidArgument("boundary[" + std::to_string(b) + "] = (" + std::to_string(row[0]) +
-                             ", " + std::to_string(row[1]) + ", " + std::to_string(row[2]) + ", " +
-                             std::to_string(row[3]) +
-                             ") must satisfy 0 <= s_begin <= s_end <= S = " + std::to_string(sz.S) +
-                             " and 0 <= t_begin <= t_end <= T = " + std::to_string(sz.T));
-  }
-  return ffi::Error::Success();
-}
 
 ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer boundary,
                          ffi::Result<ffi::AnyBuffer> scores, ffi::Result<ffi::AnyBuffer> p) {
@@ -38,7 +21,7 @@ ffi::Error MiForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer bo
   const MiSizes sz = sizes.value();
   if (auto e = CheckForwardResults(sz, px.element_type(), *scores, *p); e.failure()) return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
-  if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
+  if (auto e = CheckBoundaryRows(rows, sz.B, sz.S, sz.T); e.failure()) return e;
   return DispatchReal(px.element_type(), [&](auto tag) {
     using Real = typename decltype(tag)::type;
     MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
@@ -59,7 +42,7 @@ ffi::Error MiForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyB
   if (auto e = CheckGradResults(sz, px.element_type(), *px_grad, *py_grad, *g); e.failure())
     return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
-  if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
+  if (auto e = CheckBoundaryRows(rows, sz.B, sz.S, sz.T); e.failure()) return e;
   return DispatchReal(px.element_type(), [&](auto tag) {
     using Real = typename decltype(tag)::type;
     MiForwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,
@@ -81,7 +64,7 @@ ffi::Error MiBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer b
   if (auto e = CheckGradResults(sz, px.element_type(), *px_grad, *py_grad, *g); e.failure())
     return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
-  if (auto e = CheckBoundaryRows(rows, sz); e.failure()) return e;
+  if (auto e = CheckBoundaryRows(rows, sz.B, sz.S, sz.T); e.failure()) return e;
   return DispatchReal(px.element_type(), [&](auto tag) {
     using Real = typename decltype(tag)::type;
     MiBackwardCpu<Real>(px.typed_data<Real>(), py.typed_data<Real>(), rows, sz,

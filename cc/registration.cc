@@ -23,6 +23,9 @@ constexpr HandlerEntry kHandlers[] = {
     {xla_rnnt::kLogsoftmaxGather, "Host", XlaRnntLogsoftmaxGatherCpu},
     {xla_rnnt::kLogsoftmaxGatherGrad, "Host", XlaRnntLogsoftmaxGatherGradCpu},
     {xla_rnnt::kGatherRowsGrad, "Host", XlaRnntGatherRowsGradCpu},
+    {xla_rnnt::kBandForward, "Host", XlaRnntBandForwardCpu},
+    {xla_rnnt::kBandForwardBackward, "Host", XlaRnntBandForwardBackwardCpu},
+    {xla_rnnt::kBandBackward, "Host", XlaRnntBandBackwardCpu},
 #ifdef XLA_RNNT_WITH_CUDA
     {xla_rnnt::kMiForward, "CUDA", XlaRnntMiForwardCuda},
     {xla_rnnt::kMiForwardBackward, "CUDA", XlaRnntMiForwardBackwardCuda},
@@ -30,6 +33,9 @@ constexpr HandlerEntry kHandlers[] = {
     {xla_rnnt::kLogsoftmaxGather, "CUDA", XlaRnntLogsoftmaxGatherCuda},
     {xla_rnnt::kLogsoftmaxGatherGrad, "CUDA", XlaRnntLogsoftmaxGatherGradCuda},
     {xla_rnnt::kGatherRowsGrad, "CUDA", XlaRnntGatherRowsGradCuda},
+    {xla_rnnt::kBandForward, "CUDA", XlaRnntBandForwardCuda},
+    {xla_rnnt::kBandForwardBackward, "CUDA", XlaRnntBandForwardBackwardCuda},
+    {xla_rnnt::kBandBackward, "CUDA", XlaRnntBandBackwardCuda},
 #endif
 };
 constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);

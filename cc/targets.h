@@ -18,6 +18,13 @@
 //     -> logits_grad [..., C]
 //   xla_rnnt_gather_rows_grad(x [..., N, Q], idx [..., T, R] s32, g [..., T, R, Q])
 //     -> x_grad [..., N, Q], sorted [..., R]
+//   xla_rnnt_band_forward(px [..., T, R], py [..., T, R], starts [..., T] s32,
+//                         boundary [..., 4] s32; attributes S i64, modified bool)
+//     -> scores [...], split [..., T, R], final_split [...]
+//   xla_rnnt_band_forward_backward(px, py, starts, boundary; S, modified)
+//     -> scores, px_grad [..., T, R], py_grad [..., T, R], split, final_split
+//   xla_rnnt_band_backward(starts, boundary, split, final_split; S, modified)
+//     -> px_grad, py_grad (dtype of split)
 #ifndef XLA_RNNT_CC_TARGETS_H_
 #define XLA_RNNT_CC_TARGETS_H_
 
@@ -31,11 +38,18 @@ inline constexpr char kMiBackward[] = "xla_rnnt_mi_backward";
 inline constexpr char kLogsoftmaxGather[] = "xla_rnnt_logsoftmax_gather";
 inline constexpr char kLogsoftmaxGatherGrad[] = "xla_rnnt_logsoftmax_gather_grad";
 inline constexpr char kGatherRowsGrad[] = "xla_rnnt_gather_rows_grad";
+inline constexpr char kBandForward[] = "xla_rnnt_band_forward";
+inline constexpr char kBandForwardBackward[] = "xla_rnnt_band_forward_backward";
+inline constexpr char kBandBackward[] = "xla_rnnt_band_backward";
 
 // The attributes of the gather targets, by name and type (the handlers bind
 // them with these names; Attribute in xla_rnnt/_targets.py).
 inline constexpr char kBlankAttr[] = "blank";  // int64: the blank class
 inline constexpr char kHatAttr[] = "hat";      // bool: the HAT factorisation
+// The band targets' attributes: the lattice's S (int64) and whether the
+// recursion is the modified one (bool).
+inline constexpr char kLatticeSAttr[] = "S";
+inline constexpr char kModifiedAttr[] = "modified";
 
 // The CUDA backward hands the occupations of one row per band of 32*W rows
 // (W >= 1 warps) to the next band through the workspace g, so one row per 32
