@@ -1,5 +1,7 @@
 // CPU twin of cuda/band_recursion_cuda.cu: the band recursion of
 // band_recursion.h frame by frame (k ascending), one batch item at a time.
+// An invalid boundary row (which the handlers reject first) gets the GPU's
+// results: NaN score and split, zero gradients.
 #include "cc/band_recursion.h"
 
 #include <cmath>
@@ -35,7 +37,7 @@ void BandForwardCpu(const Real* px, const Real* py, const int32_t* starts, const
       const int64_t k = it.Index(s, t);
       return k >= 0 && t >= it.t0 ? out.at(t, k) : ExtZero<Real>();
     };
-    for (int64_t t = it.t0; t <= it.LastFrame(); ++t) {
+    for (int64_t t = it.t0; it.valid && t <= it.LastFrame(); ++t) {
       for (int64_t k = 0; k < sz.R; ++k) {
         const int64_t s = it.Start(t) + k;
         const Ext<Real> a = term(x_out, s - 1, it.XPredFrame(t));
@@ -48,8 +50,9 @@ void BandForwardCpu(const Real* px, const Real* py, const int32_t* starts, const
         sb[t * sz.R + k] = c.split;
       }
     }
-    const BandEnd<Real> end = BandEndCell(term(x_out, it.s1 - 1, it.XPredFrame(it.t1)),
-                                          term(y_out, it.s1, it.t1 - 1), it);
+    const BandEnd<Real> end = it.valid ? BandEndCell(term(x_out, it.s1 - 1, it.XPredFrame(it.t1)),
+                                                     term(y_out, it.s1, it.t1 - 1), it)
+                                       : BandEndCell(ExtZero<Real>(), ExtZero<Real>(), it);
     scores[b] = end.score;
     final_split[b] = end.split;
   }
@@ -76,7 +79,7 @@ void BandBackwardCpu(const int32_t* starts, const int32_t* boundary, const BandS
       const int64_t k = it.Index(s, t);
       return k >= 0 && t <= it.LastFrame() ? to.at(t, k) : Real(0);
     };
-    for (int64_t t = it.LastFrame(); t >= it.t0; --t) {
+    for (int64_t t = it.LastFrame(); it.valid && t >= it.t0; --t) {
       for (int64_t k = sz.R - 1; k >= 0; --k) {
         const int64_t s = it.Start(t) + k;
         const Real gx = sent(to_x, end.a, s + 1, it.XSuccFrame(t));

@@ -12,19 +12,6 @@
 namespace xla_rnnt {
 namespace {
 
-ffi::Error ForwardResults(const BandSizes& sz, ffi::DataType dtype, ffi::AnyBuffer scores,
-                          ffi::AnyBuffer split, ffi::AnyBuffer final_split) {
-  if (auto e = ExpectPerItem("scores", scores, sz, dtype, "px"); e.failure()) return e;
-  if (auto e = ExpectBand("split", split, sz, dtype, "px"); e.failure()) return e;
-  return ExpectPerItem("final_split", final_split, sz, dtype, "px");
-}
-
-ffi::Error GradResults(const BandSizes& sz, ffi::DataType dtype, ffi::AnyBuffer px_grad,
-                       ffi::AnyBuffer py_grad, const char* like) {
-  if (auto e = ExpectBand("px_grad", px_grad, sz, dtype, like); e.failure()) return e;
-  return ExpectBand("py_grad", py_grad, sz, dtype, like);
-}
-
 ffi::Error BandForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer starts,
                            ffi::AnyBuffer boundary, int64_t S, bool modified,
                            ffi::Result<ffi::AnyBuffer> scores, ffi::Result<ffi::AnyBuffer> split,
@@ -32,7 +19,8 @@ ffi::Error BandForwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::AnyBuffer 
   auto sizes = BandCheckOperands(px, py, starts, boundary, S, modified);
   if (sizes.has_error()) return sizes.error();
   const BandSizes sz = sizes.value();
-  if (auto e = ForwardResults(sz, px.element_type(), *scores, *split, *final_split); e.failure())
+  if (auto e = BandForwardResults(sz, px.element_type(), *scores, *split, *final_split);
+      e.failure())
     return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz.B, sz.S, sz.T); e.failure()) return e;
@@ -55,9 +43,11 @@ ffi::Error BandForwardBackwardImpl(ffi::AnyBuffer px, ffi::AnyBuffer py, ffi::An
   auto sizes = BandCheckOperands(px, py, starts, boundary, S, modified);
   if (sizes.has_error()) return sizes.error();
   const BandSizes sz = sizes.value();
-  if (auto e = ForwardResults(sz, px.element_type(), *scores, *split, *final_split); e.failure())
+  if (auto e = BandForwardResults(sz, px.element_type(), *scores, *split, *final_split);
+      e.failure())
     return e;
-  if (auto e = GradResults(sz, px.element_type(), *px_grad, *py_grad, "px"); e.failure()) return e;
+  if (auto e = BandGradResults(sz, px.element_type(), *px_grad, *py_grad, "px"); e.failure())
+    return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz.B, sz.S, sz.T); e.failure()) return e;
   return DispatchReal(px.element_type(), [&](auto tag) {
@@ -81,7 +71,7 @@ ffi::Error BandBackwardImpl(ffi::AnyBuffer starts, ffi::AnyBuffer boundary, ffi:
   const BandSizes sz = sizes.value();
   const ffi::DataType dtype = split.element_type();
   if (auto e = ExpectPerItem("final_split", final_split, sz, dtype, "split"); e.failure()) return e;
-  if (auto e = GradResults(sz, dtype, *px_grad, *py_grad, "split"); e.failure()) return e;
+  if (auto e = BandGradResults(sz, dtype, *px_grad, *py_grad, "split"); e.failure()) return e;
   const int32_t* rows = boundary.typed_data<int32_t>();
   if (auto e = CheckBoundaryRows(rows, sz.B, sz.S, sz.T); e.failure()) return e;
   return DispatchReal(dtype, [&](auto tag) {

@@ -305,6 +305,21 @@ inline ffi::Error ExpectPerItem(const char* name, ffi::AnyBuffer buffer, const B
   return ExpectCount(name, buffer, sz.B, dtype, like);
 }
 
+// The band forward's results scores, split, final_split; the gradients.
+inline ffi::Error BandForwardResults(const BandSizes& sz, ffi::DataType dtype,
+                                     ffi::AnyBuffer scores, ffi::AnyBuffer split,
+                                     ffi::AnyBuffer final_split) {
+  if (auto e = ExpectPerItem("scores", scores, sz, dtype, "px"); e.failure()) return e;
+  if (auto e = ExpectBand("split", split, sz, dtype, "px"); e.failure()) return e;
+  return ExpectPerItem("final_split", final_split, sz, dtype, "px");
+}
+
+inline ffi::Error BandGradResults(const BandSizes& sz, ffi::DataType dtype, ffi::AnyBuffer px_grad,
+                                  ffi::AnyBuffer py_grad, const char* like) {
+  if (auto e = ExpectBand("px_grad", px_grad, sz, dtype, like); e.failure()) return e;
+  return ExpectBand("py_grad", py_grad, sz, dtype, like);
+}
+
 }  // namespace xla_rnnt
 
 #endif  // XLA_RNNT_CC_FFI_CHECKS_H_

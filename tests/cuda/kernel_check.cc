@@ -39,6 +39,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "cc/band_recursion.h"
 #include "cc/gather_rows_grad.h"
 #include "cc/logsoftmax_gather.h"
 #include "cc/mutual_information.h"
@@ -46,6 +47,7 @@
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
 #include <cuda_runtime_api.h>
 
+#include "cuda/band_recursion_cuda.h"
 #include "cuda/ext_range.h"
 #include "cuda/gather_rows_grad_cuda.h"
 #include "cuda/logsoftmax_gather_cuda.h"
@@ -961,6 +963,153 @@ std::vector<RowsConfig> RowsConfigs() {
   };
 }
 
+// ---------------------------------------------------------------- band recursion
+
+enum class Windows { kMonotone, kBack, kOutside };
+
+const char* WindowsName(Windows w) {
+  return w == Windows::kMonotone ? "monotone" : w == Windows::kBack ? "back" : "outside";
+}
+
+struct BandConfig {
+  const char* tag;
+  int64_t S, T, R;
+  Windows windows;
+  std::vector<BoxKind> kinds;  // one item per kind
+  double ninf_rate;
+  bool invalid_rows;  // InvalidRows instead of kinds
+};
+
+template <typename Real>
+struct BandResult {
+  std::vector<Real> scores, split, final_split, px_grad, py_grad;
+};
+
+template <typename R>
+BandResult<R> CpuBand(const std::vector<R>& px, const std::vector<R>& py,
+                      const std::vector<int32_t>& starts, const std::vector<int32_t>& rows,
+                      const BandSizes& sz) {
+  BandResult<R> r;
+  const size_t n = size_t(sz.B * sz.T * sz.R);
+  r.scores.resize(sz.B);
+  r.final_split.resize(sz.B);
+  r.split.resize(n);
+  r.px_grad.resize(n);
+  r.py_grad.resize(n);
+  BandForwardCpu<R>(px.data(), py.data(), starts.data(), rows.data(), sz, r.scores.data(),
+                    r.split.data(), r.final_split.data());
+  BandBackwardCpu<R>(starts.data(), rows.data(), sz, r.split.data(), r.final_split.data(),
+                     r.px_grad.data(), r.py_grad.data());
+  return r;
+}
+
+// The launchers: forward, then the backward from the forward's workspace.
+template <typename Real>
+BandResult<Real> DeviceBand(const std::vector<Real>& px, const std::vector<Real>& py,
+                            const std::vector<int32_t>& starts, const std::vector<int32_t>& rows,
+                            const BandSizes& sz) {
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+  const size_t n = size_t(sz.B * sz.T * sz.R);
+  DevBuf<Real> d_px(n), d_py(n), d_scores(sz.B), d_split(n), d_final(sz.B), d_gx(n), d_gy(n);
+  DevBuf<int32_t> d_starts(starts.size()), d_rows(rows.size());
+  d_px.Upload(px);
+  d_py.Upload(py);
+  d_starts.Upload(starts);
+  d_rows.Upload(rows);
+  for (DevBuf<Real>* d : {&d_scores, &d_split, &d_final, &d_gx, &d_gy}) d->Sentinel();
+  Launched(LaunchBandForward<Real>(g_stream, d_px.get(), d_py.get(), d_starts.get(), d_rows.get(),
+                                   sz, d_scores.get(), d_split.get(), d_final.get()),
+           "LaunchBandForward");
+  Launched(LaunchBandBackward<Real>(g_stream, d_starts.get(), d_rows.get(), sz, d_split.get(),
+                                    d_final.get(), d_gx.get(), d_gy.get()),
+           "LaunchBandBackward");
+  return {d_scores.Download(), d_split.Download(), d_final.Download(), d_gx.Download(),
+          d_gy.Download()};
+#else
+  return CpuBand<Real>(px, py, starts, rows, sz);  // the driver's bookkeeping only
+#endif
+}
+
+template <typename Real>
+void RunBand(const BandConfig& cfg, bool modified) {
+  char label[160];
+  std::snprintf(label, sizeof(label),
+                "band %-8s %s %-8s %-8s S=%" PRId64 " T=%" PRId64 " R=%" PRId64,
+                modified ? "modified" : "regular", DtypeName<Real>(), cfg.tag,
+                WindowsName(cfg.windows), cfg.S, cfg.T, cfg.R);
+  Rng rng = CaseRng();
+  if (!Selected(label)) return;
+  std::vector<Row> items;
+  if (cfg.invalid_rows) {
+    items = InvalidRows(cfg.S, cfg.T, modified, rng);
+  } else {
+    for (BoxKind k : cfg.kinds) items.push_back(MakeRow(k, cfg.S, cfg.T, modified, rng));
+  }
+  const BandSizes sz{int64_t(items.size()), cfg.T, cfg.R, cfg.S, modified};
+  std::vector<int32_t> rows, starts(size_t(sz.B * sz.T));
+  for (const Row& r : items) rows.insert(rows.end(), r.begin(), r.end());
+  for (int64_t b = 0; b < sz.B; ++b) {
+    // Windows that follow the diagonal of the item's box, as pruning places them.
+    int64_t s = cfg.windows == Windows::kOutside ? -cfg.R / 2 : 0;
+    for (int64_t t = 0; t < sz.T; ++t) {
+      const double slope = double(cfg.S + 1) / double(std::max<int64_t>(1, cfg.T));
+      if (rng.Uniform() < std::min(0.9, slope)) s += 1 + (rng.Uniform() < 0.1 ? 2 : 0);
+      if (cfg.windows == Windows::kBack && rng.Uniform() < 0.1) s -= rng.Int(1, 3);
+      const int64_t hi = cfg.windows == Windows::kOutside ? cfg.S + 2 : cfg.S + 1 - cfg.R;
+      s = std::min<int64_t>(std::max<int64_t>(s, cfg.windows == Windows::kOutside ? -cfg.R : 0),
+                            std::max<int64_t>(hi, 0));
+      starts[size_t(b * sz.T + t)] = int32_t(s);
+    }
+  }
+  const size_t n = size_t(sz.B * sz.T * sz.R);
+  std::vector<Real> px(n), py(n);
+  for (size_t i = 0; i < n; ++i) {
+    px[i] = rng.Uniform() < cfg.ninf_rate ? -Inf<Real>() : Real(rng.Range(-3, 0));
+    py[i] = Real(rng.Range(-3, 0));
+  }
+  const BandResult<Real> ref = CpuBand<Real>(px, py, starts, rows, sz);
+  const bool f32 = std::is_same<Real, float>::value;
+  BandResult<double> ref64;
+  if (f32) ref64 = CpuBand<double>(Widen(px), Widen(py), starts, rows, sz);
+  auto r64 = [&](const std::vector<double>& v) { return f32 ? &v : nullptr; };
+  BandResult<Real> dev;
+  try {
+    dev = DeviceBand<Real>(px, py, starts, rows, sz);
+  } catch (const std::exception& e) {
+    ReportError(label, e.what());
+    return;
+  }
+  Perturb<Real>({&dev.scores, &dev.split, &dev.final_split, &dev.px_grad, &dev.py_grad});
+  Report(label,
+         {Compare("scores", dev.scores, ref.scores, r64(ref64.scores), true),
+          Compare("split", dev.split, ref.split, r64(ref64.split), false),
+          Compare("final_split", dev.final_split, ref.final_split, r64(ref64.final_split), false),
+          Compare("px_grad", dev.px_grad, ref.px_grad, r64(ref64.px_grad), false),
+          Compare("py_grad", dev.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
+         f32 ? 1e-5 : 1e-12);
+}
+
+// Windows of 1 to 32 rows (one warp), ones that move back (the frame-by-frame
+// path), ones reaching outside [0, S]; every box kind; long lattices.
+std::vector<BandConfig> BandConfigs() {
+  using K = BoxKind;
+  using W = Windows;
+  const std::vector<K> all = {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS, K::kEmptyT, K::kPoint};
+  return {
+      {"tiny", 5, 7, 3, W::kMonotone, all, 0, false},
+      {"R=1", 6, 9, 1, W::kMonotone, all, 0, false},
+      {"R=32", 40, 50, 32, W::kMonotone, all, 0, false},
+      {"main", 100, 300, 5, W::kMonotone, all, 0.02, false},
+      {"back", 60, 90, 4, W::kBack, all, 0, false},
+      {"outside", 30, 40, 6, W::kOutside, all, 0, false},
+      {"long", 400, 2000, 5, W::kMonotone, {K::kFull, K::kRagged}, 0, false},
+      {"invalid", 20, 30, 4, W::kMonotone, {}, 0, true},
+      {"T=0", 4, 0, 3, W::kMonotone, {K::kFull, K::kEmptyS}, 0, false},
+      {"R=0", 4, 5, 0, W::kMonotone, {K::kFull, K::kPoint}, 0, false},
+      {"B=0", 4, 5, 3, W::kMonotone, {}, 0, false},
+  };
+}
+
 std::vector<MiConfig> MiConfigs() {
   using K = BoxKind;
   const std::vector<K> all = {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS, K::kEmptyT, K::kPoint};
@@ -1030,6 +1179,12 @@ int Main(int argc, char** argv) {
   for (const RowsConfig& cfg : RowsConfigs()) {
     RunRowsGrad<float>(cfg);
     RunRowsGrad<double>(cfg);
+  }
+  for (const BandConfig& cfg : BandConfigs()) {
+    for (const bool modified : {false, true}) {
+      RunBand<float>(cfg, modified);
+      RunBand<double>(cfg, modified);
+    }
   }
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
   cudaStreamDestroy(g_stream);
