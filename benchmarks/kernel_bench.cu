@@ -1,4 +1,5 @@
-// Kernel-level timing and checking of cuda/mutual_information_cuda.cu, with
+// Kernel-level timing and checking of cuda/mutual_information_cuda.cu (and the
+// timing of cuda/band_recursion_cuda.cu at the same shapes, R = 5), with
 // no framework in the way: CUDA events around each launcher, median of 30,
 // and float32 results compared to the float64 CPU recursion. Results go to
 // stdout. The exit status is 2 when the worst float32-vs-float64 error
@@ -20,7 +21,9 @@
 #include <random>
 #include <vector>
 
+#include "cc/band_recursion.h"
 #include "cc/mutual_information.h"
+#include "cuda/band_recursion_cuda.h"
 #include "cuda/ext_range.h"
 #include "cuda/mutual_information_cuda.h"
 
@@ -387,6 +390,75 @@ int main(int argc, char** argv) {
                    first_row ? "" : ", ", B, T, S, steps, f, bw, fb, floor_f, floor_b);
     first_row = false;
     Free(d);
+  }
+  // The band recursion (the pruned loss's windows, R = 5, following each
+  // item's diagonal as pruning places them) on the same boxes; floor: its
+  // steps (frames + window moves + R) at the lattice's step latencies.
+  if (json != nullptr) std::fprintf(json, "], \"band_rows\": [");
+  std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s\n", "band R=5", "B", "T", "S", "fwd",
+              "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor");
+  first_row = true;
+  for (auto bts : {std::array<int, 3>{32, 500, 100},
+                   {16, 1000, 200},
+                   {64, 200, 50},
+                   {8, 2000, 400},
+                   {4, 4000, 800},
+                   {128, 100, 30},
+                   {128, 300, 60}}) {
+    const int B = bts[0], T = bts[1], S = bts[2], R = 5;
+    Problem pr = Make(gen, B, S, T, false, true, false, 0);
+    const BandSizes sz{B, T, R, S, false};
+    std::vector<int32_t> starts(size_t(B) * T);
+    std::vector<float> bpx(size_t(B) * T * R), bpy(bpx.size());
+    std::normal_distribution<float> nd;
+    for (auto& v : bpx) v = nd(gen);
+    for (auto& v : bpy) v = nd(gen);
+    int steps = 0;
+    for (int b = 0; b < B; ++b) {
+      const int s1 = pr.bd[4 * b + 2], t1 = std::max(1, pr.bd[4 * b + 3]);
+      for (int t = 0; t < T; ++t)
+        starts[size_t(b) * T + t] =
+            std::max(0, std::min(s1 + 1 - R, int(int64_t(t) * s1 / t1) - R / 2));
+      const int last = std::min(t1, T - 1);
+      steps = std::max(steps, last + starts[size_t(b) * T + last] + R);
+    }
+    float *px, *py, *sc, *split, *fin, *gx, *gy;
+    int32_t *st, *bd;
+    const size_t n = bpx.size();
+    CK(cudaMalloc(&px, n * 4));
+    CK(cudaMalloc(&py, n * 4));
+    CK(cudaMalloc(&split, n * 4));
+    CK(cudaMalloc(&gx, n * 4));
+    CK(cudaMalloc(&gy, n * 4));
+    CK(cudaMalloc(&sc, B * 4));
+    CK(cudaMalloc(&fin, B * 4));
+    CK(cudaMalloc(&st, starts.size() * 4));
+    CK(cudaMalloc(&bd, pr.bd.size() * 4));
+    CK(cudaMemcpy(px, bpx.data(), n * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(py, bpy.data(), n * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(st, starts.data(), starts.size() * 4, cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(bd, pr.bd.data(), pr.bd.size() * 4, cudaMemcpyHostToDevice));
+    const float f =
+        MedianMs([&] { CK(LaunchBandForward<float>(0, px, py, st, bd, sz, sc, split, fin)); });
+    const float bw =
+        MedianMs([&] { CK(LaunchBandBackward<float>(0, st, bd, sz, split, fin, gx, gy)); });
+    const float fb = MedianMs([&] {
+      CK(LaunchBandForward<float>(0, px, py, st, bd, sz, sc, split, fin));
+      CK(LaunchBandBackward<float>(0, st, bd, sz, split, fin, gx, gy));
+    });
+    const double floor_f = steps * fl.ext_ns * 1e-6, floor_b = steps * fl.occ_ns * 1e-6;
+    std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f\n", tag, B, T, S, f, bw, fb,
+                f / floor_f, bw / floor_b, fb / (floor_f + floor_b));
+    if (json != nullptr)
+      std::fprintf(json,
+                   "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"R\": %d, \"steps\": %d, "
+                   "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
+                   "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
+                   first_row ? "" : ", ", B, T, S, R, steps, f, bw, fb, floor_f, floor_b);
+    first_row = false;
+    for (void* ptr : {(void*)px, (void*)py, (void*)split, (void*)gx, (void*)gy, (void*)sc,
+                      (void*)fin, (void*)st, (void*)bd})
+      cudaFree(ptr);
   }
   if (json != nullptr) {
     std::fprintf(json, "]}\n");
