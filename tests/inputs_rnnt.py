@@ -76,3 +76,32 @@ def loss_case(rng, variant, rnnt_type):
     return dict(
         symbols=symbols, blank=blank, boundary=boundary, ranges=ranges, arrays=tuple(arrays)
     )
+
+
+def band_windows(rng, B, S, T, R):
+    """starts [B, T] int32 of the band recursion's windows [starts, starts + R):
+    per item, a non-decreasing path (a pruned loss's windows), the same with
+    random jumps back and forth, or any values in [-R - 1, S + 2] (windows
+    reaching outside [0, S])."""
+    out = np.zeros((B, T), np.int64)
+    for b in range(B):
+        kind = int(rng.integers(0, 3))
+        path = np.sort(rng.integers(0, max(S + 2 - R, 1), T))
+        if kind == 0:
+            out[b] = path
+        elif kind == 1:
+            out[b] = path + rng.integers(-2, 3, T) * (rng.random(T) < 0.4)
+        else:
+            out[b] = rng.integers(-R - 1, S + 3, T)
+    return out.astype(np.int32)
+
+
+def diagonal_windows(rng, B, S, T, R):
+    """starts [B, T] int32 centred on each item's diagonal s = t * S / T (where
+    long lattices keep a path), jumping by -2..2 on 10% of the frames; the
+    last item's are any values in [-R - 1, S + 2]."""
+    diagonal = np.round(np.arange(T) * S / max(T, 1)).astype(np.int64) - R // 2
+    jumps = rng.integers(-2, 3, (B, T)) * (rng.random((B, T)) < 0.1)
+    out = np.clip(diagonal[None, :] + jumps, -2, S + 2)
+    out[B - 1] = rng.integers(-R - 1, S + 3, T)
+    return out.astype(np.int32)

@@ -201,6 +201,34 @@ def _run_cases(outdir):
         out_specs={"scores": _spec(scores.sharding)},
     )
 
+    # The band recursion (rnnt_loss_pruned's for s_range <= 32), batch-sharded.
+    from xla_rnnt.jax import _ops as jax_ops
+
+    B, S, T, R = 8, 4, 6, 4
+    px, py = rng.standard_normal((B, T, R)), rng.standard_normal((B, T, R))
+    starts = np.tile(np.arange(T) > 2, (B, 1)).astype(np.int32)  # rows 0-3, then 1-4
+    boundary = np.stack(
+        [np.zeros(B), np.zeros(B), rng.integers(1, S + 1, B), rng.integers(4, T, B)], 1
+    ).astype(np.int32)
+    w = rng.standard_normal(B)
+
+    def band_loss(px, py, starts, boundary, w):
+        scores = jax_ops.band_scores(px, py, starts, boundary, S, False)
+        return jnp.sum(w * scores), scores
+
+    fn = jax.jit(jax.value_and_grad(band_loss, argnums=(0, 1), has_aux=True))
+    inputs = (px, py, starts, boundary, w)
+    sharded = [jax.device_put(x, NamedSharding(mesh, P("data"))) for x in inputs]
+    (_, scores), (gx, gy) = fn(*sharded)
+    (_, scores1), (gx1, gy1) = fn(*jax.device_put(inputs, jax.devices()[0]))
+    arrays = dict(scores=scores, gx=gx, gy=gy, scores1=scores1, gx1=gx1, gy1=gy1)
+    np.savez(os.path.join(outdir, "band.npz"), **{k: np.asarray(v) for k, v in arrays.items()})
+    meta["band"] = dict(
+        _hlo_summary(fn.lower(*sharded).compile().as_text()),
+        B=B,
+        out_specs={"scores": _spec(scores.sharding), "gx": _spec(gx.sharding)},
+    )
+
     # The same partitioning rule under GSPMD (deprecated, still selectable).
     jax.config.update("jax_use_shardy_partitioner", False)
     for name in ("batch", "s_t_sharded"):
@@ -330,6 +358,20 @@ def test_vmap_of_grad_under_sharding(results):
     assert info["calls"] and all(c["batch"] == [2, 2] for c in info["calls"]), info["calls"]
     assert not info["collectives"], info["collectives"]
     assert info["out_specs"]["gx"] == [None, "data"]
+
+
+def test_band_recursion_stays_batch_sharded(results):
+    """The band targets' sharding rule: batch-sharded operands give batch-
+    sharded results, each device running the handler on its own items (the
+    same numbers as one device), no gather."""
+    a, info = _load(results, "band")
+    for name in ("scores", "gx", "gy"):
+        np.testing.assert_array_equal(a[name], a[name + "1"])
+    assert np.all(np.isfinite(a["scores"]))
+    assert {c["target"] for c in info["calls"]} == {"xla_rnnt_band_forward_backward"}
+    _local_batch(info, N_DEVICES)
+    _no_gather(info)
+    assert info["out_specs"] == {"scores": ["data"], "gx": ["data"]}
 
 
 def test_eager_call_on_sharded_arrays(results):

@@ -195,3 +195,120 @@ def test_cuda_gather_rows_grad_equals_cpu_bitwise(rng, dtype):
             args = jax.device_put((x, idx, g), device)
             got[device.platform] = np.asarray(jax.jit(_ffi.gather_rows_grad)(*args))
         np.testing.assert_array_equal(got["gpu"], got["cpu"])
+
+
+# The band recursion (cc/band_recursion.h): one warp per item on the GPU, so
+# R <= 32; shapes from a single frame to long lattices, R = 1 to 32.
+BAND_SHAPES = [(3, 0, 7, 1), (4, 5, 1, 2), (5, 17, 40, 5), (3, 100, 150, 16), (4, 60, 500, 32)]
+
+
+def _band_inputs(rng, B, S, T, R, modified, dtype):
+    from inputs_rnnt import diagonal_windows
+
+    px = rng.standard_normal((B, T, R)).astype(dtype)
+    py = rng.standard_normal((B, T, R)).astype(dtype)
+    starts = diagonal_windows(rng, B, S, T, R)
+    boundary = reference.random_boundary(rng, B, S, T, modified).astype(np.int32)
+    boundary[0] = (0, 0, S, T)  # one item on the whole lattice
+    weights = rng.standard_normal(B).astype(dtype)
+    return px, py, starts, boundary, weights
+
+
+def _band_run(device, px, py, starts, boundary, weights, S, modified):
+    from xla_rnnt.jax import _ops as jax_ops
+
+    args = jax.device_put((px, py, starts, boundary, weights), device)
+
+    def total(a, b, st, bd, w):
+        scores = jax_ops.band_scores(a, b, st, bd, S, modified)
+        return jnp.sum(w * scores), scores
+
+    fn = jax.jit(jax.value_and_grad(total, argnums=(0, 1), has_aux=True))
+    (_, scores), grads = fn(*args)
+    assert scores.devices() == {device}
+    return [np.asarray(scores)] + [np.asarray(g) for g in grads]
+
+
+@pytest.mark.parametrize("B,S,T,R", BAND_SHAPES)
+@pytest.mark.parametrize("modified", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_band_matches_cpu(rng, B, S, T, R, modified, dtype):
+    """CUDA == CPU: float64 to 1e-12; float32 scores to 1e-6 and gradients to
+    1e-6 or, where the CPU's own float32 rounding is larger, within twice it
+    (both twins use the same extended-range arithmetic; they differ in exp2
+    and 1/x rounding)."""
+    inputs = _band_inputs(rng, B, S, T, R, modified, dtype)
+    cuda = _band_run(_cuda_devices()[0], *inputs, S, modified)
+    cpu = _band_run(jax.devices("cpu")[0], *inputs, S, modified)
+    exact = _band_run(
+        jax.devices("cpu")[0],
+        *[x.astype(np.float64) for x in inputs[:2]],
+        *inputs[2:4],
+        inputs[4].astype(np.float64),
+        S,
+        modified,
+    )
+    assert np.isfinite(cpu[0][0])
+    for i, (got, same, want) in enumerate(zip(cuda, cpu, exact)):
+        assert not np.isnan(got).any()
+        if dtype == np.float64:
+            assert relative_error(got, same) < 1e-12
+        elif i == 0:
+            assert relative_error(got, same) < 1e-6
+        else:
+            assert relative_error(got, same) <= max(1e-6, 2 * relative_error(same, want))
+
+
+def test_cuda_band_is_deterministic(rng):
+    """Bitwise the same scores and gradients call after call (one warp per
+    item, a fixed order of additions)."""
+    inputs = _band_inputs(rng, 16, 80, 400, 32, False, np.float32)
+    runs = [_band_run(_cuda_devices()[0], *inputs, 80, False) for _ in range(3)]
+    for run in runs[1:]:
+        for got, first in zip(run, runs[0]):
+            np.testing.assert_array_equal(got, first)
+
+
+def test_cuda_band_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
+    px, py, starts, _, _ = _band_inputs(rng, 2, 3, 5, 3, False, np.float32)
+    boundary = np.array([[0, 0, 3, 5], [0, 0, 3, 9]], np.int32)
+    scores, gx, gy = _band_run(
+        _cuda_devices()[0], px, py, starts, boundary, np.ones(2, np.float32), 3, False
+    )
+    assert np.isfinite(scores[0]) and np.isnan(scores[1])
+    assert np.all(gx[1] == 0) and np.all(gy[1] == 0) and np.any(gy[0] != 0)
+
+
+def test_cuda_band_rejects_windows_over_32_rows(rng):
+    px, py, starts, boundary, w = _band_inputs(rng, 2, 40, 5, 33, False, np.float32)
+    with pytest.raises(Exception, match="at most 32 rows per window"):
+        _band_run(_cuda_devices()[0], px, py, starts, boundary, w, 40, False)
+
+
+@pytest.mark.parametrize("rnnt_type", ["regular", "modified", "constrained"])
+def test_cuda_pruned_loss_band_matches_cpu(rng, rnnt_type):
+    """rnnt_loss_pruned (the band path: s_range <= 32) and its gradient w.r.t.
+    logits, on the GPU (where the fused log-softmax gather runs too) and the CPU."""
+    from inputs_rnnt import diagonal_windows
+
+    B, S, T, R, C = 6, 30, 60, 8, 50
+    # Windows on the diagonal, inside [0, S] (the last item's too).
+    starts = np.clip(diagonal_windows(rng, B + 1, S, T, R)[:B], 0, S + 1 - R)
+    ranges = (starts[:, :, None] + np.arange(R)).astype(np.int32)
+    logits = rng.standard_normal((B, T, R, C)).astype(np.float32)
+    symbols = rng.integers(1, C, (B, S)).astype(np.int32)
+    boundary = np.stack(
+        [np.zeros(B), np.zeros(B), rng.integers(S // 2, S + 1, B), rng.integers(S, T + 1, B)], 1
+    ).astype(np.int32)
+
+    def loss(x):
+        return xj.rnnt_loss_pruned(x, symbols, ranges, 0, boundary, rnnt_type, reduction="sum")
+
+    out = {}
+    for device in (_cuda_devices()[0], jax.devices("cpu")[0]):
+        with jax.default_device(device):
+            value, grad = jax.jit(jax.value_and_grad(loss))(jax.device_put(logits, device))
+        out[device.platform] = np.asarray(value), np.asarray(grad)
+    assert np.isfinite(out["cpu"][0])
+    assert relative_error(out["gpu"][0], out["cpu"][0]) < 1e-6
+    assert relative_error(out["gpu"][1], out["cpu"][1]) < 1e-5

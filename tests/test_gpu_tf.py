@@ -205,3 +205,70 @@ def test_gpu_gather_rows_grad_equals_cpu_bitwise(rng):
         with tf.device(device):
             got[device] = tf.function(_ffi.gather_rows_grad, jit_compile=True)(x, idx, g).numpy()
     np.testing.assert_array_equal(got["/GPU:0"], got["/CPU:0"])
+
+
+def _band_step(S, modified):
+    """Band scores and their gradient w.r.t. (px, py), jit-compiled: TF's
+    backward is band_backward from band_forward's workspace."""
+    from xla_rnnt.tf import _ops as tf_ops
+
+    @tf.function(jit_compile=True)
+    def step(px, py, starts, boundary, weights):
+        with tf.GradientTape() as tape:
+            tape.watch([px, py])
+            scores = tf_ops.band_scores(px, py, starts, boundary, S, modified)
+            total = tf.reduce_sum(weights * scores)
+        return [scores] + tape.gradient(total, [px, py])
+
+    def run(device, *args):
+        with tf.device(device):
+            out = step(*[tf.constant(a) for a in args])
+        assert ("GPU" if "GPU" in device else "CPU") in out[0].device
+        return [v.numpy() for v in out]
+
+    return run
+
+
+@pytest.mark.parametrize("B,S,T,R", [(3, 0, 7, 1), (5, 17, 40, 5), (4, 60, 500, 32)])
+@pytest.mark.parametrize("modified", [False, True])
+def test_gpu_band_matches_cpu_and_is_deterministic(rng, B, S, T, R, modified):
+    """float32 CUDA == CPU (scores to 1e-6, gradients to 1e-6 or twice the
+    CPU's own float32 rounding), and bitwise the same call after call."""
+    from inputs_rnnt import diagonal_windows
+
+    px = rng.standard_normal((B, T, R)).astype(np.float32)
+    py = rng.standard_normal((B, T, R)).astype(np.float32)
+    starts = diagonal_windows(rng, B, S, T, R)
+    boundary = reference.random_boundary(rng, B, S, T, modified).astype(np.int32)
+    boundary[0] = (0, 0, S, T)
+    weights = rng.standard_normal(B).astype(np.float32)
+    run = _band_step(S, modified)
+    gpu = run("/GPU:0", px, py, starts, boundary, weights)
+    cpu = run("/CPU:0", px, py, starts, boundary, weights)
+    exact = run(
+        "/CPU:0",
+        px.astype(np.float64),
+        py.astype(np.float64),
+        starts,
+        boundary,
+        weights.astype(np.float64),
+    )
+    assert np.isfinite(cpu[0][0])
+    assert relative_error(gpu[0], cpu[0]) < 1e-6
+    for got, same, want in zip(gpu[1:], cpu[1:], exact[1:]):
+        assert relative_error(got, same) <= max(1e-6, 2 * relative_error(same, want))
+    again = run("/GPU:0", px, py, starts, boundary, weights)
+    for got, first in zip(again, gpu):
+        np.testing.assert_array_equal(got, first)
+
+
+def test_gpu_band_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
+    px = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    py = rng.standard_normal((2, 5, 3)).astype(np.float32)
+    starts = np.tile(np.minimum(np.arange(5), 1), (2, 1)).astype(np.int32)
+    boundary = np.array([[0, 0, 3, 5], [0, 0, 3, 9]], np.int32)
+    scores, gx, gy = _band_step(3, False)(
+        "/GPU:0", px, py, starts, boundary, np.ones(2, np.float32)
+    )
+    assert np.isfinite(scores[0]) and np.isnan(scores[1])
+    assert np.all(gx[1] == 0) and np.all(gy[1] == 0) and np.any(gy[0] != 0)

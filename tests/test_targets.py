@@ -12,9 +12,22 @@ from xla_rnnt import _native, _targets
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HEADER = ROOT / "cc" / "targets.h"
-HANDLER_SOURCES = [
-    ROOT / "cc" / "ffi_logsoftmax_gather.cc",
-    ROOT / "cuda" / "ffi_logsoftmax_gather_cuda.cc",
+# The handler sources of each family of targets with attributes, CPU and CUDA:
+# (targets, sources, handlers per source).
+ATTRIBUTE_FAMILIES = [
+    (
+        (_targets.LOGSOFTMAX_GATHER, _targets.LOGSOFTMAX_GATHER_GRAD),
+        [
+            ROOT / "cc" / "ffi_logsoftmax_gather.cc",
+            ROOT / "cuda" / "ffi_logsoftmax_gather_cuda.cc",
+        ],
+        2,  # the forward's handler, then the gradient's
+    ),
+    (
+        (_targets.BAND_FORWARD, _targets.BAND_FORWARD_BACKWARD, _targets.BAND_BACKWARD),
+        [ROOT / "cc" / "ffi_band_recursion.cc", ROOT / "cuda" / "ffi_band_recursion_cuda.cc"],
+        3,
+    ),
 ]
 CPP_TYPES = {"int64": "int64_t", "bool": "bool"}  # Attribute.dtype -> the handler's Attr<T>
 
@@ -33,19 +46,24 @@ def test_names_agree_with_the_cpp_twin_and_the_library():
 def test_attributes_agree_with_the_cpp_twin_and_the_handlers():
     """Every attribute of the table is named in cc/targets.h (kXxxAttr, its
     type in the comment) and bound with that constant and type, in the
-    table's order, by each gather handler, CPU and CUDA."""
+    table's order, by each handler of its targets, CPU and CUDA."""
     declared = re.findall(
         r'inline constexpr char (k\w+Attr)\[\] = "(\w+)";\s+// (\w+):', HEADER.read_text()
     )
     table = {a.name: a.dtype for t in _targets.TARGETS for a in t.attributes}
     assert {name: dtype for _, name, dtype in declared} == table
     constant = {name: k for k, name, _ in declared}
-    gather = _targets.LOGSOFTMAX_GATHER.attributes
-    assert _targets.LOGSOFTMAX_GATHER_GRAD.attributes == gather
-    want = [(CPP_TYPES[a.dtype], constant[a.name]) for a in gather]
-    for path in HANDLER_SOURCES:
-        bound = re.findall(r"\.Attr<(\w+)>\(xla_rnnt::(k\w+Attr)\)", path.read_text())
-        assert bound == want * 2, path  # the forward's handler, then the gradient's
+    with_attributes = [t for t in _targets.TARGETS if t.attributes]
+    assert sorted(t.name for f in ATTRIBUTE_FAMILIES for t in f[0]) == sorted(
+        t.name for t in with_attributes
+    )
+    for targets, sources, handlers in ATTRIBUTE_FAMILIES:
+        attributes = targets[0].attributes
+        assert all(t.attributes == attributes for t in targets)
+        want = [(CPP_TYPES[a.dtype], constant[a.name]) for a in attributes]
+        for path in sources:
+            bound = re.findall(r"\.Attr<(\w+)>\(xla_rnnt::(k\w+Attr)\)", path.read_text())
+            assert bound == want * handlers, path
 
 
 def test_attribute_values_are_typed_and_complete():
@@ -62,6 +80,37 @@ def test_handoff_rows_formula(S):
         [(2, S, 7), (2, S + 1, 6), (2, 4)]
     )
     assert g == (2, -(-(S + 1) // 32), 7)  # ceil((S + 1) / 32) rows of T + 1
+
+
+def test_band_result_shapes_and_dtype_operand():
+    px, starts, boundary = (4, 3, 7, 5), (4, 3, 7), (4, 3, 4)
+    assert _targets.BAND_FORWARD.result_shapes([px, px, starts, boundary]) == [
+        (4, 3),
+        px,
+        (4, 3),
+    ]
+    assert _targets.BAND_FORWARD_BACKWARD.result_shapes([px, px, starts, boundary]) == [
+        (4, 3),
+        px,
+        px,
+        px,
+        (4, 3),
+    ]
+    backward = _targets.BAND_BACKWARD
+    assert backward.result_shapes([starts, boundary, px, (4, 3)]) == [px, px]
+    # Results take split's dtype: operand 0 (starts) is int32.
+    assert backward.operands[backward.dtype_operand] == "split"
+    assert all(t.dtype_operand == 0 for t in _targets.TARGETS if t is not backward)
+
+
+def test_band_windows_fit_the_cuda_kernel():
+    """rnnt_loss_pruned takes the band recursion for windows the CUDA kernel
+    accepts (cuda/band_recursion_cuda.h: kBandMaxR)."""
+    from xla_rnnt import _rnnt
+
+    text = (ROOT / "cuda" / "band_recursion_cuda.h").read_text()
+    limit = int(re.search(r"kBandMaxR = (\d+);", text).group(1))
+    assert _rnnt._BAND_MAX_S_RANGE == limit
 
 
 def test_result_shapes_follow_any_batch_axes():

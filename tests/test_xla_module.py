@@ -25,21 +25,52 @@ def _lattice(B, dtype=tf.float32):
     ]
 
 
+def _band(B, dtype=tf.float32):
+    return [
+        tf.TensorSpec([B, T, R], dtype),
+        tf.TensorSpec([B, T, R], dtype),
+        tf.TensorSpec([B, T], tf.int32),
+        tf.TensorSpec([B, 4], tf.int32),
+    ]
+
+
 def _gather(B, extra=()):
     return [tf.TensorSpec([B, T, R, C], tf.float32), tf.TensorSpec([B, T, R], tf.int32)] + [
         tf.TensorSpec([B, T, R], tf.float32)
     ] * len(extra)
 
 
-# target name -> (binding call, operand specs for a batch size B); the gather
-# targets' bool attribute hat is false in one and true in the other, so both
-# of its spellings are pinned.
+# target name -> (binding call, operand specs for a batch size B); the bool
+# attributes (the gather targets' hat, the band targets' modified) are false in
+# one and true in another, so both of their spellings are pinned; the band
+# backward's results take operand 2's dtype (float64 here), not operand 0's.
 CALLS = {
     "xla_rnnt_mi_forward": (_ffi.mi_forward, _lattice),
     "xla_rnnt_mi_forward_backward": (_ffi.mi_forward_backward, _lattice),
     "xla_rnnt_mi_backward": (
         _ffi.mi_backward,
         lambda B: _lattice(B) + [tf.TensorSpec([B, S + 1, T + 1])],
+    ),
+    "xla_rnnt_band_forward": (
+        lambda px, py, starts, boundary: _ffi.band_forward(px, py, starts, boundary, S, False),
+        _band,
+    ),
+    "xla_rnnt_band_forward_backward": (
+        lambda px, py, starts, boundary: _ffi.band_forward_backward(
+            px, py, starts, boundary, S, True
+        ),
+        _band,
+    ),
+    "xla_rnnt_band_backward": (
+        lambda starts, boundary, split, final_split: _ffi.band_backward(
+            starts, boundary, split, final_split, S, False
+        ),
+        lambda B: [
+            tf.TensorSpec([B, T], tf.int32),
+            tf.TensorSpec([B, 4], tf.int32),
+            tf.TensorSpec([B, T, R], tf.float64),
+            tf.TensorSpec([B], tf.float64),
+        ],
     ),
     "xla_rnnt_logsoftmax_gather": (
         lambda logits, symbols: _ffi.logsoftmax_gather(logits, symbols, 2, False),

@@ -2,7 +2,9 @@
 preparation (checks, half precision to float32, the boundary's default, its
 saturation and narrowing to int32) done once per public call, then the
 backend's differentiable pair of custom calls (``ops.mi_scores``,
-``ops.mi_scores_and_grads``: a custom_vjp / custom_gradient each)."""
+``ops.mi_scores_and_grads``: a custom_vjp / custom_gradient each); and the
+same on the band of the pruned loss's windows (``ops.band_scores``,
+``ops.band_scores_and_grads``)."""
 
 from . import _checks
 from ._ops_protocol import Ops
@@ -28,6 +30,18 @@ def recursion(ops: Ops, px, py, boundary, return_grad):
         scores, px_grad, py_grad = ops.mi_scores_and_grads(px, py, boundary)
         return scores, (px_grad, py_grad)
     return ops.mi_scores(px, py, boundary)
+
+
+def band_recursion(ops: Ops, px, py, starts, boundary, S, modified, return_grad):
+    """The recursion on the band of windows (cc/band_recursion.h): px, py
+    [B, T, R] (half precision computed in float32), int32 starts [B, T] and
+    a prepared boundary; S: the lattice's, static. The gradients are [B, T, R]."""
+    if ops.dtype_name(px) in _checks.HALF_DTYPES:
+        px, py = ops.cast(px, "float32"), ops.cast(py, "float32")
+    if return_grad:
+        scores, px_grad, py_grad = ops.band_scores_and_grads(px, py, starts, boundary, S, modified)
+        return scores, (px_grad, py_grad)
+    return ops.band_scores(px, py, starts, boundary, S, modified)
 
 
 def mutual_information_recursion(ops: Ops, px, py, boundary=None, return_grad=False):

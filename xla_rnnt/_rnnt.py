@@ -3,8 +3,9 @@
 Every function takes a backend adapter ``ops`` first (``xla_rnnt.jax._ops`` or
 ``xla_rnnt.tf._ops``, both of the protocol ``xla_rnnt._ops_protocol.Ops``): a
 small set of array operations plus the differentiable custom calls,
-``ops.mi_scores`` / ``ops.mi_scores_and_grads`` (via ``_recursion``) and
-``ops.logsoftmax_gather``
+``ops.mi_scores`` / ``ops.mi_scores_and_grads`` (via ``_recursion``), their
+band twins ``ops.band_scores`` / ``ops.band_scores_and_grads`` (the pruned
+loss's recursion on its windows) and ``ops.logsoftmax_gather``
 (the log-probabilities of the full and pruned losses, log-softmax or HAT,
 from float32/float64 logits, one fused pass over them). Nothing here imports
 a framework, and nothing loops in Python over T or B: the graphs are
@@ -27,6 +28,7 @@ method; these are its semantics, with the differences the README lists under
 import functools
 import inspect
 import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -208,42 +210,59 @@ def _boundary_ends(boundary):
 
 
 def _finish_logprobs(ops: Ops, px, py, boundary, rnnt_type, valid):
-    """px [B, S, T] of emissions -> the recursion's px for rnnt_type.
-
-    Rows s whose symbol is outside [0, C) (valid[b, s] false) are -inf: such a
-    symbol has probability 0, so an item that must emit it (s_begin <= s <
-    s_end) has no alignment (score -inf, zero gradients). regular: a -inf
-    column T is appended (no emission on the one-past-the-last frame) and,
-    with a boundary, column t_end[b] is -inf too. constrained: the
-    emission of symbol s also takes the blank of context s+1 on the same frame,
-    px += py[:, 1:]."""
-    px = ops.where(valid[:, :, None], px, NEG_INF)
+    """px [B, S, T] of emissions -> the recursion's px for rnnt_type, in the
+    lattice layout: regular appends a -inf column T (no emission on the
+    one-past-the-last frame), then _emission_masks (frames on axis 2, the
+    blank of context s+1 is py[:, 1:])."""
     if rnnt_type == "regular":
         B, S = ops.batch_size(px), ops.shape(px)[1]
         px = ops.concat([px, ops.full((B, S, 1), NEG_INF, ops.dtype_name(px))], axis=2)
-        if boundary is not None:
-            T1 = ops.shape(px)[2]
-            _, t_end = _boundary_ends(boundary)
-            cols = ops.arange(T1, "int32")
-            px = ops.where(cols[None, None, :] == t_end[:, None, None], NEG_INF, px)
+    py_next = py[:, 1:, :] if rnnt_type == "constrained" else None
+    return _emission_masks(ops, px, py_next, boundary, rnnt_type, valid[:, :, None], 2), py
+
+
+def _emission_masks(ops: Ops, px, py_next, boundary, rnnt_type, valid, frame_axis):
+    """The emissions' log-weights for rnnt_type, in the lattice layout (px
+    [B, S, T'], frames on axis 2) or the band's (px [B, T, R], frames on axis
+    1), valid and py_next (constrained only) in px's layout.
+
+    -inf where valid is false: rows whose symbol is outside [0, C) (such a
+    symbol has probability 0, so an item that must emit it, s_begin <= s <
+    s_end, has no alignment: score -inf, zero gradients), and in the band,
+    rows outside the lattice. regular, with a boundary: frame t_end[b] is
+    -inf (no emission on the one-past-the-last frame). constrained: the
+    emission of symbol s also takes the blank of context s+1 on the same
+    frame, px += py_next."""
+    px = ops.where(valid, px, NEG_INF)
+    if rnnt_type == "regular" and boundary is not None:
+        _, t_end = _boundary_ends(boundary)
+        frames = _frames(ops, ops.shape(px)[frame_axis], frame_axis, "int32")
+        px = ops.where(frames == t_end[:, None, None], NEG_INF, px)
     elif rnnt_type == "constrained":
-        px = px + py[:, 1:, :]
-    return px, py
+        px = px + py_next
+    return px
 
 
-def _delay_penalty(ops: Ops, px, boundary, T, delay_penalty):
+def _frames(ops: Ops, n, axis, dtype):
+    """0 .. n-1 along axis 1 or 2 of a rank-3 array."""
+    frames = ops.arange(n, dtype)
+    return frames[None, :, None] if axis == 1 else frames[None, None, :]
+
+
+def _delay_penalty(ops: Ops, px, boundary, T, delay_penalty, frame_axis):
     """Adds delay_penalty * ((t_end - 1) / 2 - t) to every emission at frame t
-    (t_end = T without boundary); no-op unless delay_penalty > 0 (fast_rnnt)."""
+    (t_end = T without boundary; frames on axis frame_axis of px); no-op
+    unless delay_penalty > 0 (fast_rnnt)."""
     if not delay_penalty > 0.0:
         return px
     dtype = ops.dtype_name(px)
-    frames = ops.arange(ops.shape(px)[2], dtype)
+    frames = _frames(ops, ops.shape(px)[frame_axis], frame_axis, dtype)
     if boundary is None:
-        penalty = ((T - 1) / 2.0 - frames)[None, None, :]
+        penalty = (T - 1) / 2.0 - frames
     else:
         _, t_end = _boundary_ends(boundary)
         offset = (ops.cast(t_end, dtype) - 1.0) / 2.0
-        penalty = offset[:, None, None] - frames[None, None, :]
+        penalty = offset[:, None, None] - frames
     return px + penalty * delay_penalty
 
 
@@ -257,13 +276,25 @@ def _fastemit(ops: Ops, px, fastemit_lambda):
     return px + ops.where(live, px - ops.stop_gradient(px), 0.0) * fastemit_lambda
 
 
-def _loss(ops: Ops, px, py, boundary, T, options, reduction, return_grad):
+def _loss(ops: Ops, px, py, boundary, T, options, reduction, return_grad, band=None):
+    """The loss of px, py in the lattice layout, or with band (a _Band) in
+    the band layout [B, T, R] of rnnt_loss_pruned's windows (its return_grad
+    occupations placed in the lattice layout)."""
     delay_penalty, fastemit_lambda = options
-    px = _delay_penalty(ops, px, boundary, T, delay_penalty)
+    px = _delay_penalty(ops, px, boundary, T, delay_penalty, 2 if band is None else 1)
     px = _fastemit(ops, px, fastemit_lambda)
+    S = ops.shape(py)[1] - 1 if band is None else band.S
     if boundary is None:
-        boundary = _recursion.prepare_boundary(ops, None, px, ops.shape(py)[1] - 1, T)
-    out = _recursion.recursion(ops, px, py, boundary, return_grad)
+        boundary = _recursion.prepare_boundary(ops, None, px, S, T)
+    if band is None:
+        out = _recursion.recursion(ops, px, py, boundary, return_grad)
+    else:
+        modified = band.rnnt_type != "regular"  # constrained: the modified recursion too
+        out = _recursion.band_recursion(
+            ops, px, py, band.starts, boundary, S, modified, return_grad
+        )
+        if return_grad:
+            out = out[0], _band_occupations(ops, out[1], band)
     scores = out[0] if return_grad else out
     if reduction == "none":
         loss = -scores
@@ -723,6 +754,66 @@ def get_rnnt_logprobs_pruned(
     )[:2]
 
 
+# The band recursion's CUDA kernel runs one warp per item: windows of at most
+# 32 positions. Wider ones take the lattice recursion.
+_BAND_MAX_S_RANGE = 32
+
+
+class _Band(NamedTuple):
+    """What the loss needs of px, py in the band layout [B, T, R]."""
+
+    starts: Any  # int32 [B, T]: the window of frame t is s in [starts, starts + R)
+    S: int  # the lattice's
+    rnnt_type: str
+
+
+def _place(ops: Ops, bands, starts, S, fill):
+    """Arrays [B, T, R] of the windows starts [B, T] in the lattice layout
+    [B, S+1, T]: entry k of frame t at s = starts[b, t] + k, fill elsewhere
+    (entries outside [0, S] are dropped). R selects of the small [B, R, T]
+    values, which XLA fuses into one pass (and whose gradient is one fused
+    reduction), not a gather + transpose of [B, T, S+1] (whose gradient is a
+    scatter)."""
+    R = ops.shape(bands[0])[2]
+    bands = [ops.transpose(x, (0, 2, 1)) for x in bands]  # [B, R, T]
+    offset = ops.arange(S + 1, "int32")[None, :, None] - starts[:, None, :]
+    out = [fill] * len(bands)
+    for k in range(R):
+        here = offset == k  # [B, S+1, T]
+        out = [ops.where(here, x[:, k : k + 1], o) for x, o in zip(bands, out)]
+    return out
+
+
+def _band_logprobs(ops: Ops, px, py, starts, valid, boundary, rnnt_type):
+    """The band recursion's (px, py) [B, T, R] for the node log-probabilities
+    px, py [B, T, R] of the windows starts [B, T]: the lattice's of
+    _finish_logprobs at the band's cells. Rows s = starts + k outside the
+    lattice are -inf (px: s outside [0, S), py: outside [0, S]); the blank of
+    context s+1 is the next window entry (none for the last)."""
+    S, R = ops.shape(valid)[1], ops.shape(px)[2]
+    rows = starts[:, :, None] + ops.arange(R, "int32")[None, None, :]  # [B, T, R]
+    inside = (rows >= 0) & (rows <= S)
+    # valid[b, s], false for s = S (row S emits nothing): [B, T, R]
+    valid_rows = ops.concat([valid, ops.full((ops.batch_size(valid), 1), False, "bool")], axis=1)
+    emits = inside & ops.gather_batched(valid_rows, ops.clip(rows, 0, S), axis=1)
+    py = ops.where(inside, py, NEG_INF)
+    py_next = None
+    if rnnt_type == "constrained":
+        py_next = ops.concat([py[:, :, 1:], ops.full_like(py[:, :, :1], NEG_INF)], axis=2)
+    return _emission_masks(ops, px, py_next, boundary, rnnt_type, emits, 1), py
+
+
+def _band_occupations(ops: Ops, grads, band):
+    """The band recursion's (px_grad, py_grad) [B, T, R] in the lattice
+    layout of return_grad: px_grad [B, S, T+1] (regular) or [B, S, T], py_grad
+    [B, S+1, T], 0 off the band."""
+    px_grad, py_grad = _place(ops, grads, band.starts, band.S, 0.0)
+    px_grad = px_grad[:, : band.S]
+    if band.rnnt_type == "regular":
+        px_grad = ops.concat([px_grad, ops.full_like(px_grad[:, :, :1], 0.0)], axis=2)
+    return px_grad, py_grad
+
+
 def _pruned_logprobs(
     ops: Ops,
     logits,
@@ -735,9 +826,12 @@ def _pruned_logprobs(
     fused_log_softmax,
     clamp=0.0,
     reduction=None,
+    band=False,
 ):
-    """(px, py, prepared boundary) of get_rnnt_logprobs_pruned; clamp and
-    reduction: the gradient clamp of rnnt_loss_pruned (_clamped)."""
+    """(px, py, prepared boundary, None) of get_rnnt_logprobs_pruned; clamp
+    and reduction: the gradient clamp of rnnt_loss_pruned (_clamped). band:
+    where the windows are narrow enough (_BAND_MAX_S_RANGE), (px, py,
+    prepared boundary, _Band) in the band layout instead."""
     logits, symbols, ranges, boundary = (
         ops.asarray(logits),
         ops.asarray(symbols),
@@ -775,22 +869,14 @@ def _pruned_logprobs(
     px, py = _node_logprobs(
         ops, logits, pruned_symbols, termination_symbol, use_hat_loss, fused_log_softmax
     )  # [B, T, R]
-    # Place window entry k of frame t at s = ranges[b, t, 0] + k of the
-    # lattice, -inf elsewhere, directly in the recursion's [B, S+1, T] layout:
-    # R selects of the small [B, R, T] values, which XLA fuses into one pass
-    # (and whose gradient is one fused reduction), not a gather + transpose
-    # of [B, T, S+1] (whose gradient is a scatter). Never [B, T, S+1, C].
-    px, py = ops.transpose(px, (0, 2, 1)), ops.transpose(py, (0, 2, 1))  # [B, R, T]
-    offset = ops.arange(S + 1, "int32")[None, :, None] - ops.transpose(ranges[:, :, :1], (0, 2, 1))
-    px_lattice = py_lattice = None
-    for k in range(R):
-        here = offset == k  # [B, S+1, T]
-        px_lattice = ops.where(here, px[:, k : k + 1], NEG_INF if k == 0 else px_lattice)
-        py_lattice = ops.where(here, py[:, k : k + 1], NEG_INF if k == 0 else py_lattice)
-    return (
-        *_finish_logprobs(ops, px_lattice[:, :S], py_lattice, boundary, rnnt_type, valid),
-        boundary,
-    )
+    # Window entry k of frame t is s = ranges[b, t, 0] + k of the lattice.
+    # Never [B, T, S+1, C].
+    starts = ranges[:, :, 0]
+    if band and R <= _BAND_MAX_S_RANGE:
+        px, py = _band_logprobs(ops, px, py, starts, valid, boundary, rnnt_type)
+        return px, py, boundary, _Band(starts, S, rnnt_type)
+    px, py = _place(ops, [px, py], starts, S, NEG_INF)  # [B, S+1, T]
+    return (*_finish_logprobs(ops, px[:, :S], py, boundary, rnnt_type, valid), boundary, None)
 
 
 def rnnt_loss_pruned(
@@ -811,7 +897,7 @@ def rnnt_loss_pruned(
 ):
     options = _check_loss_args(rnnt_type, reduction, delay_penalty, return_grad, fastemit_lambda)
     clamp = _checks.check_real("clamp", clamp, nonnegative=True)
-    px, py, boundary = _pruned_logprobs(
+    px, py, boundary, band = _pruned_logprobs(
         ops,
         logits,
         symbols,
@@ -823,8 +909,10 @@ def rnnt_loss_pruned(
         fused_log_softmax,
         clamp,
         reduction,
+        band=True,
     )
-    return _loss(ops, px, py, boundary, ops.shape(py)[2], options, reduction, return_grad)
+    T = ops.shape(py)[2 if band is None else 1]
+    return _loss(ops, px, py, boundary, T, options, reduction, return_grad, band)
 
 
 # --------------------------------------------------------------------------
@@ -1087,6 +1175,8 @@ DOCS = {
     "rnnt_loss_pruned": f"""The pruned RNN-T loss from logits on the pruned positions.
 
     Equal to rnnt_loss when the windows cover every position (s_range = S+1).
+    For s_range <= 32 the recursion runs on the windows themselves (the band
+    recursion, no [B, S+1, T] arrays); wider windows take the lattice's.
 
     Args:
       {_PRUNED_ARGS}

@@ -8,7 +8,8 @@ names and types, the same formulas), and the handlers check the same shapes
 Shapes: operand 0 has ``lead`` batch axes followed by ``trailing`` axes; every
 operand and result starts with the same batch axes (TF: one, B; JAX: any
 number, which the handlers flatten into B, e.g. under vmap). A result's
-trailing dims are :class:`Size` formulas of the operands' trailing dims.
+trailing dims are :class:`Size` formulas of the operands' trailing dims; its
+dtype is that of operand ``dtype_operand`` (0 unless a target says otherwise).
 """
 
 from typing import NamedTuple
@@ -56,12 +57,13 @@ class Target(NamedTuple):
     name: str
     operands: tuple  # operand names, in the handler's binding order
     trailing: int  # operand 0's non-batch rank
-    results: tuple  # Result, in the handler's binding order; dtype of operand 0
+    results: tuple  # Result, in the handler's binding order; dtype of operand dtype_operand
     attributes: tuple  # Attribute, the handler's static attributes
     # Shardy rule: "..." are the batch axes of every operand and result; all
     # other factors must be replicated (listed in `replicated`).
     sharding_rule: str
     replicated: tuple
+    dtype_operand: int = 0  # the operand whose dtype every result has
 
     def result_shapes(self, shapes):
         """[result shape] for operand shapes (tuples of ints), batch axes included."""
@@ -160,10 +162,61 @@ GATHER_ROWS_GRAD = Target(
     replicated=("n", "q", "t", "r"),
 )
 
+# The recursion on the band of the pruned loss's windows (cc/band_recursion.h):
+# px, py [.., T, R], starts [.., T] int32 (the window of frame t is s in
+# [starts, starts + R)), boundary [.., 4] int32; S: the lattice's S, modified:
+# an emission also moves to the next frame. split [.., T, R] and final_split
+# [..] are the forward's workspace for the backward (float, px's dtype).
+_BAND_ATTRIBUTES = (Attribute("S", "int64"), Attribute("modified", "bool"))
+_BAND = (Size(0, -2), Size(0, -1))
+# Shardy factors: t = T, k = R, f = boundary's 4.
+_BAND_FACTORS = ("t", "k", "f")
+
+BAND_FORWARD = Target(
+    name="xla_rnnt_band_forward",
+    operands=("px", "py", "starts", "boundary"),
+    trailing=2,
+    results=(Result("scores", ()), Result("split", _BAND), Result("final_split", ())),
+    attributes=_BAND_ATTRIBUTES,
+    sharding_rule="... t k, ... t k, ... t, ... f -> ..., ... t k, ...",
+    replicated=_BAND_FACTORS,
+)
+
+BAND_FORWARD_BACKWARD = Target(
+    name="xla_rnnt_band_forward_backward",
+    operands=("px", "py", "starts", "boundary"),
+    trailing=2,
+    results=(
+        Result("scores", ()),
+        Result("px_grad", _BAND),
+        Result("py_grad", _BAND),
+        Result("split", _BAND),
+        Result("final_split", ()),
+    ),
+    attributes=_BAND_ATTRIBUTES,
+    sharding_rule="... t k, ... t k, ... t, ... f -> ..., ... t k, ... t k, ... t k, ...",
+    replicated=_BAND_FACTORS,
+)
+
+_SPLIT = (Size(2, -2), Size(2, -1))
+BAND_BACKWARD = Target(  # TF's backward, from the workspace of BAND_FORWARD
+    name="xla_rnnt_band_backward",
+    operands=("starts", "boundary", "split", "final_split"),
+    trailing=1,
+    results=(Result("px_grad", _SPLIT), Result("py_grad", _SPLIT)),
+    attributes=_BAND_ATTRIBUTES,
+    sharding_rule="... t, ... f, ... t k, ... -> ... t k, ... t k",
+    replicated=_BAND_FACTORS,
+    dtype_operand=2,  # split's: operand 0 (starts) is int32
+)
+
 TARGETS = (
     MI_FORWARD,
     MI_FORWARD_BACKWARD,
     MI_BACKWARD,
+    BAND_FORWARD,
+    BAND_FORWARD_BACKWARD,
+    BAND_BACKWARD,
     LOGSOFTMAX_GATHER,
     LOGSOFTMAX_GATHER_GRAD,
     GATHER_ROWS_GRAD,

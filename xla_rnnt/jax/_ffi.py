@@ -35,7 +35,8 @@ _registry.register()
 def _result_shapes(target, *args):
     """ShapeDtypeStructs of target's results (xla_rnnt/_targets.py) for args."""
     shapes = target.result_shapes([x.shape for x in args])
-    return tuple(jax.ShapeDtypeStruct(shape, args[0].dtype) for shape in shapes)
+    dtype = args[target.dtype_operand].dtype
+    return tuple(jax.ShapeDtypeStruct(shape, dtype) for shape in shapes)
 
 
 def _batch_spec(mesh, shape, lead):
@@ -160,6 +161,40 @@ def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank
 
 
 _gather_rows_grad = _partitioned(_targets.GATHER_ROWS_GRAD)
+
+
+@functools.lru_cache(maxsize=None)
+def _band_calls(S, modified):
+    """The (forward, forward-backward, backward) calls of the band recursion
+    for one S and modified (static attributes)."""
+    return tuple(
+        _partitioned(target, S=S, modified=modified)
+        for target in (
+            _targets.BAND_FORWARD,
+            _targets.BAND_FORWARD_BACKWARD,
+            _targets.BAND_BACKWARD,
+        )
+    )
+
+
+def band_forward(px, py, starts, boundary, S, modified):
+    """(scores [B], split [B, T, R], final_split [B]) of the band recursion
+    (cc/band_recursion.h); split and final_split: the backward's workspace."""
+    return _band_calls(S, modified)[0](px, py, starts, boundary)
+
+
+def band_forward_backward(px, py, starts, boundary, S, modified):
+    """(scores [B], px_grad, py_grad [B, T, R]): scores and their gradient for
+    ans_grad = 1."""
+    scores, px_grad, py_grad, _split, _final = _band_calls(S, modified)[1](
+        px, py, starts, boundary
+    )
+    return scores, px_grad, py_grad
+
+
+def band_backward(starts, boundary, split, final_split, S, modified):
+    """(px_grad, py_grad) for ans_grad = 1, from the workspace of band_forward."""
+    return _band_calls(S, modified)[2](starts, boundary, split, final_split)
 
 
 def gather_rows_grad(x, idx, g):

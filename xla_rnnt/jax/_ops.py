@@ -341,6 +341,17 @@ def mi_scores_and_grads(px, py, boundary):
     return _mi.scores_and_grads(px, py, boundary)
 
 
+def band_scores(px, py, starts, boundary, S, modified):
+    """scores [B] of the band recursion (cc/band_recursion.h) on the windows
+    starts [B, T] of px, py [B, T, R], differentiable in px and py."""
+    return _mi.band_scores(px, py, starts, boundary, S, modified)
+
+
+def band_scores_and_grads(px, py, starts, boundary, S, modified):
+    """(scores, px_grad, py_grad [B, T, R]); the gradients are constants for autodiff."""
+    return _mi.band_scores_and_grads(px, py, starts, boundary, S, modified)
+
+
 def default_device_is_gpu():
     """Whether jit places computations on a GPU by default (decided at trace time)."""
     return jax.default_backend() == "gpu"

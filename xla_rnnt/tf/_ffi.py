@@ -18,6 +18,7 @@ _registry.register()
 def _results(target, operands):
     """[(dims, dtype)] of target's results for these operands."""
     lead = len(operands[0].shape) - target.trailing
+    dtype = operands[target.dtype_operand].dtype
     results = []
     for result in target.results:
         dims = [Dim(0, axis) for axis in range(lead)]
@@ -32,7 +33,7 @@ def _results(target, operands):
                     f"{target.operands[size.operand]} must be known at trace time"
                 )
             dims.append((known + size.offset) // size.divisor)
-        results.append((tuple(dims), operands[0].dtype))
+        results.append((tuple(dims), dtype))
     return results
 
 
@@ -58,6 +59,27 @@ def mi_backward(px, py, boundary, p):
     """(px_grad, py_grad) for a unit cotangent, from p of mi_forward."""
     px_grad, py_grad, _g = call(_targets.MI_BACKWARD, px, py, boundary, p)
     return px_grad, py_grad
+
+
+def band_forward(px, py, starts, boundary, S, modified):
+    """(scores [B], split [B, T, R], final_split [B]) of the band recursion
+    (cc/band_recursion.h); split and final_split: the backward's workspace."""
+    return tuple(call(_targets.BAND_FORWARD, px, py, starts, boundary, S=S, modified=modified))
+
+
+def band_forward_backward(px, py, starts, boundary, S, modified):
+    """(scores, px_grad, py_grad): scores and their gradient for a unit cotangent."""
+    scores, px_grad, py_grad, _split, _final = call(
+        _targets.BAND_FORWARD_BACKWARD, px, py, starts, boundary, S=S, modified=modified
+    )
+    return scores, px_grad, py_grad
+
+
+def band_backward(starts, boundary, split, final_split, S, modified):
+    """(px_grad, py_grad) for a unit cotangent, from the workspace of band_forward."""
+    return tuple(
+        call(_targets.BAND_BACKWARD, starts, boundary, split, final_split, S=S, modified=modified)
+    )
 
 
 def logsoftmax_gather(logits, symbols, blank, hat):
