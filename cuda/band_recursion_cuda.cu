@@ -11,12 +11,7 @@
 // frame, R steps per frame). Modified: cell (t, k) needs only frame t-1, so
 // every lane computes one cell per step, T steps.
 // The backward runs the same orders in reverse on the flow splits.
-// A lane's inputs come kAhead frames ahead through cp.async into its column
-// of the warp's shared slots: a plain load issued one frame ahead stalled
-// every step on its latency (12x the step floor at every shape, 2026-12-02).
 #include "cuda/band_recursion_cuda.h"
-
-#include <cuda_pipeline.h>
 
 namespace xla_rnnt {
 namespace {
@@ -35,73 +30,6 @@ __device__ __forceinline__ Real Shfl(Real v, int src) {
 }
 
 __device__ __forceinline__ bool LaneOk(int src, int64_t R) { return 0 <= src && src < R; }
-
-constexpr int kAhead = 8;           // frames a lane's loads run ahead of its use
-constexpr int kSlots = kAhead + 1;  // a slot is refilled one frame after it was read
-
-// One warp's slots: per lane, kSlots frames of its row of two band arrays and
-// of the frame's window start.
-template <typename Real>
-struct FrameSlots {
-  Real a[kSlots][32], b[kSlots][32];
-  int32_t start[kSlots][32];
-};
-
-// One lane's frames from `from` to `to` (inclusive; step dir = +1 or -1),
-// each fetched kAhead frames before Take hands it out.
-template <typename Real>
-class FrameQueue {
- public:
-  __device__ FrameQueue(FrameSlots<Real>* slots, const int32_t* starts, const Real* a,
-                        const Real* b, int64_t R, int lane, int64_t from, int64_t to, int dir)
-      : s_(slots),
-        starts_(starts),
-        a_(a),
-        b_(b),
-        R_(R),
-        lane_(lane),
-        next_(from),
-        to_(to),
-        dir_(dir) {
-    for (int i = 0; i < kAhead; ++i) Fetch();
-  }
-  // The next frame's window start and this lane's values (0 for idle lanes).
-  __device__ __forceinline__ void Take(int64_t* start, Real* a, Real* b) {
-    __pipeline_wait_prior(kAhead - 1);
-    *start = s_->start[rd_][lane_];
-    const bool live = lane_ < R_;
-    *a = live && a_ != nullptr ? s_->a[rd_][lane_] : Real(0);
-    *b = live && b_ != nullptr ? s_->b[rd_][lane_] : Real(0);
-    rd_ = rd_ + 1 == kSlots ? 0 : rd_ + 1;
-    Fetch();
-  }
-  // Waits for every copy in flight (before the slots serve another queue).
-  __device__ __forceinline__ void Drain() { __pipeline_wait_prior(0); }
-
- private:
-  __device__ __forceinline__ void Fetch() {
-    if (dir_ > 0 ? next_ <= to_ : next_ >= to_) {
-      __pipeline_memcpy_async(&s_->start[wr_][lane_], starts_ + next_, sizeof(int32_t));
-      if (lane_ < R_) {
-        if (a_ != nullptr)
-          __pipeline_memcpy_async(&s_->a[wr_][lane_], a_ + next_ * R_ + lane_, sizeof(Real));
-        if (b_ != nullptr)
-          __pipeline_memcpy_async(&s_->b[wr_][lane_], b_ + next_ * R_ + lane_, sizeof(Real));
-      }
-    }
-    __pipeline_commit();  // empty past the last frame: the count of groups stays kAhead
-    wr_ = wr_ + 1 == kSlots ? 0 : wr_ + 1;
-    next_ += dir_;
-  }
-  FrameSlots<Real>* s_;
-  const int32_t* starts_;
-  const Real *a_, *b_;
-  int64_t R_;
-  int lane_;
-  int64_t next_, to_;
-  int dir_;
-  int rd_ = 0, wr_ = 0;
-};
 
 // The frames of an item's box that hold band cells: [first, last], empty for
 // an invalid row.
@@ -137,18 +65,15 @@ __device__ __forceinline__ BandCell<Real> ForwardCell(const BandItem& it, int64_
 // whether some lane found a window moving back (the results are then void).
 template <typename Real>
 __device__ bool ForwardWavefront(const BandItem& it, Frames f, const Real* px, const Real* py,
-                                 Real* split, EndTerms<Real>* end, FrameSlots<Real>* slots,
-                                 int lane) {
+                                 Real* split, EndTerms<Real>* end, int lane) {
   const int64_t R = it.R;
   const bool live = lane < R;
-  FrameQueue<Real> queue(slots, it.starts, px, py, R, lane, f.first, f.last, 1);
-  int64_t t = f.first, st;
-  Real pxv, pyv;
-  queue.Take(&st, &pxv, &pyv);
-  const int64_t base = st;
+  const int64_t base = it.Start(f.first);
   const int64_t steps = (f.last - f.first) + (it.Start(f.last) - base) + R;
-  int64_t st_prev = base;
+  int64_t t = f.first;
+  int64_t st = base, st_prev = base;
   int64_t step = lane;  // this lane's next cell's step
+  Real pxv = live ? px[t * R + lane] : Real(0), pyv = live ? py[t * R + lane] : Real(0);
   Ext<Real> x_out = ExtZero<Real>(), y_out = ExtZero<Real>();
   bool back = false;
   for (int64_t d = 0; d < steps; ++d) {
@@ -167,13 +92,14 @@ __device__ bool ForwardWavefront(const BandItem& it, Frames f, const Real* px, c
       y_out = c.y_out;
       if (++t <= f.last) {
         st_prev = st;
-        queue.Take(&st, &pxv, &pyv);
+        st = it.Start(t);
+        pxv = px[t * R + lane];
+        pyv = py[t * R + lane];
         back = back || st < st_prev;
         step = (t - f.first) + (st - base) + lane;
       }
     }
   }
-  queue.Drain();
   return __any_sync(kFull, back);
 }
 
@@ -182,18 +108,16 @@ __device__ bool ForwardWavefront(const BandItem& it, Frames f, const Real* px, c
 // from frame t-1 (modified).
 template <typename Real>
 __device__ void ForwardFrames(const BandItem& it, Frames f, const Real* px, const Real* py,
-                              Real* split, EndTerms<Real>* end, FrameSlots<Real>* slots, int lane) {
+                              Real* split, EndTerms<Real>* end, int lane) {
   const int64_t R = it.R;
   const bool live = lane < R;
-  FrameQueue<Real> queue(slots, it.starts, px, py, R, lane, f.first, f.last, 1);
   Ext<Real> x_out = ExtZero<Real>(), y_out = ExtZero<Real>();
   int64_t st_prev = 0;
   for (int64_t t = f.first; t <= f.last; ++t) {
-    int64_t st;
-    Real pxv, pyv;
-    queue.Take(&st, &pxv, &pyv);
+    const int64_t st = it.Start(t);
     const int shift = static_cast<int>(st - st_prev);
     const bool has_prev = t > f.first;
+    const Real pxv = live ? px[t * R + lane] : Real(0), pyv = live ? py[t * R + lane] : Real(0);
     Ext<Real> b = ShflExt(y_out, lane + shift);
     if (!has_prev || !LaneOk(lane + shift, R)) b = ExtZero<Real>();
     if (it.modified) {
@@ -219,7 +143,6 @@ __device__ void ForwardFrames(const BandItem& it, Frames f, const Real* px, cons
     }
     st_prev = st;
   }
-  queue.Drain();
 }
 
 template <typename Real>
@@ -227,7 +150,6 @@ __global__ void BandForwardKernel(const Real* px, const Real* py, const int32_t*
                                   const int32_t* boundary, BandSizes sz, Real* scores, Real* split,
                                   Real* final_split) {
   __shared__ EndTerms<Real> ends[kWarps];
-  __shared__ FrameSlots<Real> slots[kWarps];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t b = blockIdx.x * int64_t{kWarps} + warp;
   if (b >= sz.B) return;  // whole warps
@@ -247,12 +169,12 @@ __global__ void BandForwardKernel(const Real* px, const Real* py, const int32_t*
   __syncwarp();
   if (f.last >= f.first && sz.R > 0) {
     bool redo = it.modified;
-    if (!it.modified) redo = ForwardWavefront(it, f, pxb, pyb, sb, end, &slots[warp], lane);
+    if (!it.modified) redo = ForwardWavefront(it, f, pxb, pyb, sb, end, lane);
     if (redo) {
       __syncwarp();
       if (lane == 0) *end = {ExtZero<Real>(), ExtZero<Real>()};
       __syncwarp();
-      ForwardFrames(it, f, pxb, pyb, sb, end, &slots[warp], lane);
+      ForwardFrames(it, f, pxb, pyb, sb, end, lane);
     }
   }
   __syncwarp();
@@ -279,18 +201,15 @@ __device__ __forceinline__ Shares<Real> BackwardCell(const BandItem& it, int64_t
 
 template <typename Real>
 __device__ bool BackwardWavefront(const BandItem& it, Frames f, const Real* split, Shares<Real> end,
-                                  Real* px_grad, Real* py_grad, FrameSlots<Real>* slots, int lane) {
+                                  Real* px_grad, Real* py_grad, int lane) {
   const int64_t R = it.R;
   const bool live = lane < R;
-  FrameQueue<Real> queue(slots, it.starts, split, static_cast<const Real*>(nullptr), R, lane,
-                         f.last, f.first, -1);
   const int64_t base = it.Start(f.first);
   const int64_t steps = (f.last - f.first) + (it.Start(f.last) - base) + R;
-  int64_t t = f.last, st;
-  Real sv, unused;
-  queue.Take(&st, &sv, &unused);
-  int64_t st_next = st;
+  int64_t t = f.last;
+  int64_t st = it.Start(t), st_next = st;
   int64_t step = (t - f.first) + (st - base) + lane;
+  Real sv = live ? split[t * R + lane] : Real(0);
   Real to_x = Real(0), to_y = Real(0);
   bool back = false;
   for (int64_t d = steps - 1; d >= 0; --d) {
@@ -306,31 +225,28 @@ __device__ bool BackwardWavefront(const BandItem& it, Frames f, const Real* spli
       to_y = out.b;
       if (--t >= f.first) {
         st_next = st;
-        queue.Take(&st, &sv, &unused);
+        st = it.Start(t);
+        sv = split[t * R + lane];
         back = back || st > st_next;
         step = (t - f.first) + (st - base) + lane;
       }
     }
   }
-  queue.Drain();
   return __any_sync(kFull, back);
 }
 
 template <typename Real>
 __device__ void BackwardFrames(const BandItem& it, Frames f, const Real* split, Shares<Real> end,
-                               Real* px_grad, Real* py_grad, FrameSlots<Real>* slots, int lane) {
+                               Real* px_grad, Real* py_grad, int lane) {
   const int64_t R = it.R;
   const bool live = lane < R;
-  FrameQueue<Real> queue(slots, it.starts, split, static_cast<const Real*>(nullptr), R, lane,
-                         f.last, f.first, -1);
   Real to_x = Real(0), to_y = Real(0);
   int64_t st_next = 0;
   for (int64_t t = f.last; t >= f.first; --t) {
-    int64_t st;
-    Real sv, unused;
-    queue.Take(&st, &sv, &unused);
+    const int64_t st = it.Start(t);
     const int shift = static_cast<int>(st_next - st);
     const bool has_next = t < f.last;
+    const Real sv = live ? split[t * R + lane] : Real(0);
     Real gy = Shfl(to_y, lane - shift);
     if (!has_next || !LaneOk(lane - shift, R)) gy = Real(0);
     if (it.modified) {
@@ -356,16 +272,14 @@ __device__ void BackwardFrames(const BandItem& it, Frames f, const Real* split, 
     }
     st_next = st;
   }
-  queue.Drain();
 }
 
 template <typename Real>
 __global__ void BandBackwardKernel(const int32_t* starts, const int32_t* boundary, BandSizes sz,
                                    const Real* split, const Real* final_split, Real* px_grad,
                                    Real* py_grad) {
-  __shared__ FrameSlots<Real> slots[kWarps];
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int64_t b = blockIdx.x * int64_t{kWarps} + warp;
+  const int lane = threadIdx.x % 32;
+  const int64_t b = blockIdx.x * int64_t{kWarps} + threadIdx.x / 32;
   if (b >= sz.B) return;
   const BandItem it = BandItemAt(starts, boundary, sz, b);
   const int64_t TR = sz.T * sz.R;
@@ -380,8 +294,8 @@ __global__ void BandBackwardKernel(const int32_t* starts, const int32_t* boundar
   const Shares<Real> end = SplitShares(it.valid ? final_split[b] : Real(NAN));
   if (f.last >= f.first && sz.R > 0) {
     bool redo = it.modified;
-    if (!it.modified) redo = BackwardWavefront(it, f, sb, end, gxb, gyb, &slots[warp], lane);
-    if (redo) BackwardFrames(it, f, sb, end, gxb, gyb, &slots[warp], lane);
+    if (!it.modified) redo = BackwardWavefront(it, f, sb, end, gxb, gyb, lane);
+    if (redo) BackwardFrames(it, f, sb, end, gxb, gyb, lane);
   }
 }
 
