@@ -1,7 +1,8 @@
 // The library's custom calls: target names and result shapes, the C++ twin of
 // xla_rnnt/_targets.py (the table the TF and JAX bindings are derived from;
 // tests/test_targets.py checks that the two agree). "..." are the batch axes,
-// which the handlers flatten into B; results have operand 0's dtype.
+// which the handlers flatten into B; results have operand 0's dtype (band_backward:
+// split's).
 //
 //   xla_rnnt_mi_forward(px [..., S, T+1 | T], py [..., S+1, T], boundary [..., 4] s32)
 //     -> scores [...], p [..., S+1, T+1]
@@ -48,8 +49,8 @@ inline constexpr char kBlankAttr[] = "blank";  // int64: the blank class
 inline constexpr char kHatAttr[] = "hat";      // bool: the HAT factorisation
 // The band targets' attributes: the lattice's S (int64) and whether the
 // recursion is the modified one (bool).
-inline constexpr char kLatticeSAttr[] = "S";
-inline constexpr char kModifiedAttr[] = "modified";
+inline constexpr char kLatticeSAttr[] = "S";         // int64: the lattice's S
+inline constexpr char kModifiedAttr[] = "modified";  // bool: the modified recursion
 
 // The CUDA backward hands the occupations of one row per band of 32*W rows
 // (W >= 1 warps) to the next band through the workspace g, so one row per 32

@@ -5,11 +5,11 @@
 // Regular: cell (t, k) needs (t, k-1) and (t-1, k + starts[t] - starts[t-1]),
 // so with windows that never move back lane k computes it at step
 // (t - t0) + (starts[t] - starts[t0]) + k, one anti-diagonal per step:
-// S + T + R steps per item. Each lane walks its frames in order; a window
-// that moves back makes some lane's next step lie behind it, which the lane
-// notices, and the item is then redone frame by frame (k by k inside a
-// frame, R steps per frame). Modified: cell (t, k) needs only frame t-1, so
-// every lane computes one cell per step, T steps.
+// S + T + R steps per item, each lane walking its frames in order. Items
+// whose windows move back somewhere in the box (a warp-wide scan of the
+// starts first) go frame by frame instead (k by k inside a frame, R steps
+// per frame). Modified: cell (t, k) needs only frame t-1, so every lane
+// computes one cell per step, T steps.
 // The backward runs the same orders in reverse on the flow splits.
 #include "cuda/band_recursion_cuda.h"
 
@@ -61,10 +61,19 @@ __device__ __forceinline__ BandCell<Real> ForwardCell(const BandItem& it, int64_
   return c;
 }
 
-// Regular, windows never moving back: one anti-diagonal per step. Returns
-// whether some lane found a window moving back (the results are then void).
+// Whether the windows of frames [first, last] never move back, the warp's
+// lanes reading the starts 32 frames at a time.
+__device__ bool NeverBack(const BandItem& it, Frames f, int lane) {
+  bool back = false;
+#pragma unroll 4
+  for (int64_t t = f.first + 1 + lane; t <= f.last; t += 32)
+    back = back || it.Start(t) < it.Start(t - 1);
+  return !__any_sync(kFull, back);
+}
+
+// Regular, windows never moving back (NeverBack): one anti-diagonal per step.
 template <typename Real>
-__device__ bool ForwardWavefront(const BandItem& it, Frames f, const Real* px, const Real* py,
+__device__ void ForwardWavefront(const BandItem& it, Frames f, const Real* px, const Real* py,
                                  Real* split, EndTerms<Real>* end, int lane) {
   const int64_t R = it.R;
   const bool live = lane < R;
@@ -75,7 +84,6 @@ __device__ bool ForwardWavefront(const BandItem& it, Frames f, const Real* px, c
   int64_t step = lane;  // this lane's next cell's step
   Real pxv = live ? px[t * R + lane] : Real(0), pyv = live ? py[t * R + lane] : Real(0);
   Ext<Real> x_out = ExtZero<Real>(), y_out = ExtZero<Real>();
-  bool back = false;
   for (int64_t d = 0; d < steps; ++d) {
     // Every lane hands on its last cell's terms; a reader's source computed
     // that cell at step d - 1 (its x-predecessor one row down, its
@@ -95,12 +103,10 @@ __device__ bool ForwardWavefront(const BandItem& it, Frames f, const Real* px, c
         st = it.Start(t);
         pxv = px[t * R + lane];
         pyv = py[t * R + lane];
-        back = back || st < st_prev;
         step = (t - f.first) + (st - base) + lane;
       }
     }
   }
-  return __any_sync(kFull, back);
 }
 
 // Frame by frame: all lanes take the y-terms of frame t-1 at once, then the
@@ -168,14 +174,10 @@ __global__ void BandForwardKernel(const Real* px, const Real* py, const int32_t*
   if (lane == 0) *end = {ExtZero<Real>(), ExtZero<Real>()};
   __syncwarp();
   if (f.last >= f.first && sz.R > 0) {
-    bool redo = it.modified;
-    if (!it.modified) redo = ForwardWavefront(it, f, pxb, pyb, sb, end, lane);
-    if (redo) {
-      __syncwarp();
-      if (lane == 0) *end = {ExtZero<Real>(), ExtZero<Real>()};
-      __syncwarp();
+    if (!it.modified && NeverBack(it, f, lane))
+      ForwardWavefront(it, f, pxb, pyb, sb, end, lane);
+    else
       ForwardFrames(it, f, pxb, pyb, sb, end, lane);
-    }
   }
   __syncwarp();
   if (lane == 0) {
@@ -200,7 +202,7 @@ __device__ __forceinline__ Shares<Real> BackwardCell(const BandItem& it, int64_t
 }
 
 template <typename Real>
-__device__ bool BackwardWavefront(const BandItem& it, Frames f, const Real* split, Shares<Real> end,
+__device__ void BackwardWavefront(const BandItem& it, Frames f, const Real* split, Shares<Real> end,
                                   Real* px_grad, Real* py_grad, int lane) {
   const int64_t R = it.R;
   const bool live = lane < R;
@@ -211,7 +213,6 @@ __device__ bool BackwardWavefront(const BandItem& it, Frames f, const Real* spli
   int64_t step = (t - f.first) + (st - base) + lane;
   Real sv = live ? split[t * R + lane] : Real(0);
   Real to_x = Real(0), to_y = Real(0);
-  bool back = false;
   for (int64_t d = steps - 1; d >= 0; --d) {
     const int src_y = lane - static_cast<int>(st_next - st);
     Real gx = Shfl(to_x, lane + 1);
@@ -227,12 +228,10 @@ __device__ bool BackwardWavefront(const BandItem& it, Frames f, const Real* spli
         st_next = st;
         st = it.Start(t);
         sv = split[t * R + lane];
-        back = back || st > st_next;
         step = (t - f.first) + (st - base) + lane;
       }
     }
   }
-  return __any_sync(kFull, back);
 }
 
 template <typename Real>
@@ -293,9 +292,10 @@ __global__ void BandBackwardKernel(const int32_t* starts, const int32_t* boundar
   for (int64_t i = hi + lane; i < TR; i += 32) gxb[i] = gyb[i] = Real(0);
   const Shares<Real> end = SplitShares(it.valid ? final_split[b] : Real(NAN));
   if (f.last >= f.first && sz.R > 0) {
-    bool redo = it.modified;
-    if (!it.modified) redo = BackwardWavefront(it, f, sb, end, gxb, gyb, lane);
-    if (redo) BackwardFrames(it, f, sb, end, gxb, gyb, lane);
+    if (!it.modified && NeverBack(it, f, lane))
+      BackwardWavefront(it, f, sb, end, gxb, gyb, lane);
+    else
+      BackwardFrames(it, f, sb, end, gxb, gyb, lane);
   }
 }
 

@@ -99,9 +99,23 @@ def band_windows(rng, B, S, T, R):
 def diagonal_windows(rng, B, S, T, R):
     """starts [B, T] int32 centred on each item's diagonal s = t * S / T (where
     long lattices keep a path), jumping by -2..2 on 10% of the frames; the
-    last item's are any values in [-R - 1, S + 2]."""
+    last item's are any values in [-R - 1, S + 2]; the first item's hold a
+    whole path of the lattice (path_windows), where R allows one."""
     diagonal = np.round(np.arange(T) * S / max(T, 1)).astype(np.int64) - R // 2
     jumps = rng.integers(-2, 3, (B, T)) * (rng.random((B, T)) < 0.1)
     out = np.clip(diagonal[None, :] + jumps, -2, S + 2)
     out[B - 1] = rng.integers(-R - 1, S + 3, T)
+    out[0] = path_windows((0, 0, S, T), T, R)
     return out.astype(np.int32)
+
+
+def path_windows(row, T, R):
+    """starts [T] int32 of windows that hold the path of the box row (s_begin,
+    t_begin, s_end, t_end) along its diagonal: each frame's window starts at
+    the row the path enters it on, so an item with a box needing at most R - 1
+    emissions per frame (regular; one for modified) keeps an alignment."""
+    s0, t0, s1, t1 = (int(v) for v in row)
+    frames = np.arange(T)
+    steps = np.clip(frames - t0, 0, max(t1 - t0, 0))
+    entry = s0 + (steps * (s1 - s0)) // max(t1 - t0, 1)
+    return entry.astype(np.int32)

@@ -232,7 +232,7 @@ def _band_step(S, modified):
 @pytest.mark.parametrize("B,S,T,R", [(3, 0, 7, 1), (5, 17, 40, 5), (4, 60, 500, 32)])
 @pytest.mark.parametrize("modified", [False, True])
 def test_gpu_band_matches_cpu_and_is_deterministic(rng, B, S, T, R, modified):
-    """float32 CUDA == CPU (scores to 1e-6, gradients to 1e-6 or twice the
+    """float32 CUDA == CPU (scores to 1e-6, gradients to 1e-5 or twice the
     CPU's own float32 rounding), and bitwise the same call after call."""
     from inputs_rnnt import diagonal_windows
 
@@ -256,7 +256,7 @@ def test_gpu_band_matches_cpu_and_is_deterministic(rng, B, S, T, R, modified):
     assert np.isfinite(cpu[0][0])
     assert relative_error(gpu[0], cpu[0]) < 1e-6
     for got, same, want in zip(gpu[1:], cpu[1:], exact[1:]):
-        assert relative_error(got, same) <= max(1e-6, 2 * relative_error(same, want))
+        assert relative_error(got, same) <= max(1e-5, 2 * relative_error(same, want))
     again = run("/GPU:0", px, py, starts, boundary, weights)
     for got, first in zip(again, gpu):
         np.testing.assert_array_equal(got, first)

@@ -965,10 +965,19 @@ std::vector<RowsConfig> RowsConfigs() {
 
 // ---------------------------------------------------------------- band recursion
 
-enum class Windows { kMonotone, kBack, kOutside };
+enum class Windows { kMonotone, kBack, kOutside, kAny };
 
 const char* WindowsName(Windows w) {
-  return w == Windows::kMonotone ? "monotone" : w == Windows::kBack ? "back" : "outside";
+  switch (w) {
+    case Windows::kMonotone:
+      return "monotone";
+    case Windows::kBack:
+      return "back";
+    case Windows::kOutside:
+      return "outside";
+    default:
+      return "any";
+  }
 }
 
 struct BandConfig {
@@ -1058,6 +1067,14 @@ void RunBand(const BandConfig& cfg, bool modified) {
       const int64_t hi = cfg.windows == Windows::kOutside ? cfg.S + 2 : cfg.S + 1 - cfg.R;
       s = std::min<int64_t>(std::max<int64_t>(s, cfg.windows == Windows::kOutside ? -cfg.R : 0),
                             std::max<int64_t>(hi, 0));
+      // kAny: the diagonal moved by -2..2 on 10% of the frames, the last
+      // item's starts anywhere in [-R - 1, S + 2] (tests/inputs_rnnt.py).
+      if (cfg.windows == Windows::kAny) {
+        s = std::llround(double(t) * cfg.S / std::max<double>(1, cfg.T)) - cfg.R / 2;
+        if (rng.Uniform() < 0.1) s += rng.Int(-2, 2);
+        s = std::min<int64_t>(std::max<int64_t>(s, -2), cfg.S + 2);
+        if (b == sz.B - 1) s = rng.Int(-cfg.R - 1, cfg.S + 2);
+      }
       starts[size_t(b * sz.T + t)] = int32_t(s);
     }
   }
@@ -1103,6 +1120,8 @@ std::vector<BandConfig> BandConfigs() {
       {"back", 60, 90, 4, W::kBack, all, 0, false},
       {"outside", 30, 40, 6, W::kOutside, all, 0, false},
       {"long", 400, 2000, 5, W::kMonotone, {K::kFull, K::kRagged}, 0, false},
+      {"any", 17, 40, 5, W::kAny, all, 0, false},
+      {"any16", 100, 150, 16, W::kAny, all, 0, false},
       {"invalid", 20, 30, 4, W::kMonotone, {}, 0, true},
       {"T=0", 4, 0, 3, W::kMonotone, {K::kFull, K::kEmptyS}, 0, false},
       {"R=0", 4, 5, 0, W::kMonotone, {K::kFull, K::kPoint}, 0, false},
