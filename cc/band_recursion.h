@@ -104,8 +104,9 @@ XLA_RNNT_HOST_DEVICE BandCell<Real> BandForwardCell(Ext<Real> a, Ext<Real> b, Ex
   const ExtAligned<Real> t = ExtAlign(a, b);
   Ext<Real> p = ExtNormalize(Ext<Real>{t.a + t.b, t.e});
   if (is_start) p = ExtOne<Real>();
-  if (!in_box) p = ExtZero<Real>();
   const Real split = in_box && !is_start ? SplitCode(t.a, t.b) : Real(NAN);
+  // Outside the box nothing flows, whatever px and py hold there (0 * inf is NaN).
+  if (!in_box) return {ExtZero<Real>(), ExtZero<Real>(), split};
   return {ExtMul(p, x), ExtMul(p, y), split};
 }
 
@@ -120,8 +121,8 @@ XLA_RNNT_HOST_DEVICE BandEnd<Real> BandEndCell(Ext<Real> a, Ext<Real> b, const B
   if (!it.valid) return {Real(NAN), Real(NAN)};
   if (it.s0 == it.s1 && it.t0 == it.t1) return {Real(0), Real(NAN)};
   const ExtAligned<Real> t = ExtAlign(a, b);
-  const Real score = t.a + t.b > Real(0) ? ExtToLog(Ext<Real>{t.a + t.b, t.e}) : NegInf<Real>();
-  return {score, SplitCode(t.a, t.b)};
+  // log of zero is -inf; a NaN term stays NaN (as in the lattice recursion).
+  return {ExtToLog(Ext<Real>{t.a + t.b, t.e}), SplitCode(t.a, t.b)};
 }
 
 // One backward cell: gx, gy are what its x- and y-successors send back (its

@@ -10,7 +10,7 @@
 namespace xla_rnnt {
 namespace {
 
-// Frame-major values of one item's cells, [T, R]; zero (or `fill`) where unset.
+// Frame-major values of one item's cells, [T, R], as initialised where unset.
 template <typename V>
 struct Cells {
   std::vector<V> v;

@@ -260,9 +260,12 @@ inline ffi::ErrorOr<BandSizes> BandCheckWindows(const char* name, ffi::AnyBuffer
   const std::string got = std::string("got ") + name + " " + DimsString(dd) + ", starts " +
                           DimsString(sd) + ", boundary " + DimsString(bd);
   if (band.element_type() != ffi::DataType::F32 && band.element_type() != ffi::DataType::F64)
-    return Invalid(std::string(name) + " must be float32 or float64");
-  if (starts.element_type() != ffi::DataType::S32 || boundary.element_type() != ffi::DataType::S32)
-    return Invalid("starts and boundary must be int32");
+    return Invalid(std::string(name) + " must be float32 or float64, got " +
+                   DataTypeName(band.element_type()));
+  for (auto [what, buffer] : {std::pair{"starts", starts}, std::pair{"boundary", boundary}})
+    if (buffer.element_type() != ffi::DataType::S32)
+      return Invalid(std::string(what) + " must be int32, got " +
+                     DataTypeName(buffer.element_type()));
   if (dd.size() < 3 || sd.size() != dd.size() - 1 || bd.size() != dd.size() - 1)
     return Invalid(std::string("expected ") + name +
                    " [B, T, R], starts [B, T], boundary [B, 4]; " + got);
@@ -285,7 +288,9 @@ inline ffi::ErrorOr<BandSizes> BandCheckOperands(ffi::AnyBuffer px, ffi::AnyBuff
                                                  int64_t S, bool modified) {
   auto sizes = BandCheckWindows("px", px, starts, boundary, S, modified);
   if (sizes.has_error()) return sizes;
-  if (py.element_type() != px.element_type()) return Invalid("py must have the dtype of px");
+  if (py.element_type() != px.element_type())
+    return Invalid("py must have the dtype of px (" + DataTypeName(px.element_type()) + "), got " +
+                   DataTypeName(py.element_type()));
   auto pxd = px.dimensions(), pyd = py.dimensions();
   bool same = pxd.size() == pyd.size();
   for (size_t i = 0; same && i < pxd.size(); ++i) same = pxd[i] == pyd[i];

@@ -7,10 +7,10 @@
 // (t - t0) + (starts[t] - starts[t0]) + k, one anti-diagonal per step:
 // S + T + R steps per item, each lane walking its frames in order. Items
 // whose windows move back somewhere in the box (a warp-wide scan of the
-// starts first) go frame by frame instead (k by k inside a frame, R steps
-// per frame). Modified: cell (t, k) needs only frame t-1, so every lane
-// computes one cell per step, T steps.
-// The backward runs the same orders in reverse on the flow splits.
+// starts first), or jump so far that the wavefront would take more steps,
+// go frame by frame instead (k by k inside a frame, R steps per frame). Modified: cell (t, k) needs
+// only frame t-1, so every lane computes one cell per step, T steps. The backward runs the same
+// orders in reverse on the flow splits.
 #include "cuda/band_recursion_cuda.h"
 
 namespace xla_rnnt {
@@ -20,16 +20,18 @@ constexpr int kWarps = 4;  // items per block
 constexpr unsigned kFull = 0xffffffffu;
 
 template <typename Real>
-__device__ __forceinline__ Ext<Real> ShflExt(Ext<Real> v, int src) {
-  return {__shfl_sync(kFull, v.m, src & 31), __shfl_sync(kFull, v.e, src & 31)};
+__device__ __forceinline__ Ext<Real> ShflExt(Ext<Real> v, int64_t src) {
+  const int lane = static_cast<int>(src & 31);
+  return {__shfl_sync(kFull, v.m, lane), __shfl_sync(kFull, v.e, lane)};
 }
 
 template <typename Real>
-__device__ __forceinline__ Real Shfl(Real v, int src) {
-  return __shfl_sync(kFull, v, src & 31);
+__device__ __forceinline__ Real Shfl(Real v, int64_t src) {
+  return __shfl_sync(kFull, v, static_cast<int>(src & 31));
 }
 
-__device__ __forceinline__ bool LaneOk(int src, int64_t R) { return 0 <= src && src < R; }
+// Source lanes as 64-bit offsets: window starts may differ by 2^31 or more.
+__device__ __forceinline__ bool LaneOk(int64_t src, int64_t R) { return 0 <= src && src < R; }
 
 // The frames of an item's box that hold band cells: [first, last], empty for
 // an invalid row.
@@ -61,9 +63,13 @@ __device__ __forceinline__ BandCell<Real> ForwardCell(const BandItem& it, int64_
   return c;
 }
 
-// Whether the windows of frames [first, last] never move back, the warp's
-// lanes reading the starts 32 frames at a time.
-__device__ bool NeverBack(const BandItem& it, Frames f, int lane) {
+// Whether the wavefront serves a regular item: its windows never move back
+// in frames [first, last] (the warp's lanes read the starts 32 frames at a
+// time) and its steps (frames + window moves + R) are no more than frame by
+// frame's R per frame (windows that jump far, which the contract allows).
+__device__ bool WavefrontServes(const BandItem& it, Frames f, int lane) {
+  const int64_t frames = f.last - f.first + 1;
+  if (frames + (it.Start(f.last) - it.Start(f.first)) + it.R - 1 > frames * it.R) return false;
   bool back = false;
 #pragma unroll 4
   for (int64_t t = f.first + 1 + lane; t <= f.last; t += 32)
@@ -71,7 +77,7 @@ __device__ bool NeverBack(const BandItem& it, Frames f, int lane) {
   return !__any_sync(kFull, back);
 }
 
-// Regular, windows never moving back (NeverBack): one anti-diagonal per step.
+// Regular, where WavefrontServes: one anti-diagonal per step.
 template <typename Real>
 __device__ void ForwardWavefront(const BandItem& it, Frames f, const Real* px, const Real* py,
                                  Real* split, EndTerms<Real>* end, int lane) {
@@ -88,7 +94,7 @@ __device__ void ForwardWavefront(const BandItem& it, Frames f, const Real* px, c
     // Every lane hands on its last cell's terms; a reader's source computed
     // that cell at step d - 1 (its x-predecessor one row down, its
     // y-predecessor the same row a frame earlier).
-    const int src_y = lane + static_cast<int>(st - st_prev);
+    const int64_t src_y = lane + (st - st_prev);
     Ext<Real> a = ShflExt(x_out, lane - 1);
     Ext<Real> b = ShflExt(y_out, src_y);
     if (live && t <= f.last && step == d) {
@@ -121,7 +127,7 @@ __device__ void ForwardFrames(const BandItem& it, Frames f, const Real* px, cons
   int64_t st_prev = 0;
   for (int64_t t = f.first; t <= f.last; ++t) {
     const int64_t st = it.Start(t);
-    const int shift = static_cast<int>(st - st_prev);
+    const int64_t shift = st - st_prev;
     const bool has_prev = t > f.first;
     const Real pxv = live ? px[t * R + lane] : Real(0), pyv = live ? py[t * R + lane] : Real(0);
     Ext<Real> b = ShflExt(y_out, lane + shift);
@@ -174,7 +180,7 @@ __global__ void BandForwardKernel(const Real* px, const Real* py, const int32_t*
   if (lane == 0) *end = {ExtZero<Real>(), ExtZero<Real>()};
   __syncwarp();
   if (f.last >= f.first && sz.R > 0) {
-    if (!it.modified && NeverBack(it, f, lane))
+    if (!it.modified && WavefrontServes(it, f, lane))
       ForwardWavefront(it, f, pxb, pyb, sb, end, lane);
     else
       ForwardFrames(it, f, pxb, pyb, sb, end, lane);
@@ -214,7 +220,7 @@ __device__ void BackwardWavefront(const BandItem& it, Frames f, const Real* spli
   Real sv = live ? split[t * R + lane] : Real(0);
   Real to_x = Real(0), to_y = Real(0);
   for (int64_t d = steps - 1; d >= 0; --d) {
-    const int src_y = lane - static_cast<int>(st_next - st);
+    const int64_t src_y = lane - (st_next - st);
     Real gx = Shfl(to_x, lane + 1);
     Real gy = Shfl(to_y, src_y);
     if (live && t >= f.first && step == d) {
@@ -243,7 +249,7 @@ __device__ void BackwardFrames(const BandItem& it, Frames f, const Real* split, 
   int64_t st_next = 0;
   for (int64_t t = f.last; t >= f.first; --t) {
     const int64_t st = it.Start(t);
-    const int shift = static_cast<int>(st_next - st);
+    const int64_t shift = st_next - st;
     const bool has_next = t < f.last;
     const Real sv = live ? split[t * R + lane] : Real(0);
     Real gy = Shfl(to_y, lane - shift);
@@ -292,7 +298,7 @@ __global__ void BandBackwardKernel(const int32_t* starts, const int32_t* boundar
   for (int64_t i = hi + lane; i < TR; i += 32) gxb[i] = gyb[i] = Real(0);
   const Shares<Real> end = SplitShares(it.valid ? final_split[b] : Real(NAN));
   if (f.last >= f.first && sz.R > 0) {
-    if (!it.modified && NeverBack(it, f, lane))
+    if (!it.modified && WavefrontServes(it, f, lane))
       BackwardWavefront(it, f, sb, end, gxb, gyb, lane);
     else
       BackwardFrames(it, f, sb, end, gxb, gyb, lane);

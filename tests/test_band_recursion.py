@@ -819,3 +819,67 @@ def test_s_range_up_to_32_takes_the_band(rng, R, band, monkeypatch):
             assert "xla_rnnt_band_forward" in _jax_targets(loss(xj), x)
         assert relative_error(forced[0], lattice[0]) < 1e-12
         assert relative_error(forced[1], lattice[1]) < 1e-12
+
+
+# ---------------------------------------------------------------------------
+# Edge cases a review found (each failed before its fix)
+
+
+def _both_paths(monkeypatch, fn):
+    """fn() on the band path, then on the lattice path."""
+    band = fn()
+    monkeypatch.setattr(_rnnt, "_BAND_MAX_S_RANGE", 0)
+    return band, fn()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_log_probs_outside_the_box_carry_no_flow(rng, value, monkeypatch):
+    """A NaN or +inf log-probability in a lattice row below s_begin (inside
+    the lattice, outside the box) changes nothing, as in the lattice path (a
+    cell outside the box used to hand on 0 * inf = NaN)."""
+    symbols = np.array([[1, 2, 3]])
+    ranges = (np.array([[0, 0, 1, 1]])[:, :, None] + np.arange(3)).astype(np.int32)
+    logprobs = np.log(rng.dirichlet(np.ones(5), (1, 4, 3)))
+    logprobs[0, 1, 0, 1] = value  # frame 1, row s = 0 < s_begin = 1
+    boundary = np.array([[1, 0, 3, 4]])
+
+    def loss():
+        return float(
+            xj.rnnt_loss_pruned(
+                logprobs, symbols, ranges, 0, boundary, reduction="sum", fused_log_softmax=False
+            )
+        )
+
+    band, lattice = _both_paths(monkeypatch, loss)
+    assert np.isfinite(lattice)
+    assert relative_error(band, lattice) < 1e-12
+
+
+def test_nan_logit_gives_a_nan_loss_not_an_impossible_one(rng, monkeypatch):
+    """A NaN on a path gives NaN (not +inf, which reads as no alignment)."""
+    symbols = np.array([[1, 2]])
+    ranges = np.tile(np.arange(3, dtype=np.int32), (1, 4, 1))
+    logits = rng.standard_normal((1, 4, 3, 5))
+    logits[0, 1, 1, 2] = np.nan
+
+    def loss():
+        return float(xj.rnnt_loss_pruned(logits, symbols, ranges, 0, reduction="sum"))
+
+    band, lattice = _both_paths(monkeypatch, loss)
+    assert np.isnan(lattice) and np.isnan(band)
+
+
+@pytest.mark.parametrize("lib", ["jax", "tf"])
+def test_return_grad_keeps_column_t_when_t_is_0(lib, monkeypatch):
+    """regular, T = 0: return_grad's px_grad is [B, S, T+1] = [B, S, 1]."""
+    logits = np.zeros((2, 0, 3, 4), np.float32)
+    symbols = np.ones((2, 2), np.int32)
+    ranges = np.zeros((2, 0, 3), np.int32)
+    module = xj if lib == "jax" else xt
+
+    def shapes():
+        _, (px_grad, py_grad) = module.rnnt_loss_pruned(logits, symbols, ranges, 0, return_grad=True)
+        return tuple(px_grad.shape), tuple(py_grad.shape)
+
+    band, lattice = _both_paths(monkeypatch, shapes)
+    assert band == lattice == ((2, 2, 1), (2, 3, 0))

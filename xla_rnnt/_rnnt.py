@@ -810,7 +810,9 @@ def _band_occupations(ops: Ops, grads, band):
     px_grad, py_grad = _place(ops, grads, band.starts, band.S, 0.0)
     px_grad = px_grad[:, : band.S]
     if band.rnnt_type == "regular":
-        px_grad = ops.concat([px_grad, ops.full_like(px_grad[:, :, :1], 0.0)], axis=2)
+        # Column T (no emission there), also when T = 0.
+        zeros = ops.full((ops.batch_size(px_grad), band.S, 1), 0.0, ops.dtype_name(px_grad))
+        px_grad = ops.concat([px_grad, zeros], axis=2)
     return px_grad, py_grad
 
 
