@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cc/band_recursion.h"
@@ -116,6 +117,71 @@ Dev Upload(const Problem& pr) {
 void Free(Dev& d) {
   for (void* ptr : {(void*)d.px, (void*)d.py, (void*)d.p, (void*)d.g, (void*)d.gx, (void*)d.gy,
                     (void*)d.sc, (void*)d.bd})
+    cudaFree(ptr);
+}
+
+// The band recursion's timing problem: windows of R = 5 rows on each item's
+// diagonal, as pruning places them, over the ragged boxes of Make.
+struct BandProblem {
+  BandSizes sz;
+  std::vector<float> px, py;
+  std::vector<int32_t> starts, bd;
+  int steps;  // the longest item's frames + window moves + R
+};
+
+BandProblem MakeBand(std::mt19937_64& gen, int B, int T, int S) {
+  const int R = 5;
+  Problem pr = Make(gen, B, S, T, false, true, false, 0);
+  BandProblem bp{BandSizes{B, T, R, S, false}, {}, {}, {}, pr.bd, 0};
+  bp.starts.resize(size_t(B) * T);
+  bp.px.resize(size_t(B) * T * R);
+  bp.py.resize(bp.px.size());
+  std::normal_distribution<float> nd;
+  for (auto& v : bp.px) v = nd(gen);
+  for (auto& v : bp.py) v = nd(gen);
+  for (int b = 0; b < B; ++b) {
+    const int s1 = pr.bd[4 * b + 2], t1 = std::max(1, pr.bd[4 * b + 3]);
+    for (int t = 0; t < T; ++t)
+      bp.starts[size_t(b) * T + t] =
+          std::max(0, std::min(s1 + 1 - R, int(int64_t(t) * s1 / t1) - R / 2));
+    const int last = std::min(t1, T - 1);
+    bp.steps = std::max(bp.steps, last + bp.starts[size_t(b) * T + last] + R);
+  }
+  return bp;
+}
+
+struct BandDev {
+  BandSizes sz;
+  int steps;
+  float *px, *py, *sc, *split, *fin, *gx, *gy;
+  int32_t *st, *bd;
+};
+
+BandDev UploadBand(const BandProblem& bp) {
+  BandDev d{bp.sz,   bp.steps, nullptr, nullptr, nullptr, nullptr,
+            nullptr, nullptr,  nullptr, nullptr, nullptr};
+  const size_t n = bp.px.size(), B = size_t(bp.sz.B);
+  for (float** p : {&d.px, &d.py, &d.split, &d.gx, &d.gy}) CK(cudaMalloc(p, n * 4));
+  for (float** p : {&d.sc, &d.fin}) CK(cudaMalloc(p, B * 4));
+  CK(cudaMalloc(&d.st, bp.starts.size() * 4));
+  CK(cudaMalloc(&d.bd, bp.bd.size() * 4));
+  CK(cudaMemcpy(d.px, bp.px.data(), n * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(d.py, bp.py.data(), n * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(d.st, bp.starts.data(), bp.starts.size() * 4, cudaMemcpyHostToDevice));
+  CK(cudaMemcpy(d.bd, bp.bd.data(), bp.bd.size() * 4, cudaMemcpyHostToDevice));
+  return d;
+}
+
+void BandForward(const BandDev& d) {
+  CK(LaunchBandForward<float>(0, d.px, d.py, d.st, d.bd, d.sz, d.sc, d.split, d.fin));
+}
+void BandBackward(const BandDev& d) {
+  CK(LaunchBandBackward<float>(0, d.st, d.bd, d.sz, d.split, d.fin, d.gx, d.gy));
+}
+
+void FreeBand(BandDev& d) {
+  for (void* ptr : {(void*)d.px, (void*)d.py, (void*)d.split, (void*)d.gx, (void*)d.gy, (void*)d.sc,
+                    (void*)d.fin, (void*)d.st, (void*)d.bd})
     cudaFree(ptr);
 }
 
@@ -296,12 +362,21 @@ float MedianMs(F f, int reps = 30) {
   return ms[ms.size() / 2];
 }
 
-// XLA_RNNT_BENCH_PROFILE="B,T,S": one forward and one backward launch at that
+// XLA_RNNT_BENCH_PROFILE="B,T,S[,band]": one forward and one backward launch at that
 // shape and nothing else, for a profiler (ncu) to catch.
 int ProfileOnce(const char* bts) {
   int B = 0, T = 0, S = 0;
-  if (std::sscanf(bts, "%d,%d,%d", &B, &T, &S) != 3) return 1;
+  char kind[8] = "";
+  if (std::sscanf(bts, "%d,%d,%d,%7s", &B, &T, &S, kind) < 3) return 1;
   std::mt19937_64 gen(1234);
+  if (std::string(kind) == "band") {
+    BandDev d = UploadBand(MakeBand(gen, B, T, S));
+    BandForward(d);
+    BandBackward(d);
+    CK(cudaDeviceSynchronize());
+    FreeBand(d);
+    return 0;
+  }
   Problem pr = Make(gen, B, S, T, false, true, false, 0);
   Dev d = Upload(pr);
   CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
@@ -405,48 +480,15 @@ int main(int argc, char** argv) {
                    {4, 4000, 800},
                    {128, 100, 30},
                    {128, 300, 60}}) {
-    const int B = bts[0], T = bts[1], S = bts[2], R = 5;
-    Problem pr = Make(gen, B, S, T, false, true, false, 0);
-    const BandSizes sz{B, T, R, S, false};
-    std::vector<int32_t> starts(size_t(B) * T);
-    std::vector<float> bpx(size_t(B) * T * R), bpy(bpx.size());
-    std::normal_distribution<float> nd;
-    for (auto& v : bpx) v = nd(gen);
-    for (auto& v : bpy) v = nd(gen);
-    int steps = 0;
-    for (int b = 0; b < B; ++b) {
-      const int s1 = pr.bd[4 * b + 2], t1 = std::max(1, pr.bd[4 * b + 3]);
-      for (int t = 0; t < T; ++t)
-        starts[size_t(b) * T + t] =
-            std::max(0, std::min(s1 + 1 - R, int(int64_t(t) * s1 / t1) - R / 2));
-      const int last = std::min(t1, T - 1);
-      steps = std::max(steps, last + starts[size_t(b) * T + last] + R);
-    }
-    float *px, *py, *sc, *split, *fin, *gx, *gy;
-    int32_t *st, *bd;
-    const size_t n = bpx.size();
-    CK(cudaMalloc(&px, n * 4));
-    CK(cudaMalloc(&py, n * 4));
-    CK(cudaMalloc(&split, n * 4));
-    CK(cudaMalloc(&gx, n * 4));
-    CK(cudaMalloc(&gy, n * 4));
-    CK(cudaMalloc(&sc, B * 4));
-    CK(cudaMalloc(&fin, B * 4));
-    CK(cudaMalloc(&st, starts.size() * 4));
-    CK(cudaMalloc(&bd, pr.bd.size() * 4));
-    CK(cudaMemcpy(px, bpx.data(), n * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(py, bpy.data(), n * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(st, starts.data(), starts.size() * 4, cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(bd, pr.bd.data(), pr.bd.size() * 4, cudaMemcpyHostToDevice));
-    const float f =
-        MedianMs([&] { CK(LaunchBandForward<float>(0, px, py, st, bd, sz, sc, split, fin)); });
-    const float bw =
-        MedianMs([&] { CK(LaunchBandBackward<float>(0, st, bd, sz, split, fin, gx, gy)); });
+    const int B = bts[0], T = bts[1], S = bts[2];
+    BandDev d = UploadBand(MakeBand(gen, B, T, S));
+    const float f = MedianMs([&] { BandForward(d); });
+    const float bw = MedianMs([&] { BandBackward(d); });
     const float fb = MedianMs([&] {
-      CK(LaunchBandForward<float>(0, px, py, st, bd, sz, sc, split, fin));
-      CK(LaunchBandBackward<float>(0, st, bd, sz, split, fin, gx, gy));
+      BandForward(d);
+      BandBackward(d);
     });
-    const double floor_f = steps * fl.ext_ns * 1e-6, floor_b = steps * fl.occ_ns * 1e-6;
+    const double floor_f = d.steps * fl.ext_ns * 1e-6, floor_b = d.steps * fl.occ_ns * 1e-6;
     std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f\n", tag, B, T, S, f, bw, fb,
                 f / floor_f, bw / floor_b, fb / (floor_f + floor_b));
     if (json != nullptr)
@@ -454,11 +496,10 @@ int main(int argc, char** argv) {
                    "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"R\": %d, \"steps\": %d, "
                    "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
                    "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
-                   first_row ? "" : ", ", B, T, S, R, steps, f, bw, fb, floor_f, floor_b);
+                   first_row ? "" : ", ", B, T, S, int(d.sz.R), d.steps, f, bw, fb, floor_f,
+                   floor_b);
     first_row = false;
-    for (void* ptr : {(void*)px, (void*)py, (void*)split, (void*)gx, (void*)gy, (void*)sc,
-                      (void*)fin, (void*)st, (void*)bd})
-      cudaFree(ptr);
+    FreeBand(d);
   }
   if (json != nullptr) {
     std::fprintf(json, "]}\n");

@@ -57,6 +57,10 @@ inline constexpr char kModifiedAttr[] = "modified";  // bool: the modified recur
 // rows of the lattice always suffices.
 inline constexpr int64_t kHandoffRowsPerBand = 32;
 
+// The band targets' widest window on a GPU: one warp per item, a lane per
+// window row.
+inline constexpr int64_t kBandMaxRows = 32;
+
 // Rows of g for S symbols: ceil((S + 1) / kHandoffRowsPerBand).
 constexpr int64_t HandoffRows(int64_t S) { return (S + kHandoffRowsPerBand) / kHandoffRowsPerBand; }
 

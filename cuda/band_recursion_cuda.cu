@@ -16,7 +16,8 @@
 namespace xla_rnnt {
 namespace {
 
-constexpr int kWarps = 4;  // items per block
+constexpr int kWarps = 4;                         // items per block
+constexpr int64_t kWaveLimit = int64_t{1} << 30;  // bound of a wavefront item's rows and steps
 constexpr unsigned kFull = 0xffffffffu;
 
 template <typename Real>
@@ -65,10 +66,13 @@ __device__ __forceinline__ BandCell<Real> ForwardCell(const BandItem& it, int64_
 
 // Whether the wavefront serves a regular item: its windows never move back
 // in frames [first, last] (the warp's lanes read the starts 32 frames at a
-// time) and its steps (frames + window moves + R) are no more than frame by
-// frame's R per frame (windows that jump far, which the contract allows).
+// time), its steps (frames + window moves + R) are no more than frame by
+// frame's R per frame (windows that jump far, which the contract allows), and
+// frames * R < kWaveLimit, so that every row and step of the item fits the
+// wavefront's 32-bit coordinates (Wave).
 __device__ bool WavefrontServes(const BandItem& it, Frames f, int lane) {
   const int64_t frames = f.last - f.first + 1;
+  if (frames * it.R >= kWaveLimit) return false;
   if (frames + (it.Start(f.last) - it.Start(f.first)) + it.R - 1 > frames * it.R) return false;
   bool back = false;
 #pragma unroll 4
@@ -77,40 +81,103 @@ __device__ bool WavefrontServes(const BandItem& it, Frames f, int lane) {
   return !__any_sync(kFull, back);
 }
 
+// An item on the wavefront in 32-bit coordinates: frames relative to its
+// first frame, rows relative to its first window (box rows clamped, which
+// keeps every comparison with a row of the item, all below kWaveLimit).
+struct Wave {
+  int64_t first, base;  // the first frame, its window's start
+  int frames, steps;
+  int s0, s1;  // the box's rows
+  int t1;      // the box's last frame: frames - 1, or frames when it is column T
+};
+
+__device__ __forceinline__ int ClampRow(int64_t s) {
+  const int64_t lim = kWaveLimit + 64;
+  return static_cast<int>(s < -lim ? -lim : (s > lim ? lim : s));
+}
+
+__device__ __forceinline__ Wave MakeWave(const BandItem& it, Frames f) {
+  const int64_t base = it.Start(f.first);
+  return Wave{f.first,
+              base,
+              static_cast<int>(f.last - f.first + 1),
+              static_cast<int>((f.last - f.first) + (it.Start(f.last) - base) + it.R),
+              ClampRow(it.s0 - base),
+              ClampRow(it.s1 - base),
+              static_cast<int>(it.t1 - f.first)};
+}
+
+// Inputs travel kAhead frames ahead of their use in registers (a lane walks
+// one frame per step while its window stays, and a step is shorter than an
+// L2 access). q[0] is the current frame's.
+constexpr int kAhead = 3;
+
+template <typename V>
+struct Ahead {
+  V q[kAhead];
+  // Moves on one frame; `next` is the value kAhead - 1 frames after the new current one.
+  __device__ __forceinline__ void Shift(V next) {
+#pragma unroll
+    for (int i = 0; i + 1 < kAhead; ++i) q[i] = q[i + 1];
+    q[kAhead - 1] = next;
+  }
+};
+
 // Regular, where WavefrontServes: one anti-diagonal per step.
 template <typename Real>
 __device__ void ForwardWavefront(const BandItem& it, Frames f, const Real* px, const Real* py,
                                  Real* split, EndTerms<Real>* end, int lane) {
-  const int64_t R = it.R;
+  const Wave w = MakeWave(it, f);
+  const int R = static_cast<int>(it.R);
   const bool live = lane < R;
-  const int64_t base = it.Start(f.first);
-  const int64_t steps = (f.last - f.first) + (it.Start(f.last) - base) + R;
-  int64_t t = f.first;
-  int64_t st = base, st_prev = base;
-  int64_t step = lane;  // this lane's next cell's step
-  Real pxv = live ? px[t * R + lane] : Real(0), pyv = live ? py[t * R + lane] : Real(0);
+  // This lane's cell of the first frame; frame tr's is tr * R further on.
+  const int64_t cell0 = w.first * it.R + (live ? lane : 0);
+  const Real* pxl = px + cell0;
+  const Real* pyl = py + cell0;
+  Real* sl = split + cell0;
+  const int32_t* st_abs = it.starts + w.first;
+  Ahead<Real> qx, qy;
+  Ahead<int> qs;  // window starts, relative to the first
+#pragma unroll
+  for (int i = 0; i < kAhead; ++i) {
+    const int ti = min(i, w.frames - 1);
+    qx.q[i] = pxl[ti * R];
+    qy.q[i] = pyl[ti * R];
+    qs.q[i] = static_cast<int>(st_abs[ti] - w.base);
+  }
+  int tr = 0, st_prev = 0;
+  int step = lane;  // this lane's next cell's step
   Ext<Real> x_out = ExtZero<Real>(), y_out = ExtZero<Real>();
-  for (int64_t d = 0; d < steps; ++d) {
+  for (int d = 0; d < w.steps; ++d) {
     // Every lane hands on its last cell's terms; a reader's source computed
     // that cell at step d - 1 (its x-predecessor one row down, its
     // y-predecessor the same row a frame earlier).
-    const int64_t src_y = lane + (st - st_prev);
+    const int st = qs.q[0];
+    const int src_y = lane + (st - st_prev);  // >= lane: windows never move back here
     Ext<Real> a = ShflExt(x_out, lane - 1);
     Ext<Real> b = ShflExt(y_out, src_y);
-    if (live && t <= f.last && step == d) {
+    if (live && tr < w.frames && step == d) {
       if (lane == 0) a = ExtZero<Real>();
-      if (t == f.first || !LaneOk(src_y, R)) b = ExtZero<Real>();
-      const BandCell<Real> c =
-          ForwardCell(it, t, st + lane, a, b, pxv, pyv, split + t * R + lane, end);
+      if (tr == 0 || src_y >= R) b = ExtZero<Real>();
+      const int s = st + lane;
+      // Frames [first, last] lie inside the box's: only its rows bound a cell.
+      const BandCell<Real> c = BandForwardCell(a, b, ExtFromLog(qx.q[0]), ExtFromLog(qy.q[0]),
+                                               w.s0 <= s && s <= w.s1, tr == 0 && s == w.s0);
+      sl[tr * R] = c.split;
+      // The end cell's predecessors: (s_end - 1, t_end) and (s_end, t_end - 1).
+      if (tr >= w.t1 - 1) {
+        if (s + 1 == w.s1 && tr == w.t1) end->a = c.x_out;
+        if (s == w.s1 && tr + 1 == w.t1) end->b = c.y_out;
+      }
       x_out = c.x_out;
       y_out = c.y_out;
-      if (++t <= f.last) {
-        st_prev = st;
-        st = it.Start(t);
-        pxv = px[t * R + lane];
-        pyv = py[t * R + lane];
-        step = (t - f.first) + (st - base) + lane;
-      }
+      st_prev = st;
+      ++tr;
+      const int tn = min(tr + kAhead - 1, w.frames - 1);
+      qx.Shift(pxl[tn * R]);
+      qy.Shift(pyl[tn * R]);
+      qs.Shift(static_cast<int>(st_abs[tn] - w.base));
+      step = tr + qs.q[0] + lane;
     }
   }
 }
@@ -210,32 +277,54 @@ __device__ __forceinline__ Shares<Real> BackwardCell(const BandItem& it, int64_t
 template <typename Real>
 __device__ void BackwardWavefront(const BandItem& it, Frames f, const Real* split, Shares<Real> end,
                                   Real* px_grad, Real* py_grad, int lane) {
-  const int64_t R = it.R;
+  const Wave w = MakeWave(it, f);
+  const int R = static_cast<int>(it.R);
   const bool live = lane < R;
-  const int64_t base = it.Start(f.first);
-  const int64_t steps = (f.last - f.first) + (it.Start(f.last) - base) + R;
-  int64_t t = f.last;
-  int64_t st = it.Start(t), st_next = st;
-  int64_t step = (t - f.first) + (st - base) + lane;
-  Real sv = live ? split[t * R + lane] : Real(0);
+  const int64_t cell0 = w.first * it.R + (live ? lane : 0);
+  const Real* sl = split + cell0;
+  Real* gxl = px_grad + cell0;
+  Real* gyl = py_grad + cell0;
+  const int32_t* st_abs = it.starts + w.first;
+  // Frames walk down: q[i] holds frame tr - i's value.
+  Ahead<Real> qv;
+  Ahead<int> qs;
+#pragma unroll
+  for (int i = 0; i < kAhead; ++i) {
+    const int ti = max(w.frames - 1 - i, 0);
+    qv.q[i] = sl[ti * R];
+    qs.q[i] = static_cast<int>(st_abs[ti] - w.base);
+  }
+  int tr = w.frames - 1;
+  int st_next = qs.q[0];
+  int step = tr + qs.q[0] + lane;
   Real to_x = Real(0), to_y = Real(0);
-  for (int64_t d = steps - 1; d >= 0; --d) {
-    const int64_t src_y = lane - (st_next - st);
+  for (int d = w.steps - 1; d >= 0; --d) {
+    const int st = qs.q[0];
+    const int src_y = lane - (st_next - st);  // <= lane: windows never move back here
     Real gx = Shfl(to_x, lane + 1);
     Real gy = Shfl(to_y, src_y);
-    if (live && t >= f.first && step == d) {
-      if (!LaneOk(lane + 1, R)) gx = Real(0);
-      if (t == f.last || !LaneOk(src_y, R)) gy = Real(0);
-      const Shares<Real> out = BackwardCell(it, t, st + lane, gx, gy, end, sv,
-                                            px_grad + t * R + lane, py_grad + t * R + lane);
+    if (live && tr >= 0 && step == d) {
+      if (lane + 1 >= R) gx = Real(0);
+      if (tr == w.frames - 1 || src_y < 0) gy = Real(0);
+      const int s = st + lane;
+      bool is_end = false;
+      if (tr >= w.t1 - 1) {  // the end cell and its predecessors
+        if (s + 1 == w.s1 && tr == w.t1) gx = end.a;
+        if (s == w.s1 && tr + 1 == w.t1) gy = end.b;
+        is_end = s == w.s1 && tr == w.t1;
+      }
+      const bool in_box = w.s0 <= s && s <= w.s1;
+      gxl[tr * R] = in_box ? gx : Real(0);
+      gyl[tr * R] = in_box ? gy : Real(0);
+      const Shares<Real> out = BandBackwardCell(gx, gy, qv.q[0], in_box, is_end);
       to_x = out.a;
       to_y = out.b;
-      if (--t >= f.first) {
-        st_next = st;
-        st = it.Start(t);
-        sv = split[t * R + lane];
-        step = (t - f.first) + (st - base) + lane;
-      }
+      st_next = st;
+      --tr;
+      const int tn = max(tr - (kAhead - 1), 0);
+      qv.Shift(sl[tn * R]);
+      qs.Shift(static_cast<int>(st_abs[tn] - w.base));
+      step = tr + qs.q[0] + lane;
     }
   }
 }

@@ -8,10 +8,11 @@
 #include <cstdint>
 
 #include "cc/band_recursion.h"
+#include "cc/targets.h"
 
 namespace xla_rnnt {
 
-inline constexpr int64_t kBandMaxR = 32;
+inline constexpr int64_t kBandMaxR = kBandMaxRows;
 
 template <typename Real>
 cudaError_t LaunchBandForward(cudaStream_t stream, const Real* px, const Real* py,

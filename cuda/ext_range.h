@@ -109,7 +109,13 @@ XLA_RNNT_HOST_DEVICE Real Exp2Fraction(Real f) {
 template <typename Real>
 XLA_RNNT_HOST_DEVICE Real ReciprocalOfSum(Real x) {
 #if defined(__CUDA_ARCH__)
-  if constexpr (sizeof(Real) == 4) return __fdividef(1.0f, x);
+  if constexpr (sizeof(Real) == 4) {
+    // ftz: x is never denormal here, and without it the compiler wraps the
+    // reciprocal in a denormal rescaling (5 more instructions per cell).
+    float r;
+    asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(x));
+    return r;
+  }
 #endif
   return Real(1) / x;
 }

@@ -71,8 +71,8 @@ def test_cuda_matches_cpu_and_reference(rng, B, S, T, modified, dtype):
             bd,
             weights.astype(np.float64),
         )
-        for got, same_dtype, want in zip(
-            [cuda[0], *cuda[1]], [cpu[0], *cpu[1]], [exact[0], *exact[1]]
+        for i, (got, same_dtype, want) in enumerate(
+            zip([cuda[0], *cuda[1]], [cpu[0], *cpu[1]], [exact[0], *exact[1]])
         ):
             if dtype == np.float64:
                 # The CUDA forward runs in linear space, the CPU's in log
@@ -84,7 +84,17 @@ def test_cuda_matches_cpu_and_reference(rng, B, S, T, modified, dtype):
                 # CUDA may differ from CPU float32 by ~1e-5. It must be as
                 # close to the float64 result as the CPU float32 path is.
                 cpu_error = relative_error(same_dtype, want)
-                assert relative_error(got, want) <= max(1e-5, 3 * cpu_error), cpu_error
+                error = relative_error(got, want)
+                if i == 0 and error > max(1e-5, 3 * cpu_error):
+                    # A score is a log: the linear forward's rounding is
+                    # absolute in it (~ one float32 ulp of 1 per step), so a
+                    # score near 0 (seen: 4.2e-4 at S = 0, T = 7, off by
+                    # 1.3e-8) has a large relative error. Bound it absolutely.
+                    finite = np.isfinite(want)
+                    gap = np.max(np.abs(np.asarray(got, np.float64) - want)[finite], initial=0.0)
+                    assert gap <= 4 * (S + T + 1) * np.finfo(np.float32).eps, (gap, error)
+                else:
+                    assert error <= max(1e-5, 3 * cpu_error), cpu_error
         if S * T <= 20000:  # the Python oracle is slow
             ref, ref_gx, ref_gy = reference.mutual_information(px, py, bd)
             w = weights.astype(np.float64)[:, None, None]

@@ -41,6 +41,7 @@ def test_names_agree_with_the_cpp_twin_and_the_library():
     assert library_names == table_names
     rows = int(re.search(r"kHandoffRowsPerBand = (\d+);", text).group(1))
     assert rows == _targets.HANDOFF_ROWS_PER_BAND
+    assert int(re.search(r"kBandMaxRows = (\d+);", text).group(1)) == _targets.BAND_MAX_ROWS
 
 
 def test_attributes_agree_with_the_cpp_twin_and_the_handlers():
@@ -104,13 +105,13 @@ def test_band_result_shapes_and_dtype_operand():
 
 
 def test_band_windows_fit_the_cuda_kernel():
-    """rnnt_loss_pruned takes the band recursion for windows the CUDA kernel
-    accepts (cuda/band_recursion_cuda.h: kBandMaxR)."""
+    """rnnt_loss_pruned takes the band recursion for the windows the CUDA kernel
+    accepts: both read the one limit of cc/targets.h / _targets.py."""
     from xla_rnnt import _rnnt
 
+    assert _rnnt._BAND_MAX_S_RANGE == _targets.BAND_MAX_ROWS
     text = (ROOT / "cuda" / "band_recursion_cuda.h").read_text()
-    limit = int(re.search(r"kBandMaxR = (\d+);", text).group(1))
-    assert _rnnt._BAND_MAX_S_RANGE == limit
+    assert "kBandMaxR = kBandMaxRows;" in text
 
 
 def test_result_shapes_follow_any_batch_axes():

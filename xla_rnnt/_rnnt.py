@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _checks, _recursion
+from . import _checks, _recursion, _targets
 from ._ops_protocol import Ops
 
 NEG_INF = float("-inf")
@@ -754,9 +754,8 @@ def get_rnnt_logprobs_pruned(
     )[:2]
 
 
-# The band recursion's CUDA kernel runs one warp per item: windows of at most
-# 32 positions. Wider ones take the lattice recursion.
-_BAND_MAX_S_RANGE = 32
+# Windows the band targets take on every device (_targets.BAND_MAX_ROWS).
+_BAND_MAX_S_RANGE = _targets.BAND_MAX_ROWS
 
 
 class _Band(NamedTuple):

@@ -20,6 +20,11 @@ import numpy as np
 # (cc/targets.h: kHandoffRowsPerBand).
 HANDOFF_ROWS_PER_BAND = 32
 
+# Widest window (s_range) the band targets take on a GPU: one warp per item,
+# a lane per window row (cc/targets.h: kBandMaxRows). Wider ones take the
+# lattice recursion.
+BAND_MAX_ROWS = 32
+
 
 class Size(NamedTuple):
     """(operands[operand].shape[axis] + offset) // divisor; axis counts from
