@@ -56,6 +56,18 @@ inline std::string DataTypeName(ffi::DataType dtype) {
   }
 }
 
+// "<what> must have the dtype of <like> (<want>), got <got>".
+inline std::string DtypeMismatch(const std::string& what, ffi::DataType got,
+                                 const std::string& like, ffi::DataType want) {
+  return what + " must have the dtype of " + like + " (" + DataTypeName(want) + "), got " +
+         DataTypeName(got);
+}
+
+// "<what> must be float32 or float64, got <got>".
+inline std::string NotReal(const std::string& what, ffi::DataType got) {
+  return what + " must be float32 or float64, got " + DataTypeName(got);
+}
+
 // The C++ type of a float dtype, as DispatchReal hands it to its callback.
 template <typename T>
 struct RealTag {
@@ -89,9 +101,10 @@ ffi::Error DispatchReal(ffi::DataType dtype, Fn&& fn) {
 inline ffi::ErrorOr<MiSizes> MiCheckOperands(ffi::AnyBuffer px, ffi::AnyBuffer py,
                                              ffi::AnyBuffer boundary) {
   auto pxd = px.dimensions(), pyd = py.dimensions(), bd = boundary.dimensions();
-  if (px.element_type() != py.element_type()) return Invalid("px and py must have the same dtype");
   if (px.element_type() != ffi::DataType::F32 && px.element_type() != ffi::DataType::F64)
-    return Invalid("px and py must be float32 or float64");
+    return Invalid(NotReal("px", px.element_type()));
+  if (py.element_type() != px.element_type())
+    return Invalid(DtypeMismatch("py", py.element_type(), "px", px.element_type()));
   if (pxd.size() < 3 || pyd.size() != pxd.size() || bd.size() != pxd.size() - 1)
     return Invalid("expected px [B, S, T+1], py [B, S+1, T], boundary [B, 4]; got px " +
                    DimsString(pxd) + ", py " + DimsString(pyd) + ", boundary " + DimsString(bd));
@@ -117,7 +130,8 @@ inline ffi::ErrorOr<MiSizes> MiCheckOperands(ffi::AnyBuffer px, ffi::AnyBuffer p
 inline ffi::Error ExpectCount(const char* name, ffi::AnyBuffer result, int64_t count,
                               ffi::DataType dtype, const char* like = "px") {
   if (result.element_type() != dtype)
-    return InvalidArgument(std::string("result ") + name + " must have the dtype of " + like);
+    return InvalidArgument(
+        DtypeMismatch(std::string("result ") + name, result.element_type(), like, dtype));
   if (static_cast<int64_t>(result.element_count()) == count) return ffi::Error::Success();
   return InvalidArgument(std::string("result ") + name + " has shape " +
                          DimsString(result.dimensions()) + ", expected " + std::to_string(count) +
@@ -150,8 +164,9 @@ inline ffi::ErrorOr<GatherSizes> GatherCheckOperands(ffi::AnyBuffer logits, ffi:
                                                      int64_t blank) {
   auto ld = logits.dimensions(), sd = symbols.dimensions();
   if (logits.element_type() != ffi::DataType::F32 && logits.element_type() != ffi::DataType::F64)
-    return Invalid("logits must be float32 or float64");
-  if (symbols.element_type() != ffi::DataType::S32) return Invalid("symbols must be int32");
+    return Invalid(NotReal("logits", logits.element_type()));
+  if (symbols.element_type() != ffi::DataType::S32)
+    return Invalid("symbols must be int32, got " + DataTypeName(symbols.element_type()));
   bool same_lead = ld.size() >= 1 && sd.size() == ld.size() - 1;
   for (size_t i = 0; same_lead && i < sd.size(); ++i) same_lead = sd[i] == ld[i];
   if (!same_lead)
@@ -170,7 +185,7 @@ inline ffi::ErrorOr<GatherSizes> GatherCheckOperands(ffi::AnyBuffer logits, ffi:
 inline ffi::Error ExpectRows(const char* name, ffi::AnyBuffer buffer, const GatherSizes& sz,
                              ffi::DataType dtype) {
   if (buffer.element_type() != dtype)
-    return InvalidArgument(std::string(name) + " must have the dtype of logits");
+    return InvalidArgument(DtypeMismatch(name, buffer.element_type(), "logits", dtype));
   if (static_cast<int64_t>(buffer.element_count()) == sz.N) return ffi::Error::Success();
   return InvalidArgument(std::string(name) + " has shape " + DimsString(buffer.dimensions()) +
                          ", expected " + std::to_string(sz.N) + " elements");
@@ -201,9 +216,11 @@ inline ffi::ErrorOr<RowsGradSizes> RowsGradCheckOperands(ffi::AnyBuffer x, ffi::
                                                          ffi::AnyBuffer g) {
   auto xd = x.dimensions(), id = idx.dimensions(), gd = g.dimensions();
   if (x.element_type() != ffi::DataType::F32 && x.element_type() != ffi::DataType::F64)
-    return Invalid("x must be float32 or float64");
-  if (g.element_type() != x.element_type()) return Invalid("g must have the dtype of x");
-  if (idx.element_type() != ffi::DataType::S32) return Invalid("idx must be int32");
+    return Invalid(NotReal("x", x.element_type()));
+  if (g.element_type() != x.element_type())
+    return Invalid(DtypeMismatch("g", g.element_type(), "x", x.element_type()));
+  if (idx.element_type() != ffi::DataType::S32)
+    return Invalid("idx must be int32, got " + DataTypeName(idx.element_type()));
   const std::string got =
       "got x " + DimsString(xd) + ", idx " + DimsString(id) + ", g " + DimsString(gd);
   if (xd.size() < 2 || id.size() != xd.size() || gd.size() != xd.size() + 1)
@@ -260,8 +277,7 @@ inline ffi::ErrorOr<BandSizes> BandCheckWindows(const char* name, ffi::AnyBuffer
   const std::string got = std::string("got ") + name + " " + DimsString(dd) + ", starts " +
                           DimsString(sd) + ", boundary " + DimsString(bd);
   if (band.element_type() != ffi::DataType::F32 && band.element_type() != ffi::DataType::F64)
-    return Invalid(std::string(name) + " must be float32 or float64, got " +
-                   DataTypeName(band.element_type()));
+    return Invalid(NotReal(name, band.element_type()));
   for (auto [what, buffer] : {std::pair{"starts", starts}, std::pair{"boundary", boundary}})
     if (buffer.element_type() != ffi::DataType::S32)
       return Invalid(std::string(what) + " must be int32, got " +
@@ -289,8 +305,7 @@ inline ffi::ErrorOr<BandSizes> BandCheckOperands(ffi::AnyBuffer px, ffi::AnyBuff
   auto sizes = BandCheckWindows("px", px, starts, boundary, S, modified);
   if (sizes.has_error()) return sizes;
   if (py.element_type() != px.element_type())
-    return Invalid("py must have the dtype of px (" + DataTypeName(px.element_type()) + "), got " +
-                   DataTypeName(py.element_type()));
+    return Invalid(DtypeMismatch("py", py.element_type(), "px", px.element_type()));
   auto pxd = px.dimensions(), pyd = py.dimensions();
   bool same = pxd.size() == pyd.size();
   for (size_t i = 0; same && i < pxd.size(); ++i) same = pxd[i] == pyd[i];

@@ -196,6 +196,33 @@ def test_shape_errors_name_the_argument(px_shape, py_shape, boundary_shape, mess
         xj.mutual_information_recursion(np.zeros(px_shape), np.zeros(py_shape), boundary)
 
 
+def test_handler_dtype_errors_name_both_dtypes():
+    """A direct call of the lattice target (no trace-time checks in front) is
+    refused with the dtypes it got and the one expected."""
+    B, S, T = 2, 3, 4
+    boundary = np.tile(np.array([0, 0, S, T], np.int32), (B, 1))
+
+    def call(px, py, result_dtype=np.float32):
+        results = [
+            jax.ShapeDtypeStruct((B,), result_dtype),
+            jax.ShapeDtypeStruct((B, S + 1, T + 1), np.float32),
+        ]
+        return jax.block_until_ready(
+            jax.ffi.ffi_call("xla_rnnt_mi_forward", results)(px, py, boundary)
+        )
+
+    px, py = np.zeros((B, S, T + 1), np.float32), np.zeros((B, S + 1, T), np.float32)
+    call(px, py)  # the well-formed call runs
+    with pytest.raises(Exception, match=r"py must have the dtype of px \(float32\), got float64"):
+        call(px, py.astype(np.float64))
+    with pytest.raises(Exception, match="px must be float32 or float64, got float16"):
+        call(px.astype(np.float16), py.astype(np.float16))
+    with pytest.raises(
+        Exception, match=r"result scores must have the dtype of px \(float32\), got float64"
+    ):
+        call(px, py, result_dtype=np.float64)
+
+
 def test_dtype_errors():
     with pytest.raises(TypeError, match="same dtype"):
         xj.mutual_information_recursion(np.zeros((1, 1, 2), np.float32), np.zeros((1, 2, 1)))
