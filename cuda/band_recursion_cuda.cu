@@ -400,7 +400,7 @@ template <typename Real>
 cudaError_t LaunchBandForward(cudaStream_t stream, const Real* px, const Real* py,
                               const int32_t* starts, const int32_t* boundary, BandSizes sz,
                               Real* scores, Real* split, Real* final_split) {
-  if (sz.R > kBandMaxR) return cudaErrorInvalidValue;
+  if (sz.R > kBandMaxRows) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
   const int64_t blocks = (sz.B + kWarps - 1) / kWarps;
   BandForwardKernel<Real><<<static_cast<unsigned>(blocks), 32 * kWarps, 0, stream>>>(
@@ -412,7 +412,7 @@ template <typename Real>
 cudaError_t LaunchBandBackward(cudaStream_t stream, const int32_t* starts, const int32_t* boundary,
                                BandSizes sz, const Real* split, const Real* final_split,
                                Real* px_grad, Real* py_grad) {
-  if (sz.R > kBandMaxR) return cudaErrorInvalidValue;
+  if (sz.R > kBandMaxRows) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
   const int64_t blocks = (sz.B + kWarps - 1) / kWarps;
   BandBackwardKernel<Real><<<static_cast<unsigned>(blocks), 32 * kWarps, 0, stream>>>(

@@ -1,5 +1,5 @@
 // CUDA launchers of the band recursion (cc/band_recursion.h): one warp per
-// batch item, R <= kBandMaxR (a lane per window row).
+// batch item, R <= kBandMaxRows (a lane per window row).
 #ifndef XLA_RNNT_CUDA_BAND_RECURSION_CUDA_H_
 #define XLA_RNNT_CUDA_BAND_RECURSION_CUDA_H_
 
@@ -11,8 +11,6 @@
 #include "cc/targets.h"
 
 namespace xla_rnnt {
-
-inline constexpr int64_t kBandMaxR = kBandMaxRows;
 
 template <typename Real>
 cudaError_t LaunchBandForward(cudaStream_t stream, const Real* px, const Real* py,

@@ -1,7 +1,7 @@
 // XLA FFI handlers (CUDA) of the band recursion; the same targets, operands,
 // attributes and results as cc/ffi_band_recursion.cc, enqueued on XLA's
 // stream. Boundary rows are not read on the host (no sync): an invalid row
-// gives a NaN score and zero gradients. R <= kBandMaxR (one warp per item).
+// gives a NaN score and zero gradients. R <= kBandMaxRows (one warp per item).
 #include <string>
 
 #include "cc/band_recursion.h"
@@ -15,8 +15,9 @@ namespace xla_rnnt {
 namespace {
 
 ffi::Error CheckWindowRows(const BandSizes& sz) {
-  if (sz.R <= kBandMaxR) return ffi::Error::Success();
-  return InvalidArgument("the band recursion on a GPU takes at most " + std::to_string(kBandMaxR) +
+  if (sz.R <= kBandMaxRows) return ffi::Error::Success();
+  return InvalidArgument("the band recursion on a GPU takes at most " +
+                         std::to_string(kBandMaxRows) +
                          " rows per window, got R = " + std::to_string(sz.R));
 }
 

@@ -110,8 +110,8 @@ def test_band_windows_fit_the_cuda_kernel():
     from xla_rnnt import _rnnt
 
     assert _rnnt._BAND_MAX_S_RANGE == _targets.BAND_MAX_ROWS
-    text = (ROOT / "cuda" / "band_recursion_cuda.h").read_text()
-    assert "kBandMaxR = kBandMaxRows;" in text
+    text = (ROOT / "cuda" / "band_recursion_cuda.cu").read_text()
+    assert text.count("if (sz.R > kBandMaxRows) return cudaErrorInvalidValue;") == 2
 
 
 def test_result_shapes_follow_any_batch_axes():
