@@ -68,6 +68,11 @@ inline std::string NotReal(const std::string& what, ffi::DataType got) {
   return what + " must be float32 or float64, got " + DataTypeName(got);
 }
 
+// "<what> must be int32, got <got>".
+inline std::string NotInt32(const std::string& what, ffi::DataType got) {
+  return what + " must be int32, got " + DataTypeName(got);
+}
+
 // The C++ type of a float dtype, as DispatchReal hands it to its callback.
 template <typename T>
 struct RealTag {
@@ -166,7 +171,7 @@ inline ffi::ErrorOr<GatherSizes> GatherCheckOperands(ffi::AnyBuffer logits, ffi:
   if (logits.element_type() != ffi::DataType::F32 && logits.element_type() != ffi::DataType::F64)
     return Invalid(NotReal("logits", logits.element_type()));
   if (symbols.element_type() != ffi::DataType::S32)
-    return Invalid("symbols must be int32, got " + DataTypeName(symbols.element_type()));
+    return Invalid(NotInt32("symbols", symbols.element_type()));
   bool same_lead = ld.size() >= 1 && sd.size() == ld.size() - 1;
   for (size_t i = 0; same_lead && i < sd.size(); ++i) same_lead = sd[i] == ld[i];
   if (!same_lead)
@@ -219,8 +224,7 @@ inline ffi::ErrorOr<RowsGradSizes> RowsGradCheckOperands(ffi::AnyBuffer x, ffi::
     return Invalid(NotReal("x", x.element_type()));
   if (g.element_type() != x.element_type())
     return Invalid(DtypeMismatch("g", g.element_type(), "x", x.element_type()));
-  if (idx.element_type() != ffi::DataType::S32)
-    return Invalid("idx must be int32, got " + DataTypeName(idx.element_type()));
+  if (idx.element_type() != ffi::DataType::S32) return Invalid(NotInt32("idx", idx.element_type()));
   const std::string got =
       "got x " + DimsString(xd) + ", idx " + DimsString(id) + ", g " + DimsString(gd);
   if (xd.size() < 2 || id.size() != xd.size() || gd.size() != xd.size() + 1)
@@ -280,8 +284,7 @@ inline ffi::ErrorOr<BandSizes> BandCheckWindows(const char* name, ffi::AnyBuffer
     return Invalid(NotReal(name, band.element_type()));
   for (auto [what, buffer] : {std::pair{"starts", starts}, std::pair{"boundary", boundary}})
     if (buffer.element_type() != ffi::DataType::S32)
-      return Invalid(std::string(what) + " must be int32, got " +
-                     DataTypeName(buffer.element_type()));
+      return Invalid(NotInt32(what, buffer.element_type()));
   if (dd.size() < 3 || sd.size() != dd.size() - 1 || bd.size() != dd.size() - 1)
     return Invalid(std::string("expected ") + name +
                    " [B, T, R], starts [B, T], boundary [B, 4]; " + got);
