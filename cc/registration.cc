@@ -3,6 +3,7 @@
 // that, so xla_rnnt_register_with() registers them into the FFI registry
 // whose XLA_FFI_Api* TF's libraries hand out (see xla_rnnt/tf/_registry.py).
 #include <string>
+#include <type_traits>
 
 #include "cc/handlers.h"
 #include "cc/targets.h"
@@ -42,6 +43,40 @@ constexpr int kNumHandlers = sizeof(kHandlers) / sizeof(kHandlers[0]);
 
 std::string last_error;  // guarded by the Python caller (import lock)
 
+// An error's text through whichever call the FFI headers declare: API 0.2
+// (TensorFlow 2.21) has XLA_FFI_Error_GetMessage, later ones (0.4 in jaxlib
+// 0.11, 0.5 in 0.12) XLA_FFI_Error_GetDetails in its place. The int/long
+// overloads prefer the newer call; the Args type comes from the member's
+// signature, so neither spelling must exist for the file to compile.
+template <typename Fn>
+struct ArgsOf;
+template <typename Args>
+struct ArgsOf<void(Args*)> {
+  using type = Args;
+};
+
+template <typename Api>
+auto ErrorText(const Api* api, XLA_FFI_Error* error, int)
+    -> decltype(api->XLA_FFI_Error_GetDetails, std::string()) {
+  using Args = typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetDetails)>>::type;
+  Args args{};
+  args.struct_size = sizeof(Args);  // >= the header's STRUCT_SIZE
+  args.error = error;
+  api->XLA_FFI_Error_GetDetails(&args);
+  return args.message ? args.message : "";
+}
+
+template <typename Api>
+auto ErrorText(const Api* api, XLA_FFI_Error* error, long)
+    -> decltype(api->XLA_FFI_Error_GetMessage, std::string()) {
+  using Args = typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetMessage)>>::type;
+  Args args{};
+  args.struct_size = sizeof(Args);
+  args.error = error;
+  api->XLA_FFI_Error_GetMessage(&args);
+  return args.message ? args.message : "";
+}
+
 }  // namespace
 
 extern "C" {
@@ -64,12 +99,7 @@ const char* xla_rnnt_register_with(const XLA_FFI_Api* api) {
     args.bundle = XLA_FFI_Handler_Bundle{nullptr, nullptr, nullptr, h.handler};
     args.traits = 0;
     if (XLA_FFI_Error* error = api->XLA_FFI_Handler_Register(&args)) {
-      XLA_FFI_Error_GetMessage_Args msg;
-      msg.struct_size = XLA_FFI_Error_GetMessage_Args_STRUCT_SIZE;
-      msg.extension_start = nullptr;
-      msg.error = error;
-      api->XLA_FFI_Error_GetMessage(&msg);
-      last_error = std::string(h.name) + " on " + h.platform + ": " + msg.message;
+      last_error = std::string(h.name) + " on " + h.platform + ": " + ErrorText(api, error, 0);
       XLA_FFI_Error_Destroy_Args destroy;
       destroy.struct_size = XLA_FFI_Error_Destroy_Args_STRUCT_SIZE;
       destroy.extension_start = nullptr;

@@ -92,3 +92,49 @@ def test_distribution_version_is_the_package_version():
 def test_distribution_declares_the_extras():
     extras = set(_installed_metadata().get_all("Provides-Extra"))
     assert {"tf", "jax", "keras", "test"} <= extras, extras
+
+
+_SOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cc")
+
+
+@pytest.mark.parametrize("package", ["tensorflow", "jaxlib"])
+def test_sources_compile_against_each_installed_frameworks_headers(package):
+    # A build without isolation takes whichever headers it finds (setup.py):
+    # TF 2.21's API 0.2, or jaxlib's 0.4 / 0.5, where the FFI's error call
+    # has another name (cc/registration.cc picks whichever is declared).
+    import importlib.util
+    import shutil
+    import subprocess
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip(f"{package} is not installed")
+    include = os.path.join(list(spec.submodule_search_locations)[0], "include")
+    if _versions.header_ffi_api(include) is None:
+        pytest.skip(f"{package} ships no XLA FFI headers")
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if compiler is None or not os.path.isdir(_SOURCES):
+        pytest.skip("needs a C++ compiler and the source tree's cc/")
+    root = os.path.dirname(_SOURCES)
+    for name in sorted(os.listdir(_SOURCES)):
+        if not name.endswith(".cc"):
+            continue
+        result = subprocess.run(
+            [
+                compiler,
+                "-std=c++17",
+                "-fsyntax-only",
+                "-w",
+                "-I",
+                include,
+                "-I",
+                root,
+                os.path.join(_SOURCES, name),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, (
+            f"cc/{name} does not compile against {package}'s FFI API "
+            f"{_versions.header_ffi_api(include)} headers:\n{result.stderr[-3000:]}"
+        )
