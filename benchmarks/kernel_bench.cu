@@ -26,6 +26,7 @@
 #include "cc/mutual_information.h"
 #include "cuda/band_recursion_cuda.h"
 #include "cuda/ext_range.h"
+#include "cuda/mi_rows_cuda.h"
 #include "cuda/mutual_information_cuda.h"
 
 using namespace xla_rnnt;
@@ -432,8 +433,8 @@ int main(int argc, char** argv) {
                  "{\"step_ns\": {\"forward\": %.3f, \"backward\": %.3f, \"log_domain\": %.3f},"
                  " \"rows\": [",
                  fl.ext_ns, fl.occ_ns, fl.log_ns);
-  std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s\n", "variant", "B", "T", "S", "fwd", "bwd",
-              "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor");
+  std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s %s\n", "variant", "B", "T", "S", "fwd",
+              "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor", "kernel");
   bool first_row = true;
   for (auto bts : {std::array<int, 3>{32, 500, 100},
                    {16, 1000, 200},
@@ -447,23 +448,35 @@ int main(int argc, char** argv) {
     int steps = 0;
     for (int b = 0; b < B; ++b) steps = std::max(steps, pr.bd[4 * b + 2] + pr.bd[4 * b + 3]);
     Dev d = Upload(pr);
-    const float f =
-        MedianMs([&] { CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc)); });
-    const float bw = MedianMs(
-        [&] { CK(LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g)); });
-    const float fb = MedianMs([&] {
-      CK(LaunchMiForwardBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.sc, d.gx, d.gy, d.p, d.g));
-    });
     const double floor_f = steps * fl.ext_ns * 1e-6, floor_b = steps * fl.occ_ns * 1e-6;
-    std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f\n", tag, B, T, S, f, bw, fb,
-                f / floor_f, bw / floor_b, fb / (floor_f + floor_b));
-    if (json != nullptr)
-      std::fprintf(json,
-                   "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"steps\": %d, \"fwd_ms\": %.4f, "
-                   "\"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, \"floor_fwd_ms\": %.4f, "
-                   "\"floor_bwd_ms\": %.4f}",
-                   first_row ? "" : ", ", B, T, S, steps, f, bw, fb, floor_f, floor_b);
-    first_row = false;
+    // What the launchers run (the row scan where it serves), then the
+    // wavefront alone on the same inputs.
+    for (const bool wave : {false, true}) {
+      if (wave && !MiRowsServe(pr.sz)) continue;  // the launchers ran it already
+      auto fwd = [&] {
+        CK(wave ? LaunchMiForwardWavefront<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc)
+                : LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
+      };
+      auto bwd = [&] {
+        CK(wave ? LaunchMiBackwardWavefront<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, d.g)
+                : LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
+      };
+      const float f = MedianMs(fwd), bw = MedianMs(bwd);
+      const float fb = MedianMs([&] {
+        fwd();
+        bwd();
+      });
+      const char* kernel = wave ? "wavefront" : (MiRowsServe(pr.sz) ? "rows" : "wavefront");
+      std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw,
+                  fb, f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
+      if (json != nullptr)
+        std::fprintf(json,
+                     "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"kernel\": \"%s\", \"steps\": %d, "
+                     "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
+                     "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
+                     first_row ? "" : ", ", B, T, S, kernel, steps, f, bw, fb, floor_f, floor_b);
+      first_row = false;
+    }
     Free(d);
   }
   // The band recursion (the pruned loss's windows, R = 5, following each

@@ -58,7 +58,8 @@ struct ArgsOf<void(Args*)> {
 template <typename Api>
 auto ErrorText(const Api* api, XLA_FFI_Error* error, int)
     -> decltype(api->XLA_FFI_Error_GetDetails, std::string()) {
-  using Args = typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetDetails)>>::type;
+  using Args =
+      typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetDetails)>>::type;
   Args args{};
   args.struct_size = sizeof(Args);  // >= the header's STRUCT_SIZE
   args.error = error;
@@ -69,7 +70,8 @@ auto ErrorText(const Api* api, XLA_FFI_Error* error, int)
 template <typename Api>
 auto ErrorText(const Api* api, XLA_FFI_Error* error, long)
     -> decltype(api->XLA_FFI_Error_GetMessage, std::string()) {
-  using Args = typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetMessage)>>::type;
+  using Args =
+      typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetMessage)>>::type;
   Args args{};
   args.struct_size = sizeof(Args);
   args.error = error;

@@ -1,4 +1,6 @@
-// CUDA twin of cc/mutual_information_cpu.cc: a register wavefront.
+// CUDA twin of cc/mutual_information_cpu.cc: a register wavefront, and the
+// launchers, which take the row scan of cuda/mi_rows_cuda.cu instead where it
+// serves (regular lattices of up to 4096 frames: MiRowsServe).
 //
 // One thread block per batch item; each thread owns one row s of the item's
 // boundary box and walks it left to right (right to left for the backward),
@@ -36,6 +38,8 @@
 #include <algorithm>
 
 #include "cuda/ext_range.h"
+#include "cuda/lattice_box.h"
+#include "cuda/mi_rows_cuda.h"
 
 namespace xla_rnnt {
 namespace {
@@ -73,11 +77,6 @@ __device__ __forceinline__ void CpAsyncWait() {
   asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
 }
-
-// A box [rlo, rhi] x [clo, chi] of a row-major array with row stride ld.
-struct Box {
-  int rlo, rhi, clo, chi;
-};
 
 // One array's parallelogram tiles for one warp: lane-row i is lattice row
 // r0 + dr*i; element jj of local chunk c of that row is column
@@ -144,21 +143,6 @@ struct TileIo {
     }
   }
 };
-
-// Zeroes every cell of a [rows, cols] array outside `box` (which may be empty).
-template <typename Real>
-__device__ void ZeroOutside(Real* a, int rows, int cols, Box box) {
-  const int lane = threadIdx.x & 31;
-  for (int r = threadIdx.x >> 5; r < rows; r += blockDim.x >> 5) {
-    Real* ar = a + int64_t(r) * cols;
-    if (r < box.rlo || r > box.rhi || box.clo > box.chi) {
-      for (int t = lane; t < cols; t += 32) ar[t] = Real(0);
-    } else {
-      for (int t = lane; t < box.clo; t += 32) ar[t] = Real(0);
-      for (int t = box.chi + 1 + lane; t < cols; t += 32) ar[t] = Real(0);
-    }
-  }
-}
 
 // Chunks warp w lags warp w-1: the handoff value for local step j is written
 // at producer step j + 31*skew - (1 - skew), which must fall in an earlier
@@ -502,8 +486,8 @@ cudaError_t PrepareSmem(Kernel kernel, int bytes) {
 }  // namespace
 
 template <typename Real>
-cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
-                            const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
+cudaError_t LaunchMiForwardWavefront(cudaStream_t stream, const Real* px, const Real* py,
+                                     const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
   if (sz.B == 0) return cudaSuccess;
   constexpr int C = kChunk;
   const int per_warp = ForwardSmemPerWarp<Real, C>();
@@ -518,9 +502,8 @@ cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
 }
 
 template <typename Real>
-cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
-                             const int32_t* boundary, MiSizes sz, const Real* p, Real* px_grad,
-                             Real* py_grad, Real* g) {
+cudaError_t LaunchMiBackwardWavefront(cudaStream_t stream, const int32_t* boundary, MiSizes sz,
+                                      const Real* p, Real* px_grad, Real* py_grad, Real* g) {
   if (sz.B == 0) return cudaSuccess;
   constexpr int C = kChunk;
   const int per_warp = BackwardSmemPerWarp<Real, C>();
@@ -535,6 +518,21 @@ cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py
 }
 
 template <typename Real>
+cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
+                            const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
+  if (MiRowsServe(sz)) return LaunchMiForwardRows<Real>(stream, px, py, boundary, sz, p, scores);
+  return LaunchMiForwardWavefront<Real>(stream, px, py, boundary, sz, p, scores);
+}
+
+template <typename Real>
+cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
+                             const int32_t* boundary, MiSizes sz, const Real* p, Real* px_grad,
+                             Real* py_grad, Real* g) {
+  if (MiRowsServe(sz)) return LaunchMiBackwardRows<Real>(stream, boundary, sz, p, px_grad, py_grad);
+  return LaunchMiBackwardWavefront<Real>(stream, boundary, sz, p, px_grad, py_grad, g);
+}
+
+template <typename Real>
 cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px, const Real* py,
                                     const int32_t* boundary, MiSizes sz, Real* scores,
                                     Real* px_grad, Real* py_grad, Real* p, Real* g) {
@@ -543,6 +541,14 @@ cudaError_t LaunchMiForwardBackward(cudaStream_t stream, const Real* px, const R
   return LaunchMiBackward<Real>(stream, px, py, boundary, sz, p, px_grad, py_grad, g);
 }
 
+template cudaError_t LaunchMiForwardWavefront<float>(cudaStream_t, const float*, const float*,
+                                                     const int32_t*, MiSizes, float*, float*);
+template cudaError_t LaunchMiForwardWavefront<double>(cudaStream_t, const double*, const double*,
+                                                      const int32_t*, MiSizes, double*, double*);
+template cudaError_t LaunchMiBackwardWavefront<float>(cudaStream_t, const int32_t*, MiSizes,
+                                                      const float*, float*, float*, float*);
+template cudaError_t LaunchMiBackwardWavefront<double>(cudaStream_t, const int32_t*, MiSizes,
+                                                       const double*, double*, double*, double*);
 template cudaError_t LaunchMiForward<float>(cudaStream_t, const float*, const float*,
                                             const int32_t*, MiSizes, float*, float*);
 template cudaError_t LaunchMiForward<double>(cudaStream_t, const double*, const double*,

@@ -31,6 +31,15 @@ cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py
                              const int32_t* boundary, MiSizes sizes, const Real* p, Real* px_grad,
                              Real* py_grad, Real* g);
 
+// The wavefront kernels alone, which the launchers above run only where the
+// row scan (cuda/mi_rows_cuda.h) does not serve: for benchmarks of the two.
+template <typename Real>
+cudaError_t LaunchMiForwardWavefront(cudaStream_t stream, const Real* px, const Real* py,
+                                     const int32_t* boundary, MiSizes sizes, Real* p, Real* scores);
+template <typename Real>
+cudaError_t LaunchMiBackwardWavefront(cudaStream_t stream, const int32_t* boundary, MiSizes sizes,
+                                      const Real* p, Real* px_grad, Real* py_grad, Real* g);
+
 }  // namespace xla_rnnt
 
 #endif  // XLA_RNNT_CUDA_MUTUAL_INFORMATION_CUDA_H_

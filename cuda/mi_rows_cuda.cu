@@ -1,0 +1,324 @@
+// The regular recursion row by row: the serial steps are the S+1 rows, and
+// each row is a parallel scan over its frames.
+//
+// Within row s of the regular lattice (cc/mutual_information.h, linear
+// domain, P = exp(p)):
+//   P[s,t] = X[t] + A[t] * P[s,t-1],  X[t] = P[s-1,t] * exp(px[s-1,t]),
+//                                     A[t] = exp(py[s,t-1]),
+// an affine recurrence along t once row s-1 is known: x -> A x + X composes
+// associatively, so a block scans a row in log2 steps instead of walking it.
+// One block per item, each thread owning 4 consecutive frames of every row:
+// it composes its frames' maps, a warp scan (shuffles) and a scan over the
+// warps' totals (shared memory, one barrier a row) give it the value entering
+// its first frame, and it then walks its own 4 cells as the wavefront does
+// (same cell arithmetic, cuda/ext_range.h), writing each cell's flow split
+// into p. The backward is the same scan on the reversed occupations:
+//   g[s,t] = D[t] + C[t] * g[s,t+1],  D[t] = g[s+1,t] * share_x(s+1,t),
+//                                     C[t] = share_y(s,t+1),
+// in plain floating point (flows are <= 1), reading only the splits.
+// Serial work per row: a few compositions plus log2 of the block's threads,
+// against one cell per anti-diagonal step (S+T steps) for the wavefront,
+// which wins where T >> S, as in every transducer lattice.
+#include "cuda/mi_rows_cuda.h"
+
+#include <algorithm>
+
+#include "cuda/ext_range.h"
+#include "cuda/lattice_box.h"
+
+namespace xla_rnnt {
+namespace {
+
+constexpr int K = kRowsColsPerThread;
+constexpr unsigned kFull = 0xffffffffu;
+
+// ---- forward: maps x -> a x + b on extended-range numbers
+
+// x y without renormalising (m may reach [1, 4)); a zero product takes the
+// zero's exponent, so products of zeros neither overflow nor climb towards
+// real exponents.
+template <typename Real>
+__device__ __forceinline__ Ext<Real> MulRaw(Ext<Real> x, Ext<Real> y) {
+  const Real m = x.m * y.m;
+  return {m, m == Real(0) ? kExtZeroExp : MaxInt(x.e + y.e, kExtZeroExp)};
+}
+
+template <typename Real>
+struct Affine {
+  Ext<Real> a, b;
+};
+
+template <typename Real>
+__device__ __forceinline__ Affine<Real> Identity() {
+  return {ExtOne<Real>(), ExtZero<Real>()};
+}
+
+// g after f: x -> g.a (f.a x + f.b) + g.b, renormalised once per part.
+template <typename Real>
+__device__ __forceinline__ Affine<Real> Then(Affine<Real> f, Affine<Real> g) {
+  return {ExtNormalize(MulRaw(g.a, f.a)), ExtNormalize(ExtAdd(MulRaw(g.a, f.b), g.b))};
+}
+
+template <typename Real>
+__device__ __forceinline__ Affine<Real> Shfl(Affine<Real> f, int src_lane) {
+  return {{__shfl_sync(kFull, f.a.m, src_lane), __shfl_sync(kFull, f.a.e, src_lane)},
+          {__shfl_sync(kFull, f.b.m, src_lane), __shfl_sync(kFull, f.b.e, src_lane)}};
+}
+
+template <typename Real>
+__device__ __forceinline__ Affine<Real> ShflUp(Affine<Real> f, int d) {
+  return {{__shfl_up_sync(kFull, f.a.m, d), __shfl_up_sync(kFull, f.a.e, d)},
+          {__shfl_up_sync(kFull, f.b.m, d), __shfl_up_sync(kFull, f.b.e, d)}};
+}
+
+// Inclusive scan over lanes 0..n-1 (lanes >= n keep garbage they never hand on).
+template <typename Real>
+__device__ __forceinline__ Affine<Real> WarpScan(Affine<Real> f, int lane, int n) {
+  for (int d = 1; d < n; d <<= 1) {
+    const Affine<Real> o = ShflUp(f, d);
+    if (lane >= d) f = Then(o, f);
+  }
+  return f;
+}
+
+template <typename Real>
+struct ForwardTotals {  // the warps' maps, two rows' worth (one barrier a row)
+  Real am[2][32], bm[2][32];
+  int ae[2][32], be[2][32];
+};
+
+template <typename Real>
+__global__ void __launch_bounds__(kRowsMaxThreads)
+    MiForwardRowsKernel(const Real* __restrict__ px, const Real* __restrict__ py,
+                        const int32_t* __restrict__ boundary, MiSizes sz, Real* __restrict__ p,
+                        Real* __restrict__ scores) {
+  using E = Ext<Real>;
+  __shared__ ForwardTotals<Real> tot;
+  const int64_t b = blockIdx.x;
+  const int32_t* row = boundary + 4 * b;
+  if (!BoundaryValid(row, sz.S, sz.T)) {
+    if (threadIdx.x == 0) scores[b] = Real(NAN);
+    return;
+  }
+  const int S = sz.S, T = sz.T, T1 = T + 1;
+  const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
+  const Real* pxb = px + b * S * T1;
+  const Real* pyb = py + b * (S + 1) * T;
+  Real* pb = p + b * (S + 1) * T1;
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
+  const int tb = t0 + K * int(threadIdx.x);  // this thread's first frame
+  // Row s's inputs, loaded one row ahead: py[s, t-1] and px[s, t].
+  auto load = [&](int s, Real* y, Real* x) {
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int t = tb + k;
+      y[k] = (t > t0 && t <= t1) ? pyb[int64_t(s) * T + t - 1] : Real(0);
+      x[k] = (s < s1 && t <= t1) ? pxb[int64_t(s) * T1 + t] : Real(0);
+    }
+  };
+  E xin[K];  // the x terms into this row: P[s-1,t] exp(px[s-1,t])
+#pragma unroll
+  for (int k = 0; k < K; ++k) xin[k] = ExtZero<Real>();
+  // Row s from its inputs yr, xr, loading row s+1's into yn, xn (two register
+  // buffers in turn: a copy would wait on the loads).
+  auto do_row = [&](int s, const Real* yr, const Real* xr, Real* yn, Real* xn) {
+    if (s < s1) load(s + 1, yn, xn);
+    E a[K];
+    Affine<Real> f = Identity<Real>();
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int t = tb + k;
+      a[k] = t > t0 ? ExtFromLog(yr[k]) : ExtZero<Real>();
+      const E x = (s == s0 && t == t0) ? ExtOne<Real>() : xin[k];
+      if (t <= t1) f = Then(f, Affine<Real>{a[k], x});
+    }
+    const Affine<Real> inc = WarpScan(f, lane, 32);
+    Affine<Real> exc = ShflUp(inc, 1);
+    if (lane == 0) exc = Identity<Real>();
+    const int par = s & 1;
+    if (lane == 31) {
+      tot.am[par][w] = inc.a.m;
+      tot.ae[par][w] = inc.a.e;
+      tot.bm[par][w] = inc.b.m;
+      tot.be[par][w] = inc.b.e;
+    }
+    __syncthreads();
+    // The value before the warp's first frame: the warps before it applied to
+    // nothing (no frame precedes t0).
+    E before = ExtZero<Real>();
+    if (W > 1) {
+      Affine<Real> v = Identity<Real>();
+      if (lane < W)
+        v = {{tot.am[par][lane], tot.ae[par][lane]}, {tot.bm[par][lane], tot.be[par][lane]}};
+      v = WarpScan(v, lane, W);
+      const Affine<Real> wp = Shfl(v, w > 0 ? w - 1 : 0);
+      if (w > 0) before = wp.b;
+    }
+    E P = ExtNormalize(ExtAdd(MulRaw(exc.a, before), exc.b));  // P[s, tb - 1]
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int t = tb + k;
+      if (t <= t1) {
+        const E y_in = ExtMul(P, a[k]);
+        const ExtAligned<Real> terms = ExtAlign(xin[k], y_in);
+        E v = ExtNormalize(E{terms.a + terms.b, terms.e});
+        if (s == s0 && t == t0) v = ExtOne<Real>();
+        pb[int64_t(s) * T1 + t] = SplitCode(terms.a, terms.b);
+        P = v;
+        xin[k] = s < s1 ? ExtMul(v, ExtFromLog(xr[k])) : ExtZero<Real>();
+        if (s == s1 && t == t1) scores[b] = ExtToLog(v);
+      }
+    }
+  };
+  Real ya[K], xa[K], yb[K], xb[K];
+  load(s0, ya, xa);
+  for (int s = s0; s <= s1; s += 2) {
+    do_row(s, ya, xa, yb, xb);
+    if (s < s1) do_row(s + 1, yb, xb, ya, xa);
+  }
+}
+
+// ---- backward: maps g -> c g + d on plain numbers, scanned from the right
+
+template <typename Real>
+struct Flow {
+  Real c, d;
+};
+
+// The map of a frame range followed by the range to its right.
+template <typename Real>
+__device__ __forceinline__ Flow<Real> LeftOf(Flow<Real> left, Flow<Real> right) {
+  return {left.c * right.c, left.c * right.d + left.d};
+}
+
+template <typename Real>
+__device__ __forceinline__ Flow<Real> ShflDown(Flow<Real> f, int d) {
+  return {__shfl_down_sync(kFull, f.c, d), __shfl_down_sync(kFull, f.d, d)};
+}
+
+// Inclusive scan from the right over lanes 0..n-1.
+template <typename Real>
+__device__ __forceinline__ Flow<Real> WarpScanRight(Flow<Real> f, int lane, int n) {
+  for (int d = 1; d < n; d <<= 1) {
+    const Flow<Real> o = ShflDown(f, d);
+    if (lane + d < n) f = LeftOf(f, o);
+  }
+  return f;
+}
+
+template <typename Real>
+__global__ void __launch_bounds__(kRowsMaxThreads)
+    MiBackwardRowsKernel(const int32_t* __restrict__ boundary, MiSizes sz,
+                         const Real* __restrict__ p, Real* __restrict__ px_grad,
+                         Real* __restrict__ py_grad) {
+  __shared__ Real tot_c[2][32], tot_d[2][32];
+  const int64_t b = blockIdx.x;
+  const int S = sz.S, T = sz.T, T1 = T + 1;
+  const Real* pb = p + b * (S + 1) * T1;
+  Real* gxb = px_grad + b * S * T1;
+  Real* gyb = py_grad + b * (S + 1) * T;
+  const int32_t* row = boundary + 4 * b;
+  if (!BoundaryValid(row, sz.S, sz.T)) {
+    ZeroOutside(gxb, S, T1, Box{0, -1, 0, -1});
+    ZeroOutside(gyb, S + 1, T, Box{0, -1, 0, -1});
+    return;
+  }
+  const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
+  ZeroOutside(gxb, S, T1, Box{s0, s1 - 1, t0, t1});
+  ZeroOutside(gyb, S + 1, T, Box{s0, s1, t0, t1 - 1});
+  const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
+  const int tb = t0 + K * int(threadIdx.x);
+  // Row s's splits at this thread's frames and the one after them.
+  auto load = [&](int s, Real* r) {
+#pragma unroll
+    for (int k = 0; k <= K; ++k) {
+      const int t = tb + k;
+      r[k] = t <= t1 ? pb[int64_t(s) * T1 + t] : Real(NAN);
+    }
+  };
+  Real din[K];  // the x flows into this row: g[s+1,t] share_x(s+1,t)
+#pragma unroll
+  for (int k = 0; k < K; ++k) din[k] = (tb + k == t1) ? Real(1) : Real(0);  // g[s1,t1] = 1
+  auto do_row = [&](int s, const Real* rr, Real* rn) {                      // as the forward's
+    if (s > s0) load(s - 1, rn);
+    Real c[K];
+    Flow<Real> f{Real(1), Real(0)};
+#pragma unroll
+    for (int k = K - 1; k >= 0; --k) {
+      const int t = tb + k;
+      c[k] = t < t1 ? SplitShares(rr[k + 1]).b : Real(0);
+      if (t <= t1) f = LeftOf(Flow<Real>{c[k], din[k]}, f);
+    }
+    const Flow<Real> inc = WarpScanRight(f, lane, 32);
+    Flow<Real> exc = ShflDown(inc, 1);
+    if (lane == 31) exc = Flow<Real>{Real(1), Real(0)};
+    const int par = s & 1;
+    if (lane == 0) {
+      tot_c[par][w] = inc.c;
+      tot_d[par][w] = inc.d;
+    }
+    __syncthreads();
+    Real after = Real(0);  // g just right of the warp's last frame
+    if (W > 1) {
+      Flow<Real> v{Real(1), Real(0)};
+      if (lane < W) v = Flow<Real>{tot_c[par][lane], tot_d[par][lane]};
+      v = WarpScanRight(v, lane, W);
+      const Real wd = __shfl_sync(kFull, v.d, w + 1 < W ? w + 1 : 0);
+      if (w + 1 < W) after = wd;
+    }
+    Real g_next = exc.c * after + exc.d;  // g[s, tb + K]
+#pragma unroll
+    for (int k = K - 1; k >= 0; --k) {
+      const int t = tb + k;
+      if (t <= t1) {
+        const Real y_flow = c[k] * g_next;
+        const Real g = din[k] + y_flow;
+        if (t < t1) gyb[int64_t(s) * T + t] = y_flow;
+        if (s < s1) gxb[int64_t(s) * T1 + t] = din[k];
+        din[k] = g * SplitShares(rr[k]).a;
+        g_next = g;
+      }
+    }
+  };
+  Real ra[K + 1], rb[K + 1];
+  load(s1, ra);
+  for (int s = s1; s >= s0; s -= 2) {
+    do_row(s, ra, rb);
+    if (s > s0) do_row(s - 1, rb, ra);
+  }
+}
+
+int ThreadsFor(const MiSizes& sz) {
+  const int64_t want = (sz.T + 1 + K - 1) / K;
+  return int(std::min<int64_t>(kRowsMaxThreads, (want + 31) / 32 * 32));
+}
+
+}  // namespace
+
+template <typename Real>
+cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real* py,
+                                const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
+  if (sz.B == 0) return cudaSuccess;
+  MiForwardRowsKernel<Real><<<sz.B, ThreadsFor(sz), 0, stream>>>(px, py, boundary, sz, p, scores);
+  return cudaGetLastError();
+}
+
+template <typename Real>
+cudaError_t LaunchMiBackwardRows(cudaStream_t stream, const int32_t* boundary, MiSizes sz,
+                                 const Real* p, Real* px_grad, Real* py_grad) {
+  if (sz.B == 0) return cudaSuccess;
+  MiBackwardRowsKernel<Real>
+      <<<sz.B, ThreadsFor(sz), 0, stream>>>(boundary, sz, p, px_grad, py_grad);
+  return cudaGetLastError();
+}
+
+template cudaError_t LaunchMiForwardRows<float>(cudaStream_t, const float*, const float*,
+                                                const int32_t*, MiSizes, float*, float*);
+template cudaError_t LaunchMiForwardRows<double>(cudaStream_t, const double*, const double*,
+                                                 const int32_t*, MiSizes, double*, double*);
+template cudaError_t LaunchMiBackwardRows<float>(cudaStream_t, const int32_t*, MiSizes,
+                                                 const float*, float*, float*);
+template cudaError_t LaunchMiBackwardRows<double>(cudaStream_t, const int32_t*, MiSizes,
+                                                  const double*, double*, double*);
+
+}  // namespace xla_rnnt
