@@ -17,13 +17,19 @@ namespace xla_rnnt {
 constexpr int kRowsColsPerThread = 4;  // frames each thread owns in a row
 constexpr int kRowsMaxThreads = 256;   // one block per item, 8 warps at most
 
-// Regular lattices of T + 1 <= 1024 frames. Beyond 8 warps a row's scan
-// issues more instructions than the SM's schedulers hide (an H200 measured
-// the first version 1.3x slower than the wavefront at 16 warps, T = 2000, and
-// 1.2x at 32), so longer rows stay on the wavefront; so does the modified
-// recursion, whose cells need only the previous frame.
+// Where the row scan beats the wavefront: regular lattices of T + 1 <= 1024
+// frames whose S + 1 rows cost less than the wavefront's S + T steps. Beyond
+// 8 warps a row's scan issues more than the schedulers hide (an H200 measured
+// the first version 1.3x slower at 16 warps, T = 2000, 1.2x at 32). Below, a
+// row cost 3.9, 4.3, 4.8, 4.7 and 5.8 wavefront steps (fwd+bwd) at 1, 2, 3, 4
+// and 8 warps, i.e. about 3.6 + 0.3 per warp, so rows win only where S is
+// well below T, as in transducer lattices of subword targets; S near T stays
+// on the wavefront. So does the modified recursion (its cells need only the
+// previous frame).
 inline bool MiRowsServe(const MiSizes& sz) {
-  return !sz.modified && sz.T + 1 <= int64_t(kRowsColsPerThread) * kRowsMaxThreads;
+  if (sz.modified || sz.T + 1 > int64_t(kRowsColsPerThread) * kRowsMaxThreads) return false;
+  const int64_t warps = (sz.T + 1 + 32 * kRowsColsPerThread - 1) / (32 * kRowsColsPerThread);
+  return (sz.S + 1) * (36 + 3 * warps) <= 10 * (sz.S + sz.T);
 }
 
 template <typename Real>

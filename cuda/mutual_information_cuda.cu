@@ -1,6 +1,7 @@
 // CUDA twin of cc/mutual_information_cpu.cc: a register wavefront, and the
 // launchers, which take the row scan of cuda/mi_rows_cuda.cu instead where it
-// serves (regular lattices of up to 4096 frames: MiRowsServe).
+// serves (regular lattices of up to 1024 frames and S well below T:
+// MiRowsServe).
 //
 // One thread block per batch item; each thread owns one row s of the item's
 // boundary box and walks it left to right (right to left for the backward),
