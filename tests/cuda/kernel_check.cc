@@ -1136,8 +1136,9 @@ std::vector<MiConfig> MiConfigs() {
   // memory runs out: for H200 float64 backward W = 7), so S = 520 runs in 2-3
   // bands and S = 1100 in 3-5; T = 300 wraps the 128-entry handoff rings.
   // Regular lattices of T + 1 <= 1024 frames and S well below T run the row
-  // scan (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and "rows8w", whose
-  // T = 1023 fills its 8 warps); the others, and T = 1100, the wavefront.
+  // scan (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
+  // cases, of which T = 1023 fills its 8 warps); the others, and T = 1100,
+  // the wavefront.
   // float64 lattices much longer than these drift past 1e-12 in both twins
   // (an H200 measured 2e-12 to 2e-11 at S + T = 4100).
   return {
@@ -1152,7 +1153,10 @@ std::vector<MiConfig> MiConfigs() {
       {"masked", 60, 70, all, 0.05, false},
       {"bands", 520, 530, {K::kFull, K::kOffsets}, 0, false},
       {"manybands", 1100, 40, {K::kFull, K::kOffsets, K::kRagged}, 0, false},
+      {"rowstiny", 1, 9, all, 0, false},
+      {"rowsmask", 10, 200, all, 0.05, false},
       {"rows8w", 12, 1023, {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS}, 0.02, false},
+      {"rowsinv", 6, 60, {}, 0, true},
       {"wave1100", 4, 1100, {K::kFull, K::kRagged}, 0, false},
       {"invalid", 40, 50, {}, 0, true},
       {"B=0", 3, 4, {}, 0, false},
