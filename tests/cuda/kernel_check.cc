@@ -51,6 +51,7 @@
 #include "cuda/ext_range.h"
 #include "cuda/gather_rows_grad_cuda.h"
 #include "cuda/logsoftmax_gather_cuda.h"
+#include "cuda/mi_rows_cuda.h"
 #include "cuda/mutual_information_cuda.h"
 #endif
 
@@ -465,6 +466,10 @@ MiResult<R> CpuMiRef(const std::vector<R>& px, const std::vector<R>& py, const I
 template <typename Real>
 struct MiDevice {
   MiResult<Real> fwd, bwd, fb;
+  // Gradients of the other backward kernel from fwd's p, where both can run
+  // (regular, T + 1 <= 1024): the row scan and the wavefront read each
+  // other's workspace (cuda/mi_rows_cuda.h). Elsewhere a copy of bwd.
+  MiResult<Real> crossed;
 };
 
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
@@ -517,6 +522,19 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
              "LaunchMiBackward");
     out.bwd.px_grad = px_grad.Download();
     out.bwd.py_grad = py_grad.Download();
+    out.crossed = out.bwd;
+    if (!sz.modified && sz.T + 1 <= int64_t(kRowsColsPerThread) * kRowsMaxThreads) {
+      px_grad.Sentinel();
+      py_grad.Sentinel();
+      Launched(MiRowsServe(sz)
+                   ? LaunchMiBackwardWavefront<Real>(g_stream, boundary.get(), sz, p.get(),
+                                                     px_grad.get(), py_grad.get(), g.get())
+                   : LaunchMiBackwardRows<Real>(g_stream, boundary.get(), sz, p.get(),
+                                                px_grad.get(), py_grad.get()),
+               "the other backward");
+      out.crossed.px_grad = px_grad.Download();
+      out.crossed.py_grad = py_grad.Download();
+    }
   }
   DevBuf<Real> p(n_p), scores(sz.B), px_grad(in.px.size()), py_grad(in.py.size()), g(n_g);
   scores.Sentinel();
@@ -564,7 +582,7 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     MiBackwardCpu<Real>(pxb, pyb, row, one, p.data(), gx, gy);
     AppendUpShares(p.data(), pxb, T1, pxc, sz.modified, row, &r.up_share);
   }
-  return MiDevice<Real>{r, r, r};
+  return MiDevice<Real>{r, r, r, r};
 }
 
 #endif  // XLA_RNNT_KCHECK_CPU_ONLY
@@ -623,16 +641,20 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
   }
   Perturb<Real>({&dev.fwd.scores, &dev.fwd.up_share});
   Perturb<Real>({&dev.bwd.px_grad, &dev.bwd.py_grad});
+  Perturb<Real>({&dev.crossed.px_grad, &dev.crossed.py_grad});
   Perturb<Real>({&dev.fb.scores, &dev.fb.up_share, &dev.fb.px_grad, &dev.fb.py_grad});
   const double tol = f32 ? 1e-5 : 1e-12;
   Report(labels[0],
          {Compare("scores", dev.fwd.scores, ref.scores, r64(ref64.scores), true),
           Compare("up_share", dev.fwd.up_share, ref.up_share, r64(ref64.up_share), false)},
          tol);
-  Report(labels[1],
-         {Compare("px_grad", dev.bwd.px_grad, ref.px_grad, r64(ref64.px_grad), false),
-          Compare("py_grad", dev.bwd.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
-         tol);
+  Report(
+      labels[1],
+      {Compare("px_grad", dev.bwd.px_grad, ref.px_grad, r64(ref64.px_grad), false),
+       Compare("py_grad", dev.bwd.py_grad, ref.py_grad, r64(ref64.py_grad), false),
+       Compare("px_grad(other bwd)", dev.crossed.px_grad, ref.px_grad, r64(ref64.px_grad), false),
+       Compare("py_grad(other bwd)", dev.crossed.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
+      tol);
   Report(labels[2],
          {Compare("scores", dev.fb.scores, ref.scores, r64(ref64.scores), true),
           Compare("up_share", dev.fb.up_share, ref.up_share, r64(ref64.up_share), false),
