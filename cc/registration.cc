@@ -3,7 +3,6 @@
 // that, so xla_rnnt_register_with() registers them into the FFI registry
 // whose XLA_FFI_Api* TF's libraries hand out (see xla_rnnt/tf/_registry.py).
 #include <string>
-#include <type_traits>
 
 #include "cc/handlers.h"
 #include "cc/targets.h"
@@ -46,37 +45,27 @@ std::string last_error;  // guarded by the Python caller (import lock)
 // An error's text through whichever call the FFI headers declare: API 0.2
 // (TensorFlow 2.21) has XLA_FFI_Error_GetMessage, later ones (0.4 in jaxlib
 // 0.11, 0.5 in 0.12) XLA_FFI_Error_GetDetails in its place. The int/long
-// overloads prefer the newer call; the Args type comes from the member's
-// signature, so neither spelling must exist for the file to compile.
-template <typename Fn>
-struct ArgsOf;
+// overloads prefer the newer call; the Args type is deduced from the member,
+// so neither spelling must exist for the file to compile.
 template <typename Args>
-struct ArgsOf<void(Args*)> {
-  using type = Args;
-};
-
-template <typename Api>
-auto ErrorText(const Api* api, XLA_FFI_Error* error, int)
-    -> decltype(api->XLA_FFI_Error_GetDetails, std::string()) {
-  using Args =
-      typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetDetails)>>::type;
+std::string ReadError(void (*get)(Args*), XLA_FFI_Error* error) {
   Args args{};
   args.struct_size = sizeof(Args);  // >= the header's STRUCT_SIZE
   args.error = error;
-  api->XLA_FFI_Error_GetDetails(&args);
+  get(&args);
   return args.message ? args.message : "";
 }
 
 template <typename Api>
+auto ErrorText(const Api* api, XLA_FFI_Error* error, int)
+    -> decltype(ReadError(api->XLA_FFI_Error_GetDetails, error)) {
+  return ReadError(api->XLA_FFI_Error_GetDetails, error);
+}
+
+template <typename Api>
 auto ErrorText(const Api* api, XLA_FFI_Error* error, long)
-    -> decltype(api->XLA_FFI_Error_GetMessage, std::string()) {
-  using Args =
-      typename ArgsOf<std::remove_pointer_t<decltype(api->XLA_FFI_Error_GetMessage)>>::type;
-  Args args{};
-  args.struct_size = sizeof(Args);
-  args.error = error;
-  api->XLA_FFI_Error_GetMessage(&args);
-  return args.message ? args.message : "";
+    -> decltype(ReadError(api->XLA_FFI_Error_GetMessage, error)) {
+  return ReadError(api->XLA_FFI_Error_GetMessage, error);
 }
 
 }  // namespace
