@@ -298,6 +298,7 @@ int ThreadsFor(const MiSizes& sz) {
 template <typename Real>
 cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real* py,
                                 const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
+  if (!MiRowsFit(sz)) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
   MiForwardRowsKernel<Real><<<sz.B, ThreadsFor(sz), 0, stream>>>(px, py, boundary, sz, p, scores);
   return cudaGetLastError();
@@ -306,6 +307,7 @@ cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real*
 template <typename Real>
 cudaError_t LaunchMiBackwardRows(cudaStream_t stream, const int32_t* boundary, MiSizes sz,
                                  const Real* p, Real* px_grad, Real* py_grad) {
+  if (!MiRowsFit(sz)) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
   MiBackwardRowsKernel<Real>
       <<<sz.B, ThreadsFor(sz), 0, stream>>>(boundary, sz, p, px_grad, py_grad);

@@ -26,12 +26,16 @@ constexpr int kRowsMaxThreads = 256;   // one block per item, 8 warps at most
 // well below T, as in transducer lattices of subword targets; S near T stays
 // on the wavefront. So does the modified recursion (its cells need only the
 // previous frame).
+inline bool MiRowsFit(const MiSizes& sz) {  // what the kernels can run at all
+  return !sz.modified && sz.T + 1 <= int64_t(kRowsColsPerThread) * kRowsMaxThreads;
+}
 inline bool MiRowsServe(const MiSizes& sz) {
-  if (sz.modified || sz.T + 1 > int64_t(kRowsColsPerThread) * kRowsMaxThreads) return false;
+  if (!MiRowsFit(sz)) return false;
   const int64_t warps = (sz.T + 1 + 32 * kRowsColsPerThread - 1) / (32 * kRowsColsPerThread);
   return (sz.S + 1) * (36 + 3 * warps) <= 10 * (sz.S + sz.T);
 }
 
+// Both return cudaErrorInvalidValue where !MiRowsFit(sizes).
 template <typename Real>
 cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real* py,
                                 const int32_t* boundary, MiSizes sizes, Real* p, Real* scores);

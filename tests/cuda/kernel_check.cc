@@ -523,7 +523,7 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     out.bwd.px_grad = px_grad.Download();
     out.bwd.py_grad = py_grad.Download();
     out.crossed = out.bwd;
-    if (!sz.modified && sz.T + 1 <= int64_t(kRowsColsPerThread) * kRowsMaxThreads) {
+    if (MiRowsFit(sz)) {
       px_grad.Sentinel();
       py_grad.Sentinel();
       Launched(MiRowsServe(sz)
