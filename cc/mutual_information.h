@@ -51,14 +51,15 @@ struct MiSizes {
   XLA_RNNT_HOST_DEVICE int64_t handoff_rows() const { return HandoffRows(S); }
 };
 
-// log(exp(a) + exp(b)) without overflow; -inf + -inf stays -inf (not NaN).
+// log(exp(a) + exp(b)) without overflow; -inf + -inf stays -inf (not NaN),
+// and a NaN stays NaN (hi is -inf with lo NaN when a is NaN and b -inf).
 template <typename Real>
 XLA_RNNT_HOST_DEVICE Real LogAdd(Real a, Real b) {
   using std::exp;
   using std::log1p;
   Real hi = a > b ? a : b;
   Real lo = a > b ? b : a;
-  if (hi == NegInf<Real>()) return hi;
+  if (hi == NegInf<Real>()) return lo;
   return hi + log1p(exp(lo - hi));
 }
 

@@ -111,5 +111,11 @@ template void MiBackwardCpu<float>(const float*, const float*, const int32_t*, M
                                    const float*, float*, float*);
 template void MiBackwardCpu<double>(const double*, const double*, const int32_t*, MiSizes,
                                     const double*, double*, double*);
+// long double (x86: a 64-bit mantissa): what tests/cuda/kernel_check.cc holds
+// the float64 kernels against on long lattices, where float64 itself drifts.
+template void MiForwardCpu<long double>(const long double*, const long double*, const int32_t*,
+                                        MiSizes, long double*, long double*);
+template void MiBackwardCpu<long double>(const long double*, const long double*, const int32_t*,
+                                         MiSizes, const long double*, long double*, long double*);
 
 }  // namespace xla_rnnt

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "cc/mutual_information.h"
+
 namespace xla_rnnt {
 
 // A box [rlo, rhi] x [clo, chi] of a row-major array with row stride ld.
@@ -26,6 +28,32 @@ __device__ void ZeroOutside(Real* a, int rows, int cols, Box box) {
       for (int t = box.chi + 1 + lane; t < cols; t += 32) ar[t] = Real(0);
     }
   }
+}
+
+// The boxes of px and py (and of their gradients) that an item's valid
+// boundary row spans: px [s0, s1) x [t0, t1] (clipped to a modified px's T
+// columns), py [s0, s1] x [t0, t1).
+struct InputBoxes {
+  Box x, y;
+};
+
+__device__ inline InputBoxes InputBoxesOf(const int32_t* row, const MiSizes& sz) {
+  const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3], pxc = int(sz.px_cols());
+  return {Box{s0, s1 - 1, t0, t1 < pxc - 1 ? t1 : pxc - 1}, Box{s0, s1, t0, t1 - 1}};
+}
+
+// The recursion backwards' common start: zeroes px_grad and py_grad outside
+// the item's boxes (all of them for an invalid boundary row, whose item the
+// kernel then skips); false for an invalid row.
+template <typename Real>
+__device__ bool ZeroGradientsOutsideBox(const int32_t* row, const MiSizes& sz, Real* px_grad,
+                                        Real* py_grad) {
+  const bool valid = BoundaryValid(row, sz.S, sz.T);
+  const Box none{0, -1, 0, -1};
+  const InputBoxes boxes = valid ? InputBoxesOf(row, sz) : InputBoxes{none, none};
+  ZeroOutside(px_grad, int(sz.S), int(sz.px_cols()), boxes.x);
+  ZeroOutside(py_grad, int(sz.S) + 1, int(sz.T), boxes.y);
+  return valid;
 }
 
 }  // namespace xla_rnnt

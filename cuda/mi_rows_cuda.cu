@@ -218,14 +218,8 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
   Real* gxb = px_grad + b * S * T1;
   Real* gyb = py_grad + b * (S + 1) * T;
   const int32_t* row = boundary + 4 * b;
-  if (!BoundaryValid(row, sz.S, sz.T)) {
-    ZeroOutside(gxb, S, T1, Box{0, -1, 0, -1});
-    ZeroOutside(gyb, S + 1, T, Box{0, -1, 0, -1});
-    return;
-  }
+  if (!ZeroGradientsOutsideBox(row, sz, gxb, gyb)) return;
   const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
-  ZeroOutside(gxb, S, T1, Box{s0, s1 - 1, t0, t1});
-  ZeroOutside(gyb, S + 1, T, Box{s0, s1, t0, t1 - 1});
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
   const int tb = t0 + K * int(threadIdx.x);
   // Row s's splits at this thread's frames and the one after them.

@@ -220,8 +220,8 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
     ring_m[W * kHand + i] = Real(0);
     ring_e[W * kHand + i] = kExtZeroExp;
   }
-  const Box box_x{s0, s1 - 1, t0, min(t1, pxc - 1)};
-  const Box box_y{s0, s1, t0, t1 - 1};
+  const InputBoxes boxes = InputBoxesOf(row, sz);
+  const Box box_x = boxes.x, box_y = boxes.y;
   const Box box_p{s0, s1, t0, t1};
 
   for (int band = 0; band <= ns; band += 32 * W) {
@@ -349,17 +349,10 @@ __global__ void __launch_bounds__(kMaxWarps * 32)
   Real* gxb = px_grad + b * S * pxc;
   Real* gyb = py_grad + b * (S + 1) * T;
   const int32_t* row = boundary + 4 * b;
-  if (!BoundaryValid(row, sz.S, sz.T)) {
-    ZeroOutside(gxb, S, pxc, Box{0, -1, 0, -1});
-    ZeroOutside(gyb, S + 1, T, Box{0, -1, 0, -1});
-    return;
-  }
+  if (!ZeroGradientsOutsideBox(row, sz, gxb, gyb)) return;
   const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
-  const Box box_x{s0, s1 - 1, t0, min(t1, pxc - 1)};
-  const Box box_y{s0, s1, t0, t1 - 1};
-  const Box box_p{s0, s1, t0, t1};
-  ZeroOutside(gxb, S, pxc, box_x);
-  ZeroOutside(gyb, S + 1, T, box_y);
+  const InputBoxes boxes = InputBoxesOf(row, sz);
+  const Box box_x = boxes.x, box_y = boxes.y, box_p{s0, s1, t0, t1};
 
   const int skew = sz.modified ? 0 : 1;
   const int L = WarpLag<C>(sz.modified);

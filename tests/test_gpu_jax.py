@@ -13,6 +13,7 @@ jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 import determinism_child  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+import non_finite  # noqa: E402
 import reference  # noqa: E402
 from conftest import close, relative_error  # noqa: E402
 
@@ -120,6 +121,15 @@ def test_cuda_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
     scores, (gx, gy) = _run(_cuda_devices()[0], px, py, boundary, np.ones(2, np.float32))
     assert np.isfinite(scores[0]) and np.isnan(scores[1])
     assert np.all(gx[1] == 0) and np.all(gy[1] == 0)
+
+
+# S well below T runs the row scan, S near T the wavefront (MiRowsServe).
+@pytest.mark.parametrize("S,T", [(3, 200), (40, 50)])
+@pytest.mark.parametrize("modified", [False, True])
+def test_cuda_non_finite_inputs_give_non_finite_scores_and_zero_gradients(rng, S, T, modified):
+    px, py, boundary, bad = non_finite.inputs(rng, 6, S, T, modified, np.float32)
+    scores, (gx, gy) = _run(_cuda_devices()[0], px, py, boundary, np.ones(6, np.float32))
+    non_finite.check(scores, gx, gy, bad, px, py, boundary)
 
 
 # C % 4 == 0 takes the 16-byte path for float32 (C % 2 == 0 for float64), the

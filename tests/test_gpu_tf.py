@@ -12,6 +12,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 import determinism_child  # noqa: E402
+import non_finite  # noqa: E402
 import reference  # noqa: E402
 from conftest import close, relative_error  # noqa: E402
 
@@ -74,6 +75,15 @@ def test_gpu_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
     assert np.isfinite(scores[0]) and np.isnan(scores[1])
     assert np.all(gx[1] == 0) and np.all(gy[1] == 0)
     assert np.any(gx[0] != 0)
+
+
+@pytest.mark.parametrize("S,T", [(3, 200), (40, 50)])  # row scan, wavefront
+def test_gpu_non_finite_inputs_give_non_finite_scores_and_zero_gradients(rng, S, T):
+    px, py, boundary, bad = non_finite.inputs(rng, 6, S, T, False, np.float32)
+    scores, gx, gy = _run_recursion(
+        "/GPU:0", px, py, boundary.astype(np.int32), np.ones(6, np.float32)
+    )
+    non_finite.check(scores, gx, gy, bad, px, py, boundary)
 
 
 def _simple_inputs(rng, B, T, S, V):

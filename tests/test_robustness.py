@@ -27,6 +27,7 @@ jax = pytest.importorskip("jax")
 jax.config.update("jax_enable_x64", True)
 tf = pytest.importorskip("tensorflow")
 import jax.numpy as jnp  # noqa: E402
+import non_finite  # noqa: E402
 import reference_rnnt as ref  # noqa: E402
 from conftest import relative_error  # noqa: E402
 
@@ -694,3 +695,29 @@ def test_losses_match_oracle_property(fw):
     check()
     print(f"hypothesis: {count[0]} {fw} cases")
     assert count[0] >= EXAMPLES[fw] // 2
+
+
+@pytest.mark.parametrize("fw", ["jax", "tf"])
+@pytest.mark.parametrize("modified", [False, True])
+def test_non_finite_recursion_inputs_on_cpu(rng, fw, modified):
+    """+inf/NaN px or py inside a box: non-finite score, zero gradients, the
+    other items untouched (tests/non_finite.py; the GPU's in test_gpu_*.py)."""
+    B, S, T = int(rng.integers(3, 7)), int(rng.integers(0, 6)), int(rng.integers(6, 12))
+    px, py, boundary, bad = non_finite.inputs(rng, B, S, T, modified, np.float32)
+    if fw == "jax":
+
+        def total(a, b):
+            scores = xj.mutual_information_recursion(a, b, boundary)
+            return jnp.sum(scores), scores
+
+        with jax.default_device(jax.devices("cpu")[0]):
+            (_, scores), grads = jax.jit(jax.value_and_grad(total, (0, 1), has_aux=True))(px, py)
+    else:
+        with tf.device("/CPU:0"):
+            a, b = tf.constant(px), tf.constant(py)
+            with tf.GradientTape() as tape:
+                tape.watch([a, b])
+                scores = xt.mutual_information_recursion(a, b, boundary)
+                total = tf.reduce_sum(scores)
+            grads = tape.gradient(total, [a, b])
+    non_finite.check(scores, *grads, bad, px, py, boundary)
