@@ -449,24 +449,33 @@ int main(int argc, char** argv) {
     for (int b = 0; b < B; ++b) steps = std::max(steps, pr.bd[4 * b + 2] + pr.bd[4 * b + 3]);
     Dev d = Upload(pr);
     const double floor_f = steps * fl.ext_ns * 1e-6, floor_b = steps * fl.occ_ns * 1e-6;
-    // What the launchers run (the row scan where it serves), then the
-    // wavefront alone on the same inputs.
-    for (const bool wave : {false, true}) {
-      if (wave && !MiRowsServe(pr.sz)) continue;  // the launchers ran it already
+    // What the launchers run, then each kernel alone on the same inputs:
+    // the wavefront and the row scan at 1, 2 and 4 frames a thread.
+    const char* served = MiRowsServe(pr.sz) ? "launch:rows" : "launch:wavefront";
+    for (const int variant : {-1, 0, 1, 2, 4}) {  // -1: the launchers, 0: wavefront, K
+      if (variant > 0 && (!MiRowsFit(pr.sz) || T + 1 > variant * kRowsMaxThreads)) continue;
       auto fwd = [&] {
-        CK(wave ? LaunchMiForwardWavefront<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc)
-                : LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
+        if (variant < 0) CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
+        if (variant == 0)
+          CK(LaunchMiForwardWavefront<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
+        if (variant > 0)
+          CK(LaunchMiForwardRows<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc, variant));
       };
       auto bwd = [&] {
-        CK(wave ? LaunchMiBackwardWavefront<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, d.g)
-                : LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
+        if (variant < 0)
+          CK(LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
+        if (variant == 0)
+          CK(LaunchMiBackwardWavefront<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
+        if (variant > 0) CK(LaunchMiBackwardRows<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, variant));
       };
       const float f = MedianMs(fwd), bw = MedianMs(bwd);
       const float fb = MedianMs([&] {
         fwd();
         bwd();
       });
-      const char* kernel = wave ? "wavefront" : (MiRowsServe(pr.sz) ? "rows" : "wavefront");
+      char kernel[32];
+      std::snprintf(kernel, sizeof(kernel), "%s", variant < 0 ? served : "wavefront");
+      if (variant > 0) std::snprintf(kernel, sizeof(kernel), "rows K=%d", variant);
       std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw,
                   fb, f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
       if (json != nullptr)

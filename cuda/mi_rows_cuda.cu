@@ -7,10 +7,11 @@
 //                                     A[t] = exp(py[s,t-1]),
 // an affine recurrence along t once row s-1 is known: x -> A x + X composes
 // associatively, so a block scans a row in log2 steps instead of walking it.
-// One block per item, each thread owning 4 consecutive frames of every row:
+// One block per item, each thread owning K consecutive frames of every row
+// (1, 2 or 4; cuda/mi_rows_cuda.h says which):
 // it composes its frames' maps, a warp scan (shuffles) and a scan over the
 // warps' totals (shared memory, one barrier a row) give it the value entering
-// its first frame, and it then walks its own 4 cells as the wavefront does
+// its first frame, and it then walks its own K cells as the wavefront does
 // (same cell arithmetic, cuda/ext_range.h), writing each cell's flow split
 // into p. The backward is the same scan on the reversed occupations:
 //   g[s,t] = D[t] + C[t] * g[s,t+1],  D[t] = g[s+1,t] * share_x(s+1,t),
@@ -22,6 +23,7 @@
 #include "cuda/mi_rows_cuda.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "cuda/ext_range.h"
 #include "cuda/lattice_box.h"
@@ -29,7 +31,6 @@
 namespace xla_rnnt {
 namespace {
 
-constexpr int K = kRowsColsPerThread;
 constexpr unsigned kFull = 0xffffffffu;
 
 // ---- forward: maps x -> a x + b on extended-range numbers
@@ -87,7 +88,7 @@ struct ForwardTotals {  // the warps' maps, two rows' worth (one barrier a row)
   int ae[2][32], be[2][32];
 };
 
-template <typename Real>
+template <typename Real, int K>
 __global__ void __launch_bounds__(kRowsMaxThreads)
     MiForwardRowsKernel(const Real* __restrict__ px, const Real* __restrict__ py,
                         const int32_t* __restrict__ boundary, MiSizes sz, Real* __restrict__ p,
@@ -206,7 +207,7 @@ __device__ __forceinline__ Flow<Real> WarpScanRight(Flow<Real> f, int lane, int 
   return f;
 }
 
-template <typename Real>
+template <typename Real, int K>
 __global__ void __launch_bounds__(kRowsMaxThreads)
     MiBackwardRowsKernel(const int32_t* __restrict__ boundary, MiSizes sz,
                          const Real* __restrict__ p, Real* __restrict__ px_grad,
@@ -282,39 +283,63 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
   }
 }
 
-int ThreadsFor(const MiSizes& sz) {
+// The frames a thread owns, 0 where the kernels cannot run them.
+int CheckedFrames(const MiSizes& sz, int K) {
+  const bool ok =
+      MiRowsFit(sz) && (K == 1 || K == 2 || K == 4) && sz.T + 1 <= int64_t(K) * kRowsMaxThreads;
+  return ok ? K : 0;
+}
+
+int ThreadsFor(const MiSizes& sz, int K) {
   const int64_t want = (sz.T + 1 + K - 1) / K;
   return int(std::min<int64_t>(kRowsMaxThreads, (want + 31) / 32 * 32));
+}
+
+// launch(std::integral_constant<int, K>{}) for K = 1, 2, 4.
+template <typename Launch>
+void WithFrames(int K, Launch&& launch) {
+  if (K == 1) launch(std::integral_constant<int, 1>{});
+  if (K == 2) launch(std::integral_constant<int, 2>{});
+  if (K == 4) launch(std::integral_constant<int, 4>{});
 }
 
 }  // namespace
 
 template <typename Real>
 cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real* py,
-                                const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
-  if (!MiRowsFit(sz)) return cudaErrorInvalidValue;
+                                const int32_t* boundary, MiSizes sz, Real* p, Real* scores,
+                                int frames_per_thread) {
+  const int K = CheckedFrames(sz, frames_per_thread ? frames_per_thread : MiRowsForwardFrames(sz));
+  if (K == 0) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
-  MiForwardRowsKernel<Real><<<sz.B, ThreadsFor(sz), 0, stream>>>(px, py, boundary, sz, p, scores);
+  WithFrames(K, [&](auto k) {
+    MiForwardRowsKernel<Real, decltype(k)::value>
+        <<<sz.B, ThreadsFor(sz, K), 0, stream>>>(px, py, boundary, sz, p, scores);
+  });
   return cudaGetLastError();
 }
 
 template <typename Real>
 cudaError_t LaunchMiBackwardRows(cudaStream_t stream, const int32_t* boundary, MiSizes sz,
-                                 const Real* p, Real* px_grad, Real* py_grad) {
-  if (!MiRowsFit(sz)) return cudaErrorInvalidValue;
+                                 const Real* p, Real* px_grad, Real* py_grad,
+                                 int frames_per_thread) {
+  const int K = CheckedFrames(sz, frames_per_thread ? frames_per_thread : MiRowsForwardFrames(sz));
+  if (K == 0) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
-  MiBackwardRowsKernel<Real>
-      <<<sz.B, ThreadsFor(sz), 0, stream>>>(boundary, sz, p, px_grad, py_grad);
+  WithFrames(K, [&](auto k) {
+    MiBackwardRowsKernel<Real, decltype(k)::value>
+        <<<sz.B, ThreadsFor(sz, K), 0, stream>>>(boundary, sz, p, px_grad, py_grad);
+  });
   return cudaGetLastError();
 }
 
 template cudaError_t LaunchMiForwardRows<float>(cudaStream_t, const float*, const float*,
-                                                const int32_t*, MiSizes, float*, float*);
+                                                const int32_t*, MiSizes, float*, float*, int);
 template cudaError_t LaunchMiForwardRows<double>(cudaStream_t, const double*, const double*,
-                                                 const int32_t*, MiSizes, double*, double*);
+                                                 const int32_t*, MiSizes, double*, double*, int);
 template cudaError_t LaunchMiBackwardRows<float>(cudaStream_t, const int32_t*, MiSizes,
-                                                 const float*, float*, float*);
+                                                 const float*, float*, float*, int);
 template cudaError_t LaunchMiBackwardRows<double>(cudaStream_t, const int32_t*, MiSizes,
-                                                  const double*, double*, double*);
+                                                  const double*, double*, double*, int);
 
 }  // namespace xla_rnnt

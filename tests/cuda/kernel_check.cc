@@ -1167,8 +1167,9 @@ std::vector<MiConfig> MiConfigs() {
   // bands and S = 1100 in 3-5; T = 300 wraps the 128-entry handoff rings.
   // Regular lattices of T + 1 <= 1024 frames and S well below T run the row
   // scan (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
-  // cases, of which T = 1023 fills its 8 warps); the others, and T = 1100,
-  // the wavefront.
+  // cases: 1 frame a thread both ways up to T = 255, "longT" 2 forward and 1
+  // backward, T = 1023 4 and 2, 8 and 16 full warps); the others, and
+  // T = 1100, the wavefront.
   // float64 lattices much longer than these drift past 1e-12 in both twins
   // (an H200 measured 2e-12 to 2e-11 at S + T = 4100).
   return {
