@@ -323,7 +323,7 @@ template <typename Real>
 cudaError_t LaunchMiBackwardRows(cudaStream_t stream, const int32_t* boundary, MiSizes sz,
                                  const Real* p, Real* px_grad, Real* py_grad,
                                  int frames_per_thread) {
-  const int K = CheckedFrames(sz, frames_per_thread ? frames_per_thread : MiRowsForwardFrames(sz));
+  const int K = CheckedFrames(sz, frames_per_thread ? frames_per_thread : MiRowsBackwardFrames(sz));
   if (K == 0) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
   WithFrames(K, [&](auto k) {

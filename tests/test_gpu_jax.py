@@ -282,8 +282,8 @@ def test_cuda_band_matches_cpu(rng, B, S, T, R, modified, dtype):
         assert not np.isnan(got).any()
         if dtype == np.float64:
             assert relative_error(got, same) < 1e-12
-        elif i == 0:
-            assert relative_error(got, same) < 1e-6
+        elif i == 0:  # scores near 0 miss any relative bound (H200: 0.0246, 1.2e-7 off)
+            _assert_scores_close(got, same, S, T, 1e-6)
         else:
             assert relative_error(got, same) <= max(1e-5, 2 * relative_error(same, want))
 
