@@ -390,6 +390,9 @@ int ProfileOnce(const char* bts) {
 int main(int argc, char** argv) {
   if (const char* bts = std::getenv("XLA_RNNT_BENCH_PROFILE")) return ProfileOnce(bts);
   const char* tag = argc > 1 ? argv[1] : "default";
+  // XLA_RNNT_BENCH_ROWS_ONLY=1: the row scan's shapes timed, nothing else (a
+  // quick comparison of builds of one kernel source).
+  const bool rows_only = std::getenv("XLA_RNNT_BENCH_ROWS_ONLY") != nullptr;
   std::mt19937_64 gen(1234);
   double worst = 0;
   // Correctness: boxes anywhere, -inf entries, both types of recursion.
@@ -398,12 +401,15 @@ int main(int argc, char** argv) {
     bool mod, rbox;
     double ninf;
   };
-  for (C c : {C{4, 5, 1, false, true, 0}, C{5, 17, 40, false, true, 0}, C{5, 17, 40, true, true, 0},
-              C{3, 0, 7, false, true, 0}, C{3, 6, 0, false, true, 0},
-              C{2, 300, 150, false, true, 0}, C{2, 300, 150, true, true, 0},
-              C{1, 600, 700, false, false, 0}, C{1, 600, 700, true, true, 0},
-              C{2, 1100, 300, false, false, 0}, C{6, 40, 60, false, true, 0.05},
-              C{6, 40, 60, true, true, 0.05}, C{8, 400, 2000, false, false, 0}}) {
+  for (C c : rows_only
+                 ? std::vector<C>{}
+                 : std::vector<C>{C{4, 5, 1, false, true, 0}, C{5, 17, 40, false, true, 0},
+                                  C{5, 17, 40, true, true, 0}, C{3, 0, 7, false, true, 0},
+                                  C{3, 6, 0, false, true, 0}, C{2, 300, 150, false, true, 0},
+                                  C{2, 300, 150, true, true, 0}, C{1, 600, 700, false, false, 0},
+                                  C{1, 600, 700, true, true, 0}, C{2, 1100, 300, false, false, 0},
+                                  C{6, 40, 60, false, true, 0.05}, C{6, 40, 60, true, true, 0.05},
+                                  C{8, 400, 2000, false, false, 0}}) {
     char name[96];
     std::snprintf(name, sizeof(name), "B%d S%d T%d %s%s%s", c.B, c.S, c.T, c.mod ? "mod" : "reg",
                   c.rbox ? " box" : "", c.ninf > 0 ? " -inf" : "");
@@ -411,9 +417,11 @@ int main(int argc, char** argv) {
   }
   std::printf("worst relative error (float32 vs float64 CPU): %.2e\n", worst);
   // The GPU tests' criterion (vs float32 CPU, 1e-5), over 12 draws per shape.
-  for (C c : {C{8, 100, 500, true, true, 0}, C{8, 100, 500, false, true, 0},
-              C{1, 600, 700, true, true, 0}, C{1, 600, 700, false, true, 0},
-              C{2, 300, 150, true, true, 0}}) {
+  for (C c : rows_only
+                 ? std::vector<C>{}
+                 : std::vector<C>{C{8, 100, 500, true, true, 0}, C{8, 100, 500, false, true, 0},
+                                  C{1, 600, 700, true, true, 0}, C{1, 600, 700, false, true, 0},
+                                  C{2, 300, 150, true, true, 0}}) {
     double mx = 0;
     int over = 0;
     for (int r = 0; r < 12; ++r) {
@@ -444,6 +452,7 @@ int main(int argc, char** argv) {
                    {128, 100, 30},
                    {128, 300, 60}}) {
     const int B = bts[0], T = bts[1], S = bts[2];
+    if (rows_only && !MiRowsFit(MiSizes{B, S, T, false})) continue;
     Problem pr = Make(gen, B, S, T, false, true, false, 0);
     int steps = 0;
     for (int b = 0; b < B; ++b) steps = std::max(steps, pr.bd[4 * b + 2] + pr.bd[4 * b + 3]);
@@ -495,13 +504,14 @@ int main(int argc, char** argv) {
   std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s\n", "band R=5", "B", "T", "S", "fwd",
               "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor");
   first_row = true;
-  for (auto bts : {std::array<int, 3>{32, 500, 100},
-                   {16, 1000, 200},
-                   {64, 200, 50},
-                   {8, 2000, 400},
-                   {4, 4000, 800},
-                   {128, 100, 30},
-                   {128, 300, 60}}) {
+  for (auto bts : rows_only ? std::vector<std::array<int, 3>>{}
+                            : std::vector<std::array<int, 3>>{std::array<int, 3>{32, 500, 100},
+                                                              {16, 1000, 200},
+                                                              {64, 200, 50},
+                                                              {8, 2000, 400},
+                                                              {4, 4000, 800},
+                                                              {128, 100, 30},
+                                                              {128, 300, 60}}) {
     const int B = bts[0], T = bts[1], S = bts[2];
     BandDev d = UploadBand(MakeBand(gen, B, T, S));
     const float f = MedianMs([&] { BandForward(d); });

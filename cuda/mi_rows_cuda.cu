@@ -73,13 +73,17 @@ __device__ __forceinline__ Affine<Real> ShflUp(Affine<Real> f, int d) {
 }
 
 // Inclusive scan over lanes 0..n-1 (lanes >= n keep garbage they never hand on).
+// The levels compose without renormalising, once at the end: f's parts are
+// normalised maps (m < 2), so a level's m stays below 2^(2n) (n <= 32), far
+// inside the range, and the chain loses a renormalisation a level (an H200:
+// forward 8-14% faster, bound experiments in notes/gpu_kernels.md).
 template <typename Real>
 __device__ __forceinline__ Affine<Real> WarpScan(Affine<Real> f, int lane, int n) {
   for (int d = 1; d < n; d <<= 1) {
     const Affine<Real> o = ShflUp(f, d);
-    if (lane >= d) f = Then(o, f);
+    if (lane >= d) f = {MulRaw(f.a, o.a), ExtAdd(MulRaw(f.a, o.b), f.b)};
   }
-  return f;
+  return {ExtNormalize(f.a), ExtNormalize(f.b)};
 }
 
 template <typename Real>
