@@ -401,15 +401,15 @@ int main(int argc, char** argv) {
     bool mod, rbox;
     double ninf;
   };
-  for (C c : rows_only
-                 ? std::vector<C>{}
-                 : std::vector<C>{C{4, 5, 1, false, true, 0}, C{5, 17, 40, false, true, 0},
-                                  C{5, 17, 40, true, true, 0}, C{3, 0, 7, false, true, 0},
-                                  C{3, 6, 0, false, true, 0}, C{2, 300, 150, false, true, 0},
-                                  C{2, 300, 150, true, true, 0}, C{1, 600, 700, false, false, 0},
-                                  C{1, 600, 700, true, true, 0}, C{2, 1100, 300, false, false, 0},
-                                  C{6, 40, 60, false, true, 0.05}, C{6, 40, 60, true, true, 0.05},
-                                  C{8, 400, 2000, false, false, 0}}) {
+  for (C c : rows_only ? std::vector<C>{}
+                       : std::vector<C>{
+                             C{4, 5, 1, false, true, 0}, C{5, 17, 40, false, true, 0},
+                             C{5, 17, 40, true, true, 0}, C{3, 0, 7, false, true, 0},
+                             C{3, 6, 0, false, true, 0}, C{2, 300, 150, false, true, 0},
+                             C{2, 300, 150, true, true, 0}, C{1, 600, 700, false, false, 0},
+                             C{1, 600, 700, true, true, 0}, C{2, 1100, 300, false, false, 0},
+                             C{6, 40, 60, false, true, 0.05}, C{6, 40, 60, true, true, 0.05},
+                             C{8, 400, 2000, false, false, 0}, C{2, 800, 4000, false, false, 0}}) {
     char name[96];
     std::snprintf(name, sizeof(name), "B%d S%d T%d %s%s%s", c.B, c.S, c.T, c.mod ? "mod" : "reg",
                   c.rbox ? " box" : "", c.ninf > 0 ? " -inf" : "");
@@ -452,39 +452,57 @@ int main(int argc, char** argv) {
                    {128, 100, 30},
                    {128, 300, 60}}) {
     const int B = bts[0], T = bts[1], S = bts[2];
-    if (rows_only && !MiRowsFit(MiSizes{B, S, T, false})) continue;
+    const bool clusters = MiRowsClusters();
+    if (rows_only && !MiRowsFit(MiSizes{B, S, T, false}, clusters)) continue;
     Problem pr = Make(gen, B, S, T, false, true, false, 0);
     int steps = 0;
     for (int b = 0; b < B; ++b) steps = std::max(steps, pr.bd[4 * b + 2] + pr.bd[4 * b + 3]);
     Dev d = Upload(pr);
     const double floor_f = steps * fl.ext_ns * 1e-6, floor_b = steps * fl.occ_ns * 1e-6;
-    // What the launchers run, then each kernel alone on the same inputs:
-    // the wavefront and the row scan at 1, 2 and 4 frames a thread.
-    const char* served = MiRowsServe(pr.sz) ? "launch:rows" : "launch:wavefront";
-    for (const int variant : {-1, 0, 1, 2, 4}) {  // -1: the launchers, 0: wavefront, K
-      if (variant > 0 && (!MiRowsFit(pr.sz) || T + 1 > variant * kRowsMaxThreads)) continue;
+    // What the launchers run, then each kernel alone on the same inputs: the
+    // wavefront and the row scan at 1, 2 and 4 frames a thread in 1, 2, 4 and
+    // 8 tiles an item (those that hold the row, none with tiles of under a
+    // warp's frames; tiles > 1 where the device runs clusters).
+    const char* served = MiRowsServe(pr.sz, clusters) ? "launch:rows" : "launch:wavefront";
+    const MiRowsPlan pf = MiRowsForwardPlan(pr.sz, clusters),
+                     pb = MiRowsBackwardPlan(pr.sz, clusters);
+    std::vector<MiRowsPlan> variants = {{-1, 0}, {0, 0}};  // the launchers, the wavefront
+    for (int k : {1, 2, 4})
+      for (int tiles : {1, 2, 4, 8}) {
+        const int64_t T1 = T + 1;
+        if (T1 > int64_t(k) * tiles * kRowsMaxThreads || (tiles > 1 && !clusters) ||
+            (tiles > 1 && T1 <= int64_t(k) * 32 * (tiles - 1)))
+          continue;
+        variants.push_back({k, tiles});
+      }
+    for (const MiRowsPlan v : variants) {
       auto fwd = [&] {
-        if (variant < 0) CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
-        if (variant == 0)
+        if (v.frames < 0) CK(LaunchMiForward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
+        if (v.frames == 0)
           CK(LaunchMiForwardWavefront<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc));
-        if (variant > 0)
-          CK(LaunchMiForwardRows<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc, variant));
+        if (v.frames > 0)
+          CK(LaunchMiForwardRows<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.sc, v.frames, v.tiles));
       };
       auto bwd = [&] {
-        if (variant < 0)
+        if (v.frames < 0)
           CK(LaunchMiBackward<float>(0, d.px, d.py, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
-        if (variant == 0)
+        if (v.frames == 0)
           CK(LaunchMiBackwardWavefront<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, d.g));
-        if (variant > 0) CK(LaunchMiBackwardRows<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, variant));
+        if (v.frames > 0)
+          CK(LaunchMiBackwardRows<float>(0, d.bd, pr.sz, d.p, d.gx, d.gy, v.frames, v.tiles));
       };
       const float f = MedianMs(fwd), bw = MedianMs(bwd);
       const float fb = MedianMs([&] {
         fwd();
         bwd();
       });
-      char kernel[32];
-      std::snprintf(kernel, sizeof(kernel), "%s", variant < 0 ? served : "wavefront");
-      if (variant > 0) std::snprintf(kernel, sizeof(kernel), "rows K=%d", variant);
+      char kernel[64];
+      if (v.frames < 0 && MiRowsServe(pr.sz, clusters))
+        std::snprintf(kernel, sizeof(kernel), "%s fwd K=%d x%d bwd K=%d x%d", served, pf.frames,
+                      pf.tiles, pb.frames, pb.tiles);
+      else
+        std::snprintf(kernel, sizeof(kernel), "%s", v.frames < 0 ? served : "wavefront");
+      if (v.frames > 0) std::snprintf(kernel, sizeof(kernel), "rows K=%d x%d", v.frames, v.tiles);
       std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw,
                   fb, f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
       if (json != nullptr)

@@ -15,11 +15,12 @@ struct Box {
 };
 
 // Zeroes every cell of a [rows, cols] array outside `box` (which may be
-// empty), one warp per row, so a backward needs no memset before it.
+// empty), one warp per row, so a backward needs no memset before it; block
+// `part` of `parts` that share the array takes every parts-th run of warps.
 template <typename Real>
-__device__ void ZeroOutside(Real* a, int rows, int cols, Box box) {
-  const int lane = threadIdx.x & 31;
-  for (int r = threadIdx.x >> 5; r < rows; r += blockDim.x >> 5) {
+__device__ void ZeroOutside(Real* a, int rows, int cols, Box box, int part, int parts) {
+  const int lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+  for (int r = part * warps + (threadIdx.x >> 5); r < rows; r += parts * warps) {
     Real* ar = a + int64_t(r) * cols;
     if (r < box.rlo || r > box.rhi || box.clo > box.chi) {
       for (int t = lane; t < cols; t += 32) ar[t] = Real(0);
@@ -44,15 +45,16 @@ __device__ inline InputBoxes InputBoxesOf(const int32_t* row, const MiSizes& sz)
 
 // The recursion backwards' common start: zeroes px_grad and py_grad outside
 // the item's boxes (all of them for an invalid boundary row, whose item the
-// kernel then skips); false for an invalid row.
+// kernel then skips), block `part` of the item's `parts` its share; false for
+// an invalid row.
 template <typename Real>
 __device__ bool ZeroGradientsOutsideBox(const int32_t* row, const MiSizes& sz, Real* px_grad,
-                                        Real* py_grad) {
+                                        Real* py_grad, int part = 0, int parts = 1) {
   const bool valid = BoundaryValid(row, sz.S, sz.T);
   const Box none{0, -1, 0, -1};
   const InputBoxes boxes = valid ? InputBoxesOf(row, sz) : InputBoxes{none, none};
-  ZeroOutside(px_grad, int(sz.S), int(sz.px_cols()), boxes.x);
-  ZeroOutside(py_grad, int(sz.S) + 1, int(sz.T), boxes.y);
+  ZeroOutside(px_grad, int(sz.S), int(sz.px_cols()), boxes.x, part, parts);
+  ZeroOutside(py_grad, int(sz.S) + 1, int(sz.T), boxes.y, part, parts);
   return valid;
 }
 

@@ -17,10 +17,21 @@
 //   g[s,t] = D[t] + C[t] * g[s,t+1],  D[t] = g[s+1,t] * share_x(s+1,t),
 //                                     C[t] = share_y(s,t+1),
 // in plain floating point (flows are <= 1), reading only the splits.
+// Rows longer than a block holds are cut into tiles, one block each, the
+// item's blocks a thread-block cluster: tile j's maps need only its own
+// frames of the row before, so it scans its row alone and waits for one value
+// from tile j-1 (P just left of its first frame; backward: g just right of
+// its last, from tile j+1), which tile j-1 computes from its block's total map
+// as soon as its own arrives and stores into tile j's shared memory (one slot
+// a row, a flag released at cluster scope). The tiles thus run a row apart by
+// one hand-off, not by a row's work: the chain is S + 1 rows of one tile's
+// scan plus one hand-off a tile.
 // Serial work per row: a few compositions plus log2 of the block's threads,
 // against one cell per anti-diagonal step (S+T steps) for the wavefront,
 // which wins where T >> S, as in every transducer lattice.
 #include "cuda/mi_rows_cuda.h"
+
+#include <cooperative_groups.h>
 
 #include <algorithm>
 #include <type_traits>
@@ -32,6 +43,83 @@ namespace xla_rnnt {
 namespace {
 
 constexpr unsigned kFull = 0xffffffffu;
+
+// ---- the hand-off between the tiles of an item (thread-block clusters)
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 900
+#define XLA_RNNT_NO_CLUSTERS 1  // the launchers run one tile an item there
+#endif
+
+// The same shared variable in block `rank` of this cluster.
+template <typename T>
+__device__ __forceinline__ T* PeerShared(T* p, int rank) {
+#ifdef XLA_RNNT_NO_CLUSTERS
+  __trap();
+  return p;
+#else
+  return cooperative_groups::this_cluster().map_shared_rank(p, rank);
+#endif
+}
+
+__device__ __forceinline__ void ClusterSync() {
+#ifdef XLA_RNNT_NO_CLUSTERS
+  __trap();
+#else
+  cooperative_groups::this_cluster().sync();
+#endif
+}
+
+// A row's flag: released by the writer after the value's stores, acquired
+// by the reader before its loads (cluster scope: the two blocks' SMs).
+__device__ __forceinline__ void ReleaseFlag(int* flag) {
+#ifdef XLA_RNNT_NO_CLUSTERS
+  __trap();
+#else
+  asm volatile("st.release.cluster.s32 [%0], %1;" ::"l"(flag), "r"(1) : "memory");
+#endif
+}
+
+__device__ __forceinline__ void AwaitFlag(const int* flag) {
+#ifdef XLA_RNNT_NO_CLUSTERS
+  __trap();
+#else
+  int v = 0;
+  do {
+    asm volatile("ld.acquire.cluster.s32 %0, [%1];" : "=r"(v) : "l"(flag) : "memory");
+  } while (v == 0);
+#endif
+}
+
+// One slot a row of an item's rows in dynamic shared memory: the value
+// handed on (forward: m and e of an extended number; backward: v alone) and
+// its flag, the flags zeroed before the cluster's first barrier so that no
+// tile writes a slot its owner has yet to clear.
+template <typename Real>
+struct Handoff {
+  Real* v;
+  int* e;
+  int* flag;
+  static size_t Bytes(int64_t rows) { return size_t(rows) * (sizeof(Real) + 2 * sizeof(int)); }
+  __device__ static Handoff Carve(void* base, int rows) {
+    Real* v = static_cast<Real*>(base);
+    int* e = reinterpret_cast<int*>(v + rows);
+    return {v, e, e + rows};
+  }
+  __device__ void Clear(int rows) {
+    for (int i = threadIdx.x; i < rows; i += blockDim.x) flag[i] = 0;
+  }
+  // Row r's value into block `rank`'s slot (one thread).
+  __device__ void Send(int rank, int r, Real value, int exponent) {
+    PeerShared(v + r, rank)[0] = value;
+    PeerShared(e + r, rank)[0] = exponent;
+    ReleaseFlag(PeerShared(flag + r, rank));
+  }
+  __device__ Real Await(int r, int* exponent) {
+    AwaitFlag(flag + r);
+    *exponent = e[r];
+    return v[r];
+  }
+};
 
 // ---- forward: maps x -> a x + b on extended-range numbers
 
@@ -95,14 +183,16 @@ struct ForwardTotals {  // the warps' maps, two rows' worth (one barrier a row)
 template <typename Real, int K>
 __global__ void __launch_bounds__(kRowsMaxThreads)
     MiForwardRowsKernel(const Real* __restrict__ px, const Real* __restrict__ py,
-                        const int32_t* __restrict__ boundary, MiSizes sz, Real* __restrict__ p,
-                        Real* __restrict__ scores) {
+                        const int32_t* __restrict__ boundary, MiSizes sz, int tiles,
+                        Real* __restrict__ p, Real* __restrict__ scores) {
   using E = Ext<Real>;
   __shared__ ForwardTotals<Real> tot;
-  const int64_t b = blockIdx.x;
+  extern __shared__ __align__(16) unsigned char handoff_bytes[];
+  const int64_t b = blockIdx.x / tiles;
+  const int j = int(blockIdx.x % tiles);  // this block's tile (its rank in the cluster)
   const int32_t* row = boundary + 4 * b;
-  if (!BoundaryValid(row, sz.S, sz.T)) {
-    if (threadIdx.x == 0) scores[b] = Real(NAN);
+  if (!BoundaryValid(row, sz.S, sz.T)) {  // the whole cluster: one item
+    if (threadIdx.x == 0 && j == 0) scores[b] = Real(NAN);
     return;
   }
   const int S = sz.S, T = sz.T, T1 = T + 1;
@@ -111,7 +201,17 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
   const Real* pyb = py + b * (S + 1) * T;
   Real* pb = p + b * (S + 1) * T1;
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
-  const int tb = t0 + K * int(threadIdx.x);  // this thread's first frame
+  const int tile_frames = K * int(blockDim.x);
+  const int tile_t = t0 + j * tile_frames;       // this tile's first frame
+  const int tb = tile_t + K * int(threadIdx.x);  // this thread's first frame
+  // Tiles wholly right of t1 have nothing to do; the next tile waits for this
+  // one's value only if it has frames.
+  const bool active = tile_t <= t1, feeds_next = j + 1 < tiles && tile_t + tile_frames <= t1;
+  Handoff<Real> in = Handoff<Real>::Carve(handoff_bytes, S + 1);
+  if (tiles > 1) {
+    in.Clear(S + 1);
+    ClusterSync();
+  }
   // Row s's inputs, loaded one row ahead: py[s, t-1] and px[s, t].
   auto load = [&](int s, Real* y, Real* x) {
 #pragma unroll
@@ -148,17 +248,29 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
       tot.be[par][w] = inc.b.e;
     }
     __syncthreads();
-    // The value before the warp's first frame: the warps before it applied to
-    // nothing (no frame precedes t0).
-    E before = ExtZero<Real>();
+    // The warps before this one (wp) and the whole tile (all), composed.
+    Affine<Real> wp = Identity<Real>(), all = Identity<Real>();
     if (W > 1) {
       Affine<Real> v = Identity<Real>();
       if (lane < W)
         v = {{tot.am[par][lane], tot.ae[par][lane]}, {tot.bm[par][lane], tot.be[par][lane]}};
       v = WarpScan(v, lane, W);
-      const Affine<Real> wp = Shfl(v, w > 0 ? w - 1 : 0);
-      if (w > 0) before = wp.b;
+      const Affine<Real> wpv = Shfl(v, w > 0 ? w - 1 : 0);
+      if (w > 0) wp = wpv;
+      if (tiles > 1) all = Shfl(v, W - 1);
+    } else if (tiles > 1) {
+      all = Shfl(inc, 31);
     }
+    // P just left of the tile: nothing for the first (no frame precedes t0),
+    // else tile j-1's hand-off, which this tile then carries to tile j+1.
+    E into = ExtZero<Real>();
+    if (j > 0) into.m = in.Await(s, &into.e);
+    if (feeds_next && threadIdx.x == 0) {
+      const E out = ExtNormalize(ExtAdd(MulRaw(all.a, into), all.b));
+      in.Send(j + 1, s, out.m, out.e);
+    }
+    // P before warp w (one tile: wp applied to nothing).
+    const E before = tiles > 1 ? ExtNormalize(ExtAdd(MulRaw(wp.a, into), wp.b)) : wp.b;
     E P = ExtNormalize(ExtAdd(MulRaw(exc.a, before), exc.b));  // P[s, tb - 1]
 #pragma unroll
     for (int k = 0; k < K; ++k) {
@@ -175,12 +287,15 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
       }
     }
   };
-  Real ya[K], xa[K], yb[K], xb[K];
-  load(s0, ya, xa);
-  for (int s = s0; s <= s1; s += 2) {
-    do_row(s, ya, xa, yb, xb);
-    if (s < s1) do_row(s + 1, yb, xb, ya, xa);
+  if (active) {
+    Real ya[K], xa[K], yb[K], xb[K];
+    load(s0, ya, xa);
+    for (int s = s0; s <= s1; s += 2) {
+      do_row(s, ya, xa, yb, xb);
+      if (s < s1) do_row(s + 1, yb, xb, ya, xa);
+    }
   }
+  if (tiles > 1) ClusterSync();  // no block leaves while a peer may write its slots
 }
 
 // ---- backward: maps g -> c g + d on plain numbers, scanned from the right
@@ -213,20 +328,32 @@ __device__ __forceinline__ Flow<Real> WarpScanRight(Flow<Real> f, int lane, int 
 
 template <typename Real, int K>
 __global__ void __launch_bounds__(kRowsMaxThreads)
-    MiBackwardRowsKernel(const int32_t* __restrict__ boundary, MiSizes sz,
+    MiBackwardRowsKernel(const int32_t* __restrict__ boundary, MiSizes sz, int tiles,
                          const Real* __restrict__ p, Real* __restrict__ px_grad,
                          Real* __restrict__ py_grad) {
   __shared__ Real tot_c[2][32], tot_d[2][32];
-  const int64_t b = blockIdx.x;
+  extern __shared__ __align__(16) unsigned char handoff_bytes[];
+  const int64_t b = blockIdx.x / tiles;
+  const int j = int(blockIdx.x % tiles);
   const int S = sz.S, T = sz.T, T1 = T + 1;
   const Real* pb = p + b * (S + 1) * T1;
   Real* gxb = px_grad + b * S * T1;
   Real* gyb = py_grad + b * (S + 1) * T;
   const int32_t* row = boundary + 4 * b;
-  if (!ZeroGradientsOutsideBox(row, sz, gxb, gyb)) return;
+  // The whole cluster returns here for an invalid row (one item).
+  if (!ZeroGradientsOutsideBox(row, sz, gxb, gyb, j, tiles)) return;
   const int s0 = row[0], t0 = row[1], s1 = row[2], t1 = row[3];
   const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, W = blockDim.x >> 5;
-  const int tb = t0 + K * int(threadIdx.x);
+  const int tile_frames = K * int(blockDim.x);
+  const int tile_t = t0 + j * tile_frames;
+  const int tb = tile_t + K * int(threadIdx.x);
+  // The tile holding t1 starts each row's chain; those right of it idle.
+  const int last = (t1 - t0) / tile_frames;
+  Handoff<Real> in = Handoff<Real>::Carve(handoff_bytes, S + 1);
+  if (tiles > 1) {
+    in.Clear(S + 1);
+    ClusterSync();
+  }
   // Row s's splits at this thread's frames and the one after them.
   auto load = [&](int s, Real* r) {
 #pragma unroll
@@ -257,15 +384,27 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
       tot_d[par][w] = inc.d;
     }
     __syncthreads();
-    Real after = Real(0);  // g just right of the warp's last frame
+    // The warps after this one (wa) and the whole tile (all), composed.
+    Flow<Real> wa{Real(1), Real(0)}, all{Real(1), Real(0)};
     if (W > 1) {
       Flow<Real> v{Real(1), Real(0)};
       if (lane < W) v = Flow<Real>{tot_c[par][lane], tot_d[par][lane]};
       v = WarpScanRight(v, lane, W);
-      const Real wd = __shfl_sync(kFull, v.d, w + 1 < W ? w + 1 : 0);
-      if (w + 1 < W) after = wd;
+      const Flow<Real> wav = {__shfl_sync(kFull, v.c, w + 1 < W ? w + 1 : 0),
+                              __shfl_sync(kFull, v.d, w + 1 < W ? w + 1 : 0)};
+      if (w + 1 < W) wa = wav;
+      if (tiles > 1) all = {__shfl_sync(kFull, v.c, 0), __shfl_sync(kFull, v.d, 0)};
+    } else if (tiles > 1) {
+      all = {__shfl_sync(kFull, inc.c, 0), __shfl_sync(kFull, inc.d, 0)};
     }
-    Real g_next = exc.c * after + exc.d;  // g[s, tb + K]
+    // g just right of the tile: nothing for the tile holding t1, else tile
+    // j+1's hand-off, which this tile then carries to tile j-1.
+    Real into = Real(0);
+    int unused;
+    if (j < last) into = in.Await(s, &unused);
+    if (j > 0 && threadIdx.x == 0) in.Send(j - 1, s, all.c * into + all.d, 0);
+    const Real after = wa.c * into + wa.d;  // g just right of warp w's last frame
+    Real g_next = exc.c * after + exc.d;    // g[s, tb + K]
 #pragma unroll
     for (int k = K - 1; k >= 0; --k) {
       const int t = tb + k;
@@ -279,23 +418,34 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
       }
     }
   };
-  Real ra[K + 1], rb[K + 1];
-  load(s1, ra);
-  for (int s = s1; s >= s0; s -= 2) {
-    do_row(s, ra, rb);
-    if (s > s0) do_row(s - 1, rb, ra);
+  if (j <= last) {
+    Real ra[K + 1], rb[K + 1];
+    load(s1, ra);
+    for (int s = s1; s >= s0; s -= 2) {
+      do_row(s, ra, rb);
+      if (s > s0) do_row(s - 1, rb, ra);
+    }
   }
+  if (tiles > 1) ClusterSync();  // no block leaves while a peer may write its slots
 }
 
-// The frames a thread owns, 0 where the kernels cannot run them.
-int CheckedFrames(const MiSizes& sz, int K) {
-  const bool ok =
-      MiRowsFit(sz) && (K == 1 || K == 2 || K == 4) && sz.T + 1 <= int64_t(K) * kRowsMaxThreads;
-  return ok ? K : 0;
+// The plan a launcher runs: the given one (frames 1, 2 or 4, tiles 1 to
+// kRowsMaxTiles, 0: one) or, for frames 0, the launchers'; {0, 0} where it
+// cannot run.
+MiRowsPlan CheckedPlan(const MiSizes& sz, MiRowsPlan given, MiRowsPlan chosen) {
+  const MiRowsPlan pl =
+      given.frames == 0 ? chosen : MiRowsPlan{given.frames, given.tiles == 0 ? 1 : given.tiles};
+  const bool clusters = pl.tiles == 1 || (MiRowsClusters() && sz.S + 1 <= kRowsMaxTiledRows);
+  const bool ok = !sz.modified && (pl.frames == 1 || pl.frames == 2 || pl.frames == 4) &&
+                  pl.tiles >= 1 && pl.tiles <= kRowsMaxTiles && clusters &&
+                  sz.T + 1 <= int64_t(pl.frames) * pl.tiles * kRowsMaxThreads;
+  return ok ? pl : MiRowsPlan{0, 0};
 }
 
-int ThreadsFor(const MiSizes& sz, int K) {
-  const int64_t want = (sz.T + 1 + K - 1) / K;
+// Threads a block: the tile's frames, whole warps.
+int ThreadsFor(const MiSizes& sz, MiRowsPlan pl) {
+  const int64_t per_tile = (sz.T + 1 + pl.tiles - 1) / pl.tiles;
+  const int64_t want = (per_tile + pl.frames - 1) / pl.frames;
   return int(std::min<int64_t>(kRowsMaxThreads, (want + 31) / 32 * 32));
 }
 
@@ -307,43 +457,85 @@ void WithFrames(int K, Launch&& launch) {
   if (K == 4) launch(std::integral_constant<int, 4>{});
 }
 
+// One block an item, or a cluster of pl.tiles blocks with a hand-off slot a
+// row in dynamic shared memory.
+template <typename Real, typename... Params, typename... Args>
+cudaError_t LaunchTiled(void (*kernel)(Params...), cudaStream_t stream, const MiSizes& sz,
+                        MiRowsPlan pl, Args... args) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(unsigned(sz.B * pl.tiles));
+  cfg.blockDim = dim3(unsigned(ThreadsFor(sz, pl)));
+  cfg.dynamicSmemBytes = pl.tiles > 1 ? Handoff<Real>::Bytes(sz.S + 1) : 0;
+  cfg.stream = stream;
+  cudaLaunchAttribute cluster[1];
+  cluster[0].id = cudaLaunchAttributeClusterDimension;
+  cluster[0].val.clusterDim.x = unsigned(pl.tiles);
+  cluster[0].val.clusterDim.y = 1;
+  cluster[0].val.clusterDim.z = 1;
+  cfg.attrs = cluster;
+  cfg.numAttrs = pl.tiles > 1 ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, Params(args)...);
+}
+
 }  // namespace
+
+bool MiRowsClusters() {
+  // Per device: 0 unknown, 1 no, 2 yes (a benign race: every writer agrees).
+  static int known[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+  if (known[dev] == 0) {
+    int major = 0;
+    cudaFuncAttributes attr{};
+    const bool yes =
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
+        major >= 9 && cudaFuncGetAttributes(&attr, MiForwardRowsKernel<float, 1>) == cudaSuccess &&
+        attr.ptxVersion >= 90 && attr.binaryVersion >= 90;  // not sm_80 code run by JIT
+    known[dev] = yes ? 2 : 1;
+  }
+  return known[dev] == 2;
+}
 
 template <typename Real>
 cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real* py,
                                 const int32_t* boundary, MiSizes sz, Real* p, Real* scores,
-                                int frames_per_thread) {
-  const int K = CheckedFrames(sz, frames_per_thread ? frames_per_thread : MiRowsForwardFrames(sz));
-  if (K == 0) return cudaErrorInvalidValue;
+                                int frames_per_thread, int tiles) {
+  const MiRowsPlan pl =
+      CheckedPlan(sz, {frames_per_thread, tiles}, MiRowsForwardPlan(sz, MiRowsClusters()));
+  if (pl.tiles == 0) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
-  WithFrames(K, [&](auto k) {
-    MiForwardRowsKernel<Real, decltype(k)::value>
-        <<<sz.B, ThreadsFor(sz, K), 0, stream>>>(px, py, boundary, sz, p, scores);
+  cudaError_t err = cudaSuccess;
+  WithFrames(pl.frames, [&](auto k) {
+    err = LaunchTiled<Real>(MiForwardRowsKernel<Real, decltype(k)::value>, stream, sz, pl, px, py,
+                            boundary, sz, pl.tiles, p, scores);
   });
-  return cudaGetLastError();
+  return err;
 }
 
 template <typename Real>
 cudaError_t LaunchMiBackwardRows(cudaStream_t stream, const int32_t* boundary, MiSizes sz,
-                                 const Real* p, Real* px_grad, Real* py_grad,
-                                 int frames_per_thread) {
-  const int K = CheckedFrames(sz, frames_per_thread ? frames_per_thread : MiRowsBackwardFrames(sz));
-  if (K == 0) return cudaErrorInvalidValue;
+                                 const Real* p, Real* px_grad, Real* py_grad, int frames_per_thread,
+                                 int tiles) {
+  const MiRowsPlan pl =
+      CheckedPlan(sz, {frames_per_thread, tiles}, MiRowsBackwardPlan(sz, MiRowsClusters()));
+  if (pl.tiles == 0) return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
-  WithFrames(K, [&](auto k) {
-    MiBackwardRowsKernel<Real, decltype(k)::value>
-        <<<sz.B, ThreadsFor(sz, K), 0, stream>>>(boundary, sz, p, px_grad, py_grad);
+  cudaError_t err = cudaSuccess;
+  WithFrames(pl.frames, [&](auto k) {
+    err = LaunchTiled<Real>(MiBackwardRowsKernel<Real, decltype(k)::value>, stream, sz, pl,
+                            boundary, sz, pl.tiles, p, px_grad, py_grad);
   });
-  return cudaGetLastError();
+  return err;
 }
 
 template cudaError_t LaunchMiForwardRows<float>(cudaStream_t, const float*, const float*,
-                                                const int32_t*, MiSizes, float*, float*, int);
+                                                const int32_t*, MiSizes, float*, float*, int, int);
 template cudaError_t LaunchMiForwardRows<double>(cudaStream_t, const double*, const double*,
-                                                 const int32_t*, MiSizes, double*, double*, int);
+                                                 const int32_t*, MiSizes, double*, double*, int,
+                                                 int);
 template cudaError_t LaunchMiBackwardRows<float>(cudaStream_t, const int32_t*, MiSizes,
-                                                 const float*, float*, float*, int);
+                                                 const float*, float*, float*, int, int);
 template cudaError_t LaunchMiBackwardRows<double>(cudaStream_t, const int32_t*, MiSizes,
-                                                  const double*, double*, double*, int);
+                                                  const double*, double*, double*, int, int);
 
 }  // namespace xla_rnnt

@@ -8,53 +8,92 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "cc/mutual_information.h"
 
 namespace xla_rnnt {
 
-constexpr int kRowsMaxThreads = 512;  // one block per item, 16 warps at most
+constexpr int kRowsMaxThreads = 512;  // a block, 16 warps at most
+// Blocks an item at most: a thread-block cluster of the portable size, whose
+// blocks hand each row's value on through each other's shared memory.
+constexpr int kRowsMaxTiles = 8;
+// Rows of a tiled item: a hand-off slot a row in shared memory (float64:
+// 16 bytes a row, 32 KiB).
+constexpr int64_t kRowsMaxTiledRows = 2048;
 
-// The frames each thread owns in a row (1, 2 or 4), as the launchers choose
-// them: the fewest that keep the forward within 8 warps and the backward
-// within 16. Fewer frames a thread mean more warps, a shorter walk and fewer
-// compositions per thread; an H200 measured the forward fastest at 8 warps
+// How a row is cut: each thread owns `frames` consecutive frames (1, 2 or 4)
+// and each item takes `tiles` blocks, one run of frames each (a cluster when
+// tiles > 1: compute capability 9.0, MiRowsClusters()).
+struct MiRowsPlan {
+  int frames, tiles;
+};
+
+// The launchers' plans: the fewest frames a thread within `threads` threads a
+// block and kRowsMaxTiles blocks (tiles: 1 without clusters), {0, 0} where
+// none fits. An H200 measured the single-block forward fastest at 8 warps
 // (16: 10% slower at T = 500) and the backward at 16 (T = 1000: 0.172 ms at
-// 16 warps against 0.226 at 8; kernel_bench times all three).
-inline int MiRowsForwardFrames(const MiSizes& sz) {
-  return sz.T + 1 <= 256 ? 1 : sz.T + 1 <= 512 ? 2 : 4;
+// 16 warps against 0.226 at 8); kernel_bench times every plan.
+inline MiRowsPlan MiRowsPlanFor(const MiSizes& sz, int threads, bool clusters) {
+  const int64_t frames = sz.T + 1;
+  const int max_tiles = clusters && sz.S + 1 <= kRowsMaxTiledRows ? kRowsMaxTiles : 1;
+  // One block while it holds the row at 4 frames a thread: tiles only for the
+  // rows a block cannot scan.
+  for (int k = 1; k <= 4; k *= 2)
+    if (frames <= int64_t(k) * threads) return {k, 1};
+  for (int k = 1; k <= 4; k *= 2) {
+    const int64_t tiles = (frames + int64_t(k) * threads - 1) / (int64_t(k) * threads);
+    if (tiles <= max_tiles) return {k, int(tiles)};
+  }
+  return {0, 0};
 }
-inline int MiRowsBackwardFrames(const MiSizes& sz) { return sz.T + 1 <= 512 ? 1 : 2; }
+inline MiRowsPlan MiRowsForwardPlan(const MiSizes& sz, bool clusters) {
+  return MiRowsPlanFor(sz, 256, clusters);
+}
+inline MiRowsPlan MiRowsBackwardPlan(const MiSizes& sz, bool clusters) {
+  return MiRowsPlanFor(sz, kRowsMaxThreads, clusters);
+}
 
-// What the launchers can run on the row scan: regular lattices of T + 1 <=
-// 1024 frames (the modified recursion's cells need only the previous frame;
-// longer rows lost to the wavefront at 16 warps: 1.86 against 1.49 ms at
-// (8, 2000, 400)).
-inline bool MiRowsFit(const MiSizes& sz) { return !sz.modified && sz.T + 1 <= 1024; }
+// Whether the current device runs the tiled rows (thread-block clusters:
+// compute capability 9.0 and kernels built for it); cached per device.
+bool MiRowsClusters();
+
+// What the launchers can run on the row scan: regular lattices (the modified
+// recursion's cells need only the previous frame) whose rows a plan holds.
+inline bool MiRowsFit(const MiSizes& sz, bool clusters) {
+  return !sz.modified && MiRowsForwardPlan(sz, clusters).tiles > 0 &&
+         MiRowsBackwardPlan(sz, clusters).tiles > 0;
+}
 
 // Where the row scan beats the wavefront: its S + 1 rows cost less than the
-// wavefront's S + T steps. Measured (H200, fwd+bwd, kernel_bench) a row cost
-// 2.5, 3.0, 3.9, 4.1 and 5.3 wavefront steps at T = 100, 200, 300, 500 and
-// 1000, under 2.6 + T / 350; so rows win where S is well below T, as in
-// transducer lattices of subword targets, and S near T stays on the wavefront.
-inline bool MiRowsServe(const MiSizes& sz) {
-  return MiRowsFit(sz) && (sz.S + 1) * (910 + sz.T) <= 350 * (sz.S + sz.T);
+// wavefront's S + T steps. Measured (H200, fwd+bwd, kernel_bench) a row of
+// one block cost 2.5, 3.0, 3.9, 4.1 and 5.3 wavefront steps at T = 100, 200,
+// 300, 500 and 1000, under 2.6 + (its block's frames) / 350; so rows win where
+// S is well below T, as in transducer lattices of subword targets, and S near
+// T stays on the wavefront.
+inline bool MiRowsServe(const MiSizes& sz, bool clusters) {
+  if (!MiRowsFit(sz, clusters)) return false;
+  const MiRowsPlan f = MiRowsForwardPlan(sz, clusters);
+  const int64_t block_frames = std::min<int64_t>(sz.T + 1, int64_t(f.frames) * 256);
+  return (sz.S + 1) * (910 + block_frames) <= 350 * (sz.S + sz.T);
 }
 
-// Both return cudaErrorInvalidValue where !MiRowsFit(sizes) or where
-// frames_per_thread (1, 2 or 4; 0: the launchers' choice above) cannot hold
-// T + 1 frames in kRowsMaxThreads threads. Any forward's p serves any
-// backward, whatever the frames of each.
+// Both return cudaErrorInvalidValue where the plan (frames_per_thread 1, 2
+// or 4, 0: the launchers' plan above; tiles 1 to kRowsMaxTiles, 0: one) cannot
+// hold T + 1 frames in kRowsMaxThreads threads a block, where tiles > 1
+// without clusters or with more than kRowsMaxTiledRows rows, or for a
+// modified lattice. Any forward's p serves any backward, whatever the plan of
+// each.
 template <typename Real>
 cudaError_t LaunchMiForwardRows(cudaStream_t stream, const Real* px, const Real* py,
                                 const int32_t* boundary, MiSizes sizes, Real* p, Real* scores,
-                                int frames_per_thread = 0);
+                                int frames_per_thread = 0, int tiles = 0);
 
 template <typename Real>
 cudaError_t LaunchMiBackwardRows(cudaStream_t stream, const int32_t* boundary, MiSizes sizes,
                                  const Real* p, Real* px_grad, Real* py_grad,
-                                 int frames_per_thread = 0);
+                                 int frames_per_thread = 0, int tiles = 0);
 
 }  // namespace xla_rnnt
 

@@ -48,7 +48,17 @@ def _run(device, px, py, boundary, weights):
 
 
 # Shapes span one thread per row (S < 256) and several rows per thread.
-SHAPES = [(3, 0, 7), (4, 5, 1), (5, 17, 40), (2, 300, 150), (8, 100, 500), (1, 600, 700)]
+# (2, 60, 1500): regular lattices there run the row scan in tiles, one cluster
+# of blocks an item (cuda/mi_rows_cuda.h), where the GPU runs clusters.
+SHAPES = [
+    (3, 0, 7),
+    (4, 5, 1),
+    (5, 17, 40),
+    (2, 300, 150),
+    (8, 100, 500),
+    (1, 600, 700),
+    (2, 60, 1500),
+]
 
 
 def _assert_scores_close(got, want, S, T, tol):
@@ -123,8 +133,9 @@ def test_cuda_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
     assert np.all(gx[1] == 0) and np.all(gy[1] == 0)
 
 
-# S well below T runs the row scan, S near T the wavefront (MiRowsServe).
-@pytest.mark.parametrize("S,T", [(3, 200), (40, 50)])
+# S well below T runs the row scan (T = 1500: in tiles), S near T the
+# wavefront (MiRowsServe).
+@pytest.mark.parametrize("S,T", [(3, 200), (3, 1500), (40, 50)])
 @pytest.mark.parametrize("modified", [False, True])
 def test_cuda_non_finite_inputs_give_non_finite_scores_and_zero_gradients(rng, S, T, modified):
     px, py, boundary, bad = non_finite.inputs(rng, 6, S, T, modified, np.float32)

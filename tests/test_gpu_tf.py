@@ -43,7 +43,10 @@ def _run_recursion(device, *args):
     return [scores.numpy()] + [g.numpy() for g in grads]
 
 
-@pytest.mark.parametrize("B,S,T", [(3, 0, 7), (5, 17, 40), (2, 300, 150), (8, 100, 500)])
+# (2, 60, 1500): the row scan in tiles (see test_gpu_jax.py).
+@pytest.mark.parametrize(
+    "B,S,T", [(3, 0, 7), (5, 17, 40), (2, 300, 150), (8, 100, 500), (2, 60, 1500)]
+)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gpu_recursion_matches_cpu_and_float64(rng, B, S, T, dtype):
     px = rng.standard_normal((B, S, T + 1)).astype(dtype)
@@ -77,7 +80,7 @@ def test_gpu_invalid_boundary_gives_nan_score_and_zero_gradient(rng):
     assert np.any(gx[0] != 0)
 
 
-@pytest.mark.parametrize("S,T", [(3, 200), (40, 50)])  # row scan, wavefront
+@pytest.mark.parametrize("S,T", [(3, 200), (3, 1500), (40, 50)])  # rows, tiled rows, wavefront
 def test_gpu_non_finite_inputs_give_non_finite_scores_and_zero_gradients(rng, S, T):
     px, py, boundary, bad = non_finite.inputs(rng, 6, S, T, False, np.float32)
     scores, gx, gy = _run_recursion(

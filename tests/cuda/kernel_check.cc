@@ -474,9 +474,15 @@ template <typename Real>
 struct MiDevice {
   MiResult<Real> fwd, bwd, fb;
   // Gradients of the other backward kernel from fwd's p, where both can run
-  // (regular, T + 1 <= 1024): the row scan and the wavefront read each
-  // other's workspace (cuda/mi_rows_cuda.h). Elsewhere a copy of bwd.
+  // (regular lattices the row scan holds): the row scan and the wavefront
+  // read each other's workspace (cuda/mi_rows_cuda.h). Elsewhere a copy of bwd.
   MiResult<Real> crossed;
+  // The row scan forced into tiles of 32 to 512 frames (2 to 8 blocks an
+  // item, the hand-off between them), forward then backward from its p,
+  // where the device runs clusters and the lattice is regular; has_tiled
+  // says whether it ran.
+  MiResult<Real> tiled;
+  bool has_tiled = false;
 };
 
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
@@ -530,10 +536,11 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     out.bwd.px_grad = px_grad.Download();
     out.bwd.py_grad = py_grad.Download();
     out.crossed = out.bwd;
-    if (MiRowsFit(sz)) {
+    const bool clusters = MiRowsClusters();
+    if (MiRowsFit(sz, clusters)) {
       px_grad.Sentinel();
       py_grad.Sentinel();
-      Launched(MiRowsServe(sz)
+      Launched(MiRowsServe(sz, clusters)
                    ? LaunchMiBackwardWavefront<Real>(g_stream, boundary.get(), sz, p.get(),
                                                      px_grad.get(), py_grad.get(), g.get())
                    : LaunchMiBackwardRows<Real>(g_stream, boundary.get(), sz, p.get(),
@@ -541,6 +548,29 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
                "the other backward");
       out.crossed.px_grad = px_grad.Download();
       out.crossed.py_grad = py_grad.Download();
+    }
+    if (!sz.modified && clusters && sz.S + 1 <= kRowsMaxTiledRows) {
+      // A tile a warp's worth of frames at one frame a thread where 8 tiles
+      // hold the row, more frames a thread beyond.
+      const int64_t T1 = sz.T + 1;
+      const int tiles = int(std::min<int64_t>(kRowsMaxTiles, std::max<int64_t>(2, (T1 + 31) / 32)));
+      const int frames = T1 <= tiles * int64_t(kRowsMaxThreads)       ? 1
+                         : T1 <= 2 * tiles * int64_t(kRowsMaxThreads) ? 2
+                                                                      : 4;
+      scores.Sentinel();
+      px_grad.Sentinel();
+      py_grad.Sentinel();
+      Launched(LaunchMiForwardRows<Real>(g_stream, px.get(), py.get(), boundary.get(), sz, p.get(),
+                                         scores.get(), frames, tiles),
+               "LaunchMiForwardRows (tiles)");
+      out.tiled.scores = scores.Download();
+      out.tiled.up_share = DownloadUpShares(p, in);
+      Launched(LaunchMiBackwardRows<Real>(g_stream, boundary.get(), sz, p.get(), px_grad.get(),
+                                          py_grad.get(), frames, tiles),
+               "LaunchMiBackwardRows (tiles)");
+      out.tiled.px_grad = px_grad.Download();
+      out.tiled.py_grad = py_grad.Download();
+      out.has_tiled = true;
     }
   }
   DevBuf<Real> p(n_p), scores(sz.B), px_grad(in.px.size()), py_grad(in.py.size()), g(n_g);
@@ -589,7 +619,7 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     MiBackwardCpu<Real>(pxb, pyb, row, one, p.data(), gx, gy);
     AppendUpShares(p.data(), pxb, T1, pxc, sz.modified, row, &r.up_share);
   }
-  return MiDevice<Real>{r, r, r, r};
+  return MiDevice<Real>{r, r, r, r, r, !sz.modified};
 }
 
 #endif  // XLA_RNNT_KCHECK_CPU_ONLY
@@ -621,7 +651,7 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
   std::snprintf(label, sizeof(label), "mi %-11s %s %-8s S=%" PRId64 " T=%" PRId64,
                 LatticeName(lattice), DtypeName<Real>(), cfg.tag, cfg.S, cfg.T);
   const std::string base = label;
-  const std::string labels[3] = {base + " fwd", base + " bwd", base + " fwd+bwd"};
+  const std::string labels[4] = {base + " fwd", base + " bwd", base + " fwd+bwd", base + " tiles"};
   Rng rng = CaseRng();  // the stream of the case's first line
   bool any = false;
   for (const std::string& l : labels) any = Selected(l) || any;
@@ -652,6 +682,7 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
   Perturb<Real>({&dev.bwd.px_grad, &dev.bwd.py_grad});
   Perturb<Real>({&dev.crossed.px_grad, &dev.crossed.py_grad});
   Perturb<Real>({&dev.fb.scores, &dev.fb.up_share, &dev.fb.px_grad, &dev.fb.py_grad});
+  Perturb<Real>({&dev.tiled.scores, &dev.tiled.up_share, &dev.tiled.px_grad, &dev.tiled.py_grad});
   const double tol = f32 ? 1e-5 : 1e-12;
   Report(labels[0],
          {Compare("scores", dev.fwd.scores, ref.scores, &ref64.scores, true),
@@ -669,6 +700,13 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
           Compare("px_grad", dev.fb.px_grad, ref.px_grad, &ref64.px_grad, false),
           Compare("py_grad", dev.fb.py_grad, ref.py_grad, &ref64.py_grad, false)},
          tol);
+  if (dev.has_tiled)
+    Report(labels[3],
+           {Compare("scores", dev.tiled.scores, ref.scores, &ref64.scores, true),
+            Compare("up_share", dev.tiled.up_share, ref.up_share, &ref64.up_share, false),
+            Compare("px_grad", dev.tiled.px_grad, ref.px_grad, &ref64.px_grad, false),
+            Compare("py_grad", dev.tiled.py_grad, ref.py_grad, &ref64.py_grad, false)},
+           tol);
 }
 
 // ---------------------------------------------------------------- log-softmax + gather
@@ -1165,11 +1203,14 @@ std::vector<MiConfig> MiConfigs() {
   // Rows per band: 32 lanes per warp, W <= 16 warps (fewer where shared
   // memory runs out: for H200 float64 backward W = 7), so S = 520 runs in 2-3
   // bands and S = 1100 in 3-5; T = 300 wraps the 128-entry handoff rings.
-  // Regular lattices of T + 1 <= 1024 frames and S well below T run the row
-  // scan (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
+  // Regular lattices with S well below T run the row scan
+  // (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
   // cases: 1 frame a thread both ways up to T = 255, "longT" 2 forward and 1
-  // backward, T = 1023 4 and 2, 8 and 16 full warps); the others, and
-  // T = 1100, the wavefront.
+  // backward, T = 1023 4 and 2, 8 and 16 full warps; on devices with clusters
+  // "wave1100" and "tiles..." in tiles of one cluster an item: T = 1100 and
+  // 1500 at 1 frame a thread, 5-6 and 3 tiles, T = 3000 2 frames forward);
+  // the others the wavefront. Every regular case also runs forced tiles
+  // (MiDevice::tiled).
   // float64 lattices much longer than these drift past 1e-12 in both twins
   // (an H200 measured 2e-12 to 2e-11 at S + T = 4100).
   return {
@@ -1189,6 +1230,8 @@ std::vector<MiConfig> MiConfigs() {
       {"rows8w", 12, 1023, {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS}, 0.02, false},
       {"rowsinv", 6, 60, {}, 0, true},
       {"wave1100", 4, 1100, {K::kFull, K::kRagged}, 0, false},
+      {"tiles1500", 40, 1500, {K::kFull, K::kOffsets, K::kRagged, K::kEmptyS}, 0.02, false},
+      {"tiles3000", 10, 3000, {K::kFull, K::kRagged, K::kPoint}, 0, false},
       {"invalid", 40, 50, {}, 0, true},
       {"B=0", 3, 4, {}, 0, false},
   };
