@@ -470,7 +470,8 @@ int main(int argc, char** argv) {
     for (int k : {1, 2, 4})
       for (int tiles : {1, 2, 4, 8}) {
         const int64_t T1 = T + 1;
-        if (T1 > int64_t(k) * tiles * kRowsMaxThreads || (tiles > 1 && !clusters) ||
+        if (T1 > int64_t(k) * tiles * kRowsMaxThreads ||
+            (tiles > 1 && (!clusters || S + 1 > kRowsMaxTiledRows)) ||
             (tiles > 1 && T1 <= int64_t(k) * 32 * (tiles - 1)))
           continue;
         variants.push_back({k, tiles});

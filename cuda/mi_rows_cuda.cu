@@ -34,6 +34,7 @@
 #include <cooperative_groups.h>
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 
 #include "cuda/ext_range.h"
@@ -79,14 +80,16 @@ __device__ __forceinline__ void ReleaseFlag(int* flag) {
 #endif
 }
 
+// Spins on relaxed loads (an acquire a poll would cost more), then one fence.
 __device__ __forceinline__ void AwaitFlag(const int* flag) {
 #ifdef XLA_RNNT_NO_CLUSTERS
   __trap();
 #else
   int v = 0;
   do {
-    asm volatile("ld.acquire.cluster.s32 %0, [%1];" : "=r"(v) : "l"(flag) : "memory");
+    asm volatile("ld.relaxed.cluster.s32 %0, [%1];" : "=r"(v) : "l"(flag) : "memory");
   } while (v == 0);
+  asm volatile("fence.acq_rel.cluster;" ::: "memory");
 #endif
 }
 
@@ -108,16 +111,23 @@ struct Handoff {
   __device__ void Clear(int rows) {
     for (int i = threadIdx.x; i < rows; i += blockDim.x) flag[i] = 0;
   }
-  // Row r's value into block `rank`'s slot (one thread).
-  __device__ void Send(int rank, int r, Real value, int exponent) {
+  // Row r's value (and exponent, forward) into block `rank`'s slot (one thread).
+  __device__ void Send(int rank, int r, Real value) {
     PeerShared(v + r, rank)[0] = value;
-    PeerShared(e + r, rank)[0] = exponent;
     ReleaseFlag(PeerShared(flag + r, rank));
   }
-  __device__ Real Await(int r, int* exponent) {
+  __device__ void Send(int rank, int r, Real value, int exponent) {
+    PeerShared(e + r, rank)[0] = exponent;
+    Send(rank, r, value);
+  }
+  __device__ Real Await(int r) {
     AwaitFlag(flag + r);
-    *exponent = e[r];
     return v[r];
+  }
+  __device__ Real Await(int r, int* exponent) {
+    const Real value = Await(r);
+    *exponent = e[r];
+    return value;
   }
 };
 
@@ -270,7 +280,7 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
       in.Send(j + 1, s, out.m, out.e);
     }
     // P before warp w (one tile: wp applied to nothing).
-    const E before = tiles > 1 ? ExtNormalize(ExtAdd(MulRaw(wp.a, into), wp.b)) : wp.b;
+    const E before = j > 0 ? ExtNormalize(ExtAdd(MulRaw(wp.a, into), wp.b)) : wp.b;
     E P = ExtNormalize(ExtAdd(MulRaw(exc.a, before), exc.b));  // P[s, tb - 1]
 #pragma unroll
     for (int k = 0; k < K; ++k) {
@@ -400,11 +410,10 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
     // g just right of the tile: nothing for the tile holding t1, else tile
     // j+1's hand-off, which this tile then carries to tile j-1.
     Real into = Real(0);
-    int unused;
-    if (j < last) into = in.Await(s, &unused);
-    if (j > 0 && threadIdx.x == 0) in.Send(j - 1, s, all.c * into + all.d, 0);
-    const Real after = wa.c * into + wa.d;  // g just right of warp w's last frame
-    Real g_next = exc.c * after + exc.d;    // g[s, tb + K]
+    if (j < last) into = in.Await(s);
+    if (j > 0 && threadIdx.x == 0) in.Send(j - 1, s, all.c * into + all.d);
+    const Real after = j < last ? wa.c * into + wa.d : wa.d;  // g right of warp w's frames
+    Real g_next = exc.c * after + exc.d;                      // g[s, tb + K]
 #pragma unroll
     for (int k = K - 1; k >= 0; --k) {
       const int t = tb + k;
@@ -430,9 +439,10 @@ __global__ void __launch_bounds__(kRowsMaxThreads)
 }
 
 // The plan a launcher runs: the given one (frames 1, 2 or 4, tiles 1 to
-// kRowsMaxTiles, 0: one) or, for frames 0, the launchers'; {0, 0} where it
-// cannot run.
+// kRowsMaxTiles, 0: one) or, for frames 0 and tiles 0, the launchers'; {0, 0}
+// where it cannot run.
 MiRowsPlan CheckedPlan(const MiSizes& sz, MiRowsPlan given, MiRowsPlan chosen) {
+  if (given.frames == 0 && given.tiles != 0) return {0, 0};
   const MiRowsPlan pl =
       given.frames == 0 ? chosen : MiRowsPlan{given.frames, given.tiles == 0 ? 1 : given.tiles};
   const bool clusters = pl.tiles == 1 || (MiRowsClusters() && sz.S + 1 <= kRowsMaxTiledRows);
@@ -480,20 +490,23 @@ cudaError_t LaunchTiled(void (*kernel)(Params...), cudaStream_t stream, const Mi
 }  // namespace
 
 bool MiRowsClusters() {
-  // Per device: 0 unknown, 1 no, 2 yes (a benign race: every writer agrees).
-  static int known[64] = {};
+  // Per device: 0 unknown, 1 no, 2 yes (every thread that asks finds the same).
+  static std::atomic<int> known[64] = {};
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
-  if (known[dev] == 0) {
-    int major = 0;
+  if (known[dev].load(std::memory_order_relaxed) == 0) {
+    int major = 0, cluster_launch = 0;
     cudaFuncAttributes attr{};
     const bool yes =
         cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) == cudaSuccess &&
-        major >= 9 && cudaFuncGetAttributes(&attr, MiForwardRowsKernel<float, 1>) == cudaSuccess &&
+        major >= 9 &&
+        cudaDeviceGetAttribute(&cluster_launch, cudaDevAttrClusterLaunch, dev) == cudaSuccess &&
+        cluster_launch != 0 &&
+        cudaFuncGetAttributes(&attr, MiForwardRowsKernel<float, 1>) == cudaSuccess &&
         attr.ptxVersion >= 90 && attr.binaryVersion >= 90;  // not sm_80 code run by JIT
-    known[dev] = yes ? 2 : 1;
+    known[dev].store(yes ? 2 : 1, std::memory_order_relaxed);
   }
-  return known[dev] == 2;
+  return known[dev].load(std::memory_order_relaxed) == 2;
 }
 
 template <typename Real>

@@ -38,10 +38,10 @@ struct MiRowsPlan {
 inline MiRowsPlan MiRowsPlanFor(const MiSizes& sz, int threads, bool clusters) {
   const int64_t frames = sz.T + 1;
   const int max_tiles = clusters && sz.S + 1 <= kRowsMaxTiledRows ? kRowsMaxTiles : 1;
-  // One block while it holds the row at 4 frames a thread: tiles only for the
-  // rows a block cannot scan.
+  // One block while it holds the row within 1024 frames (where one block an
+  // item was measured), tiles beyond.
   for (int k = 1; k <= 4; k *= 2)
-    if (frames <= int64_t(k) * threads) return {k, 1};
+    if (frames <= int64_t(k) * threads && frames <= 1024) return {k, 1};
   for (int k = 1; k <= 4; k *= 2) {
     const int64_t tiles = (frames + int64_t(k) * threads - 1) / (int64_t(k) * threads);
     if (tiles <= max_tiles) return {k, int(tiles)};
@@ -56,7 +56,8 @@ inline MiRowsPlan MiRowsBackwardPlan(const MiSizes& sz, bool clusters) {
 }
 
 // Whether the current device runs the tiled rows (thread-block clusters:
-// compute capability 9.0 and kernels built for it); cached per device.
+// compute capability 9.0, cluster launch, kernels built for it); cached per
+// device.
 bool MiRowsClusters();
 
 // What the launchers can run on the row scan: regular lattices (the modified
@@ -75,7 +76,7 @@ inline bool MiRowsFit(const MiSizes& sz, bool clusters) {
 inline bool MiRowsServe(const MiSizes& sz, bool clusters) {
   if (!MiRowsFit(sz, clusters)) return false;
   const MiRowsPlan f = MiRowsForwardPlan(sz, clusters);
-  const int64_t block_frames = std::min<int64_t>(sz.T + 1, int64_t(f.frames) * 256);
+  const int64_t block_frames = std::min<int64_t>(sz.T, int64_t(f.frames) * 256);
   return (sz.S + 1) * (910 + block_frames) <= 350 * (sz.S + sz.T);
 }
 

@@ -467,6 +467,10 @@ MiResult<R> CpuMiRef(const std::vector<R>& px, const std::vector<R>& py, const I
   return r;
 }
 
+struct TilePlan {  // of the row scan: frames a thread, blocks an item
+  int frames, tiles;
+};
+
 // Device results of the three entry points: forward alone; backward alone
 // from the forward's p (as the FFI backward gets it); forward+backward into
 // fresh buffers.
@@ -477,12 +481,12 @@ struct MiDevice {
   // (regular lattices the row scan holds): the row scan and the wavefront
   // read each other's workspace (cuda/mi_rows_cuda.h). Elsewhere a copy of bwd.
   MiResult<Real> crossed;
-  // The row scan forced into tiles of 32 to 512 frames (2 to 8 blocks an
-  // item, the hand-off between them), forward then backward from its p,
-  // where the device runs clusters and the lattice is regular; has_tiled
-  // says whether it ran.
-  MiResult<Real> tiled;
-  bool has_tiled = false;
+  // The row scan forced into tiles (2 to 8 blocks an item, the hand-off
+  // between them) at 1, 2 and 4 frames a thread, a tile a warp's worth of
+  // frames where 8 tiles hold the row: forward into a fresh p, then backward
+  // from it. Empty where the device runs no clusters or the lattice is not
+  // regular.
+  std::vector<std::pair<TilePlan, MiResult<Real>>> tiled;
 };
 
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
@@ -549,28 +553,28 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
       out.crossed.px_grad = px_grad.Download();
       out.crossed.py_grad = py_grad.Download();
     }
-    if (!sz.modified && clusters && sz.S + 1 <= kRowsMaxTiledRows) {
-      // A tile a warp's worth of frames at one frame a thread where 8 tiles
-      // hold the row, more frames a thread beyond.
-      const int64_t T1 = sz.T + 1;
-      const int tiles = int(std::min<int64_t>(kRowsMaxTiles, std::max<int64_t>(2, (T1 + 31) / 32)));
-      const int frames = T1 <= tiles * int64_t(kRowsMaxThreads)       ? 1
-                         : T1 <= 2 * tiles * int64_t(kRowsMaxThreads) ? 2
-                                                                      : 4;
+    for (const int frames : {1, 2, 4}) {
+      if (sz.modified || !clusters || sz.S + 1 > kRowsMaxTiledRows) break;
+      const int64_t T1 = sz.T + 1, warp_frames = 32 * frames;
+      const int tiles = int(std::min<int64_t>(
+          kRowsMaxTiles, std::max<int64_t>(2, (T1 + warp_frames - 1) / warp_frames)));
+      if (T1 > int64_t(frames) * tiles * kRowsMaxThreads) continue;
+      p.Sentinel();  // every cell the tiled forward misses then fails
       scores.Sentinel();
       px_grad.Sentinel();
       py_grad.Sentinel();
       Launched(LaunchMiForwardRows<Real>(g_stream, px.get(), py.get(), boundary.get(), sz, p.get(),
                                          scores.get(), frames, tiles),
                "LaunchMiForwardRows (tiles)");
-      out.tiled.scores = scores.Download();
-      out.tiled.up_share = DownloadUpShares(p, in);
+      MiResult<Real> r;
+      r.scores = scores.Download();
+      r.up_share = DownloadUpShares(p, in);
       Launched(LaunchMiBackwardRows<Real>(g_stream, boundary.get(), sz, p.get(), px_grad.get(),
                                           py_grad.get(), frames, tiles),
                "LaunchMiBackwardRows (tiles)");
-      out.tiled.px_grad = px_grad.Download();
-      out.tiled.py_grad = py_grad.Download();
-      out.has_tiled = true;
+      r.px_grad = px_grad.Download();
+      r.py_grad = py_grad.Download();
+      out.tiled.push_back({TilePlan{frames, tiles}, r});
     }
   }
   DevBuf<Real> p(n_p), scores(sz.B), px_grad(in.px.size()), py_grad(in.py.size()), g(n_g);
@@ -619,7 +623,9 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     MiBackwardCpu<Real>(pxb, pyb, row, one, p.data(), gx, gy);
     AppendUpShares(p.data(), pxb, T1, pxc, sz.modified, row, &r.up_share);
   }
-  return MiDevice<Real>{r, r, r, r, r, !sz.modified};
+  MiDevice<Real> out{r, r, r, r, {}};
+  if (!sz.modified) out.tiled.push_back({TilePlan{1, 2}, r});
+  return out;
 }
 
 #endif  // XLA_RNNT_KCHECK_CPU_ONLY
@@ -682,7 +688,8 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
   Perturb<Real>({&dev.bwd.px_grad, &dev.bwd.py_grad});
   Perturb<Real>({&dev.crossed.px_grad, &dev.crossed.py_grad});
   Perturb<Real>({&dev.fb.scores, &dev.fb.up_share, &dev.fb.px_grad, &dev.fb.py_grad});
-  Perturb<Real>({&dev.tiled.scores, &dev.tiled.up_share, &dev.tiled.px_grad, &dev.tiled.py_grad});
+  for (auto& t : dev.tiled)
+    Perturb<Real>({&t.second.scores, &t.second.up_share, &t.second.px_grad, &t.second.py_grad});
   const double tol = f32 ? 1e-5 : 1e-12;
   Report(labels[0],
          {Compare("scores", dev.fwd.scores, ref.scores, &ref64.scores, true),
@@ -700,13 +707,20 @@ void RunMi(const MiConfig& cfg, Lattice lattice) {
           Compare("px_grad", dev.fb.px_grad, ref.px_grad, &ref64.px_grad, false),
           Compare("py_grad", dev.fb.py_grad, ref.py_grad, &ref64.py_grad, false)},
          tol);
-  if (dev.has_tiled)
-    Report(labels[3],
-           {Compare("scores", dev.tiled.scores, ref.scores, &ref64.scores, true),
-            Compare("up_share", dev.tiled.up_share, ref.up_share, &ref64.up_share, false),
-            Compare("px_grad", dev.tiled.px_grad, ref.px_grad, &ref64.px_grad, false),
-            Compare("py_grad", dev.tiled.py_grad, ref.py_grad, &ref64.py_grad, false)},
+  for (const auto& t : dev.tiled) {
+    char plan[48];
+    std::snprintf(plan, sizeof(plan), " K=%d x%d", t.first.frames, t.first.tiles);
+    const MiResult<Real>& r = t.second;
+    Report(labels[3] + plan,
+           {Compare("scores", r.scores, ref.scores, &ref64.scores, true),
+            Compare("up_share", r.up_share, ref.up_share, &ref64.up_share, false),
+            Compare("px_grad", r.px_grad, ref.px_grad, &ref64.px_grad, false),
+            Compare("py_grad", r.py_grad, ref.py_grad, &ref64.py_grad, false)},
            tol);
+  }
+  if (!modified && dev.tiled.empty())
+    std::printf("SKIP %s: the device runs no thread-block clusters (not counted)\n",
+                labels[3].c_str());
 }
 
 // ---------------------------------------------------------------- log-softmax + gather
@@ -1207,8 +1221,9 @@ std::vector<MiConfig> MiConfigs() {
   // (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
   // cases: 1 frame a thread both ways up to T = 255, "longT" 2 forward and 1
   // backward, T = 1023 4 and 2, 8 and 16 full warps; on devices with clusters
-  // "wave1100" and "tiles..." in tiles of one cluster an item: T = 1100 and
-  // 1500 at 1 frame a thread, 5-6 and 3 tiles, T = 3000 2 frames forward);
+  // "wave1100" and "tiles..." in tiles of one cluster an item: forward 5 and
+  // 6 tiles at 1 frame a thread at T = 1100 and 1500, 6 at 2 frames at
+  // T = 3000; backward 3, 3 and 6 tiles at 1 frame);
   // the others the wavefront. Every regular case also runs forced tiles
   // (MiDevice::tiled).
   // float64 lattices much longer than these drift past 1e-12 in both twins
