@@ -463,7 +463,8 @@ int main(int argc, char** argv) {
     // wavefront and the row scan at 1, 2 and 4 frames a thread in 1, 2, 4 and
     // 8 tiles an item (those that hold the row, none with tiles of under a
     // warp's frames; tiles > 1 where the device runs clusters).
-    const char* served = MiRowsServe(pr.sz, clusters) ? "launch:rows" : "launch:wavefront";
+    const char* served =
+        MiRowsServe(pr.sz, kRowsTilesInLaunchers && clusters) ? "launch:rows" : "launch:wavefront";
     const MiRowsPlan pf = MiRowsForwardPlan(pr.sz, clusters),
                      pb = MiRowsBackwardPlan(pr.sz, clusters);
     std::vector<MiRowsPlan> variants = {{-1, 0}, {0, 0}};  // the launchers, the wavefront
@@ -498,7 +499,7 @@ int main(int argc, char** argv) {
         bwd();
       });
       char kernel[64];
-      if (v.frames < 0 && MiRowsServe(pr.sz, clusters))
+      if (v.frames < 0 && MiRowsServe(pr.sz, kRowsTilesInLaunchers && clusters))
         std::snprintf(kernel, sizeof(kernel), "%s fwd K=%d x%d bwd K=%d x%d", served, pf.frames,
                       pf.tiles, pb.frames, pb.tiles);
       else
