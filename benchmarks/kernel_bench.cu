@@ -387,6 +387,11 @@ int ProfileOnce(const char* bts) {
   return 0;
 }
 
+// The benchmark's (B, T, S), timed for the lattice recursion and the band.
+const std::vector<std::array<int, 3>> kShapes = {{32, 500, 100}, {16, 1000, 200}, {64, 200, 50},
+                                                 {8, 2000, 400}, {4, 4000, 800},  {128, 100, 30},
+                                                 {128, 300, 60}};
+
 int main(int argc, char** argv) {
   if (const char* bts = std::getenv("XLA_RNNT_BENCH_PROFILE")) return ProfileOnce(bts);
   const char* tag = argc > 1 ? argv[1] : "default";
@@ -444,13 +449,7 @@ int main(int argc, char** argv) {
   std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s %s\n", "variant", "B", "T", "S", "fwd",
               "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor", "kernel");
   bool first_row = true;
-  for (auto bts : {std::array<int, 3>{32, 500, 100},
-                   {16, 1000, 200},
-                   {64, 200, 50},
-                   {8, 2000, 400},
-                   {4, 4000, 800},
-                   {128, 100, 30},
-                   {128, 300, 60}}) {
+  for (const std::array<int, 3>& bts : kShapes) {
     const int B = bts[0], T = bts[1], S = bts[2];
     const bool clusters = MiRowsClusters();
     if (rows_only && !MiRowsFit(MiSizes{B, S, T, false}, clusters)) continue;
@@ -463,8 +462,8 @@ int main(int argc, char** argv) {
     // wavefront and the row scan at 1, 2 and 4 frames a thread in 1, 2, 4 and
     // 8 tiles an item (those that hold the row, none with tiles of under a
     // warp's frames; tiles > 1 where the device runs clusters).
-    const char* served =
-        MiRowsServe(pr.sz, kRowsTilesInLaunchers && clusters) ? "launch:rows" : "launch:wavefront";
+    const bool on_rows = MiRowsServe(pr.sz, kRowsTilesInLaunchers && clusters);
+    const char* served = on_rows ? "launch:rows" : "launch:wavefront";
     const MiRowsPlan pf = MiRowsForwardPlan(pr.sz, clusters),
                      pb = MiRowsBackwardPlan(pr.sz, clusters);
     std::vector<MiRowsPlan> variants = {{-1, 0}, {0, 0}};  // the launchers, the wavefront
@@ -499,7 +498,7 @@ int main(int argc, char** argv) {
         bwd();
       });
       char kernel[64];
-      if (v.frames < 0 && MiRowsServe(pr.sz, kRowsTilesInLaunchers && clusters))
+      if (v.frames < 0 && on_rows)
         std::snprintf(kernel, sizeof(kernel), "%s fwd K=%d x%d bwd K=%d x%d", served, pf.frames,
                       pf.tiles, pb.frames, pb.tiles);
       else
@@ -524,14 +523,7 @@ int main(int argc, char** argv) {
   std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s\n", "band R=5", "B", "T", "S", "fwd",
               "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor");
   first_row = true;
-  for (auto bts : rows_only ? std::vector<std::array<int, 3>>{}
-                            : std::vector<std::array<int, 3>>{std::array<int, 3>{32, 500, 100},
-                                                              {16, 1000, 200},
-                                                              {64, 200, 50},
-                                                              {8, 2000, 400},
-                                                              {4, 4000, 800},
-                                                              {128, 100, 30},
-                                                              {128, 300, 60}}) {
+  for (const std::array<int, 3>& bts : rows_only ? std::vector<std::array<int, 3>>{} : kShapes) {
     const int B = bts[0], T = bts[1], S = bts[2];
     BandDev d = UploadBand(MakeBand(gen, B, T, S));
     const float f = MedianMs([&] { BandForward(d); });
