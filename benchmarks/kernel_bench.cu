@@ -462,7 +462,7 @@ int main(int argc, char** argv) {
     // wavefront and the row scan at 1, 2 and 4 frames a thread in 1, 2, 4 and
     // 8 tiles an item (those that hold the row, none with tiles of under a
     // warp's frames; tiles > 1 where the device runs clusters).
-    const bool on_rows = MiRowsServe(pr.sz, kRowsTilesInLaunchers && clusters);
+    const bool on_rows = MiRowsServe(pr.sz, clusters);
     const char* served = on_rows ? "launch:rows" : "launch:wavefront";
     const MiRowsPlan pf = MiRowsForwardPlan(pr.sz, clusters),
                      pb = MiRowsBackwardPlan(pr.sz, clusters);

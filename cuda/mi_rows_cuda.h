@@ -55,11 +55,6 @@ inline MiRowsPlan MiRowsBackwardPlan(const MiSizes& sz, bool clusters) {
   return MiRowsPlanFor(sz, kRowsMaxThreads, clusters);
 }
 
-// Whether the launchers (cuda/mutual_information_cuda.h) take tiles: not
-// until they have run on a GPU (written 2026-12-03, no GPU lent that day);
-// kernel_check and kernel_bench run them through explicit plans.
-constexpr bool kRowsTilesInLaunchers = false;
-
 // Whether the current device runs the tiled rows (thread-block clusters:
 // compute capability 9.0, cluster launch, kernels built for it); cached per
 // device.

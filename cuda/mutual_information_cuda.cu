@@ -514,7 +514,7 @@ cudaError_t LaunchMiBackwardWavefront(cudaStream_t stream, const int32_t* bounda
 template <typename Real>
 cudaError_t LaunchMiForward(cudaStream_t stream, const Real* px, const Real* py,
                             const int32_t* boundary, MiSizes sz, Real* p, Real* scores) {
-  if (MiRowsServe(sz, kRowsTilesInLaunchers && MiRowsClusters()))
+  if (MiRowsServe(sz, MiRowsClusters()))
     return LaunchMiForwardRows<Real>(stream, px, py, boundary, sz, p, scores);
   return LaunchMiForwardWavefront<Real>(stream, px, py, boundary, sz, p, scores);
 }
@@ -523,7 +523,7 @@ template <typename Real>
 cudaError_t LaunchMiBackward(cudaStream_t stream, const Real* px, const Real* py,
                              const int32_t* boundary, MiSizes sz, const Real* p, Real* px_grad,
                              Real* py_grad, Real* g) {
-  if (MiRowsServe(sz, kRowsTilesInLaunchers && MiRowsClusters()))
+  if (MiRowsServe(sz, MiRowsClusters()))
     return LaunchMiBackwardRows<Real>(stream, boundary, sz, p, px_grad, py_grad);
   return LaunchMiBackwardWavefront<Real>(stream, boundary, sz, p, px_grad, py_grad, g);
 }

@@ -49,8 +49,8 @@ def _run(device, px, py, boundary, weights):
 
 # Shapes span one thread per row (S < 256) and several rows per thread.
 # (2, 60, 1500): regular lattices there run the row scan in tiles, one cluster
-# of blocks an item (cuda/mi_rows_cuda.h), where the GPU runs clusters and the
-# launchers take tiles (kRowsTilesInLaunchers), else the wavefront.
+# of blocks an item (cuda/mi_rows_cuda.h) where the GPU runs clusters, else
+# the wavefront.
 SHAPES = [
     (3, 0, 7),
     (4, 5, 1),

@@ -541,10 +541,10 @@ MiDevice<Real> DeviceMi(const MiInputs<Real>& in) {
     out.bwd.py_grad = py_grad.Download();
     out.crossed = out.bwd;
     const bool clusters = MiRowsClusters();
-    if (MiRowsFit(sz, kRowsTilesInLaunchers && clusters)) {
+    if (MiRowsFit(sz, clusters)) {
       px_grad.Sentinel();
       py_grad.Sentinel();
-      Launched(MiRowsServe(sz, kRowsTilesInLaunchers && clusters)
+      Launched(MiRowsServe(sz, clusters)
                    ? LaunchMiBackwardWavefront<Real>(g_stream, boundary.get(), sz, p.get(),
                                                      px_grad.get(), py_grad.get(), g.get())
                    : LaunchMiBackwardRows<Real>(g_stream, boundary.get(), sz, p.get(),
@@ -1221,8 +1221,7 @@ std::vector<MiConfig> MiConfigs() {
   // (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
   // cases: 1 frame a thread both ways up to T = 255, "longT" 2 forward and 1
   // backward, T = 1023 4 and 2, 8 and 16 full warps; on devices with clusters,
-  // where the launchers take tiles (kRowsTilesInLaunchers), "wave1100" and
-  // "tiles..." in tiles of one cluster an item: forward 5 and
+  // "wave1100" and "tiles..." in tiles of one cluster an item: forward 5 and
   // 6 tiles at 1 frame a thread at T = 1100 and 1500, 6 at 2 frames at
   // T = 3000; backward 3, 3 and 6 tiles at 1 frame);
   // the others the wavefront. Every regular case also runs forced tiles
