@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -173,11 +174,12 @@ BandDev UploadBand(const BandProblem& bp) {
   return d;
 }
 
-void BandForward(const BandDev& d) {
-  CK(LaunchBandForward<float>(0, d.px, d.py, d.st, d.bd, d.sz, d.sc, d.split, d.fin));
+// chunk_frames as the launchers take it: -1 their choice, 0 a warp per item.
+void BandForward(const BandDev& d, int64_t chunk_frames = -1) {
+  CK(LaunchBandForward<float>(0, d.px, d.py, d.st, d.bd, d.sz, d.sc, d.split, d.fin, chunk_frames));
 }
-void BandBackward(const BandDev& d) {
-  CK(LaunchBandBackward<float>(0, d.st, d.bd, d.sz, d.split, d.fin, d.gx, d.gy));
+void BandBackward(const BandDev& d, int64_t chunk_frames = -1) {
+  CK(LaunchBandBackward<float>(0, d.st, d.bd, d.sz, d.split, d.fin, d.gx, d.gy, chunk_frames));
 }
 
 void FreeBand(BandDev& d) {
@@ -517,32 +519,53 @@ int main(int argc, char** argv) {
     Free(d);
   }
   // The band recursion (the pruned loss's windows, R = 5, following each
-  // item's diagonal as pruning places them) on the same boxes; floor: its
-  // steps (frames + window moves + R) at the lattice's step latencies.
+  // item's diagonal as pruning places them) on the same boxes, as the
+  // launchers run it, a warp per item, and in chunks of 12 to 48 frames
+  // (cuda/band_chunks_cuda.h); floor: the warp per item's steps (frames +
+  // window moves + R) at the lattice's step latencies, so a ratio below 1 is
+  // a scan beating the cell-by-cell chain.
   if (json != nullptr) std::fprintf(json, "], \"band_rows\": [");
-  std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s\n", "band R=5", "B", "T", "S", "fwd",
-              "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor");
+  std::printf("%-10s %4s %5s %4s %8s %8s %8s %9s %9s %9s %s\n", "band R=5", "B", "T", "S", "fwd",
+              "bwd", "fwd+bwd", "fwd/floor", "bwd/floor", "fb/floor", "kernel");
   first_row = true;
-  for (const std::array<int, 3>& bts : rows_only ? std::vector<std::array<int, 3>>{} : kShapes) {
+  // Beside the benchmark's shapes, two with many more items (whether chunks
+  // still pay once the warps alone fill the GPU).
+  std::vector<std::array<int, 3>> band_shapes = kShapes;
+  band_shapes.push_back({64, 1000, 200});
+  band_shapes.push_back({32, 2000, 400});
+  for (const std::array<int, 3>& bts :
+       rows_only ? std::vector<std::array<int, 3>>{} : band_shapes) {
     const int B = bts[0], T = bts[1], S = bts[2];
     BandDev d = UploadBand(MakeBand(gen, B, T, S));
-    const float f = MedianMs([&] { BandForward(d); });
-    const float bw = MedianMs([&] { BandBackward(d); });
-    const float fb = MedianMs([&] {
-      BandForward(d);
-      BandBackward(d);
-    });
     const double floor_f = d.steps * fl.ext_ns * 1e-6, floor_b = d.steps * fl.occ_ns * 1e-6;
-    std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f\n", tag, B, T, S, f, bw, fb,
-                f / floor_f, bw / floor_b, fb / (floor_f + floor_b));
-    if (json != nullptr)
-      std::fprintf(json,
-                   "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"R\": %d, \"steps\": %d, "
-                   "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
-                   "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
-                   first_row ? "" : ", ", B, T, S, int(d.sz.R), d.steps, f, bw, fb, floor_f,
-                   floor_b);
-    first_row = false;
+    for (const int64_t chunks : {int64_t{-1}, int64_t{0}, int64_t{12}, int64_t{16}, int64_t{24},
+                                 int64_t{32}, int64_t{48}}) {
+      const float f = MedianMs([&] { BandForward(d, chunks); });
+      const float bw = MedianMs([&] { BandBackward(d, chunks); });
+      const float fb = MedianMs([&] {
+        BandForward(d, chunks);
+        BandBackward(d, chunks);
+      });
+      char kernel[48];
+      const int64_t C = BandChunkFrames(d.sz, chunks);
+      if (chunks < 0)
+        std::snprintf(kernel, sizeof(kernel), "launch:%s", C > 0 ? "chunks" : "warp");
+      else
+        std::snprintf(kernel, sizeof(kernel), "%s", C > 0 ? "chunks" : "warp");
+      if (C > 0)
+        std::snprintf(kernel + std::strlen(kernel), sizeof(kernel) - std::strlen(kernel), " C=%lld",
+                      static_cast<long long>(C));
+      std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw,
+                  fb, f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
+      if (json != nullptr)
+        std::fprintf(json,
+                     "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"R\": %d, \"kernel\": \"%s\", "
+                     "\"steps\": %d, \"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
+                     "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
+                     first_row ? "" : ", ", B, T, S, int(d.sz.R), kernel, d.steps, f, bw, fb,
+                     floor_f, floor_b);
+      first_row = false;
+    }
     FreeBand(d);
   }
   if (json != nullptr) {

@@ -93,9 +93,19 @@ XLA_RNNT_HOST_DEVICE BandItem BandItemAt(const int32_t* starts, const int32_t* b
 // One forward cell: its value, split, and the two terms it hands on.
 template <typename Real>
 struct BandCell {
+  Ext<Real> p;             // p(c), zero outside the box
   Ext<Real> x_out, y_out;  // p(c) exp(px[c]), p(c) exp(py[c])
   Real split;
 };
+
+// The terms a cell of value p hands on (x, y: exp(px[c]), exp(py[c])).
+template <typename Real>
+XLA_RNNT_HOST_DEVICE BandCell<Real> BandTerms(Ext<Real> p, Ext<Real> x, Ext<Real> y, bool in_box,
+                                              Real split) {
+  // Outside the box nothing flows, whatever px and py hold there (0 * inf is NaN).
+  if (!in_box) return {ExtZero<Real>(), ExtZero<Real>(), ExtZero<Real>(), split};
+  return {p, ExtMul(p, x), ExtMul(p, y), split};
+}
 
 // a: the x-predecessor's term, b: the y-predecessor's; x, y: exp(px[c]), exp(py[c]).
 template <typename Real>
@@ -105,9 +115,7 @@ XLA_RNNT_HOST_DEVICE BandCell<Real> BandForwardCell(Ext<Real> a, Ext<Real> b, Ex
   Ext<Real> p = ExtNormalize(Ext<Real>{t.a + t.b, t.e});
   if (is_start) p = ExtOne<Real>();
   const Real split = in_box && !is_start ? SplitCode(t.a, t.b) : Real(NAN);
-  // Outside the box nothing flows, whatever px and py hold there (0 * inf is NaN).
-  if (!in_box) return {ExtZero<Real>(), ExtZero<Real>(), split};
-  return {ExtMul(p, x), ExtMul(p, y), split};
+  return BandTerms(p, x, y, in_box, split);
 }
 
 // The end cell's split and log-score from its predecessors' terms.
@@ -127,12 +135,23 @@ XLA_RNNT_HOST_DEVICE BandEnd<Real> BandEndCell(Ext<Real> a, Ext<Real> b, const B
 
 // One backward cell: gx, gy are what its x- and y-successors send back (its
 // px_grad, py_grad); returns its shares for its (x, y) predecessors.
+// A cell's occupation g(c) from what its successors send (1 more at the end).
+template <typename Real>
+XLA_RNNT_HOST_DEVICE Real BandOccupation(Real gx, Real gy, bool in_box, bool is_end) {
+  return in_box ? gx + gy + (is_end ? Real(1) : Real(0)) : Real(0);
+}
+
+// What a cell of occupation g sends its (x, y) predecessors.
+template <typename Real>
+XLA_RNNT_HOST_DEVICE Shares<Real> BandSends(Real g, Real split) {
+  const Shares<Real> s = SplitShares(split);
+  return {g * s.a, g * s.b};
+}
+
 template <typename Real>
 XLA_RNNT_HOST_DEVICE Shares<Real> BandBackwardCell(Real gx, Real gy, Real split, bool in_box,
                                                    bool is_end) {
-  const Real g = in_box ? gx + gy + (is_end ? Real(1) : Real(0)) : Real(0);
-  const Shares<Real> s = SplitShares(split);
-  return {g * s.a, g * s.b};
+  return BandSends(BandOccupation(gx, gy, in_box, is_end), split);
 }
 
 // CPU twins (band_recursion_cpu.cc); boundary rows must be valid.

@@ -238,9 +238,17 @@ def test_cuda_gather_rows_grad_equals_cpu_bitwise(rng, dtype):
         np.testing.assert_array_equal(got["gpu"], got["cpu"])
 
 
-# The band recursion (cc/band_recursion.h): one warp per item on the GPU, so
-# R <= 32; shapes from a single frame to long lattices, R = 1 to 32.
-BAND_SHAPES = [(3, 0, 7, 1), (4, 1, 2, 2), (5, 17, 40, 5), (3, 100, 150, 16), (4, 60, 500, 32)]
+# The band recursion (cc/band_recursion.h) on the GPU: R <= 32, a warp per
+# item, or chunks of frames where R <= 16 and T >= 100 (cuda/band_chunks_cuda.h);
+# shapes from a single frame to long lattices, R = 1 to 32.
+BAND_SHAPES = [
+    (3, 0, 7, 1),
+    (4, 1, 2, 2),
+    (5, 17, 40, 5),
+    (3, 100, 150, 16),
+    (4, 60, 500, 32),
+    (4, 200, 1200, 5),
+]
 
 
 def _band_inputs(rng, B, S, T, R, modified, dtype):
@@ -300,11 +308,12 @@ def test_cuda_band_matches_cpu(rng, B, S, T, R, modified, dtype):
             assert relative_error(got, same) <= max(1e-5, 2 * relative_error(same, want))
 
 
-def test_cuda_band_is_deterministic(rng):
-    """Bitwise the same scores and gradients call after call (one warp per
-    item, a fixed order of additions)."""
-    inputs = _band_inputs(rng, 16, 80, 400, 32, False, np.float32)
-    runs = [_band_run(_cuda_devices()[0], *inputs, 80, False) for _ in range(3)]
+@pytest.mark.parametrize("B,S,T,R", [(16, 80, 400, 32), (8, 200, 1000, 5)])
+def test_cuda_band_is_deterministic(rng, B, S, T, R):
+    """Bitwise the same scores and gradients call after call (a warp per item
+    at R = 32, chunks at R = 5: fixed orders of additions either way)."""
+    inputs = _band_inputs(rng, B, S, T, R, False, np.float32)
+    runs = [_band_run(_cuda_devices()[0], *inputs, S, False) for _ in range(3)]
     for run in runs[1:]:
         for got, first in zip(run, runs[0]):
             np.testing.assert_array_equal(got, first)

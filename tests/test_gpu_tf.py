@@ -252,11 +252,14 @@ def _band_step(S, modified):
     return run
 
 
-@pytest.mark.parametrize("B,S,T,R", [(3, 0, 7, 1), (5, 17, 40, 5), (4, 60, 500, 32)])
+@pytest.mark.parametrize(
+    "B,S,T,R", [(3, 0, 7, 1), (5, 17, 40, 5), (4, 60, 500, 32), (4, 200, 1200, 5)]
+)
 @pytest.mark.parametrize("modified", [False, True])
 def test_gpu_band_matches_cpu_and_is_deterministic(rng, B, S, T, R, modified):
     """float32 CUDA == CPU (scores to 1e-6, gradients to 1e-5 or twice the
-    CPU's own float32 rounding), and bitwise the same call after call."""
+    CPU's own float32 rounding), and bitwise the same call after call; the
+    last shape runs the chunked scan (cuda/band_chunks_cuda.h)."""
     from inputs_rnnt import diagonal_windows
 
     px = rng.standard_normal((B, T, R)).astype(np.float32)

@@ -1095,10 +1095,11 @@ BandResult<R> CpuBand(const std::vector<R>& px, const std::vector<R>& py,
 }
 
 // The launchers: forward, then the backward from the forward's workspace.
+// chunk_frames as the launchers take it (cuda/band_chunks_cuda.h).
 template <typename Real>
 BandResult<Real> DeviceBand(const std::vector<Real>& px, const std::vector<Real>& py,
                             const std::vector<int32_t>& starts, const std::vector<int32_t>& rows,
-                            const BandSizes& sz) {
+                            const BandSizes& sz, int64_t chunk_frames) {
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
   const size_t n = size_t(sz.B * sz.T * sz.R);
   DevBuf<Real> d_px(n), d_py(n), d_scores(sz.B), d_split(n), d_final(sz.B), d_gx(n), d_gy(n);
@@ -1109,25 +1110,28 @@ BandResult<Real> DeviceBand(const std::vector<Real>& px, const std::vector<Real>
   d_rows.Upload(rows);
   for (DevBuf<Real>* d : {&d_scores, &d_split, &d_final, &d_gx, &d_gy}) d->Sentinel();
   Launched(LaunchBandForward<Real>(g_stream, d_px.get(), d_py.get(), d_starts.get(), d_rows.get(),
-                                   sz, d_scores.get(), d_split.get(), d_final.get()),
+                                   sz, d_scores.get(), d_split.get(), d_final.get(), chunk_frames),
            "LaunchBandForward");
   Launched(LaunchBandBackward<Real>(g_stream, d_starts.get(), d_rows.get(), sz, d_split.get(),
-                                    d_final.get(), d_gx.get(), d_gy.get()),
+                                    d_final.get(), d_gx.get(), d_gy.get(), chunk_frames),
            "LaunchBandBackward");
   return {d_scores.Download(), d_split.Download(), d_final.Download(), d_gx.Download(),
           d_gy.Download()};
 #else
+  (void)chunk_frames;
   return CpuBand<Real>(px, py, starts, rows, sz);  // the driver's bookkeeping only
 #endif
 }
 
+// chunk_frames: -1 the launchers' choice; > 0 chunks forced (the fewest
+// frames a chunk takes, so that short lattices run many chunks).
 template <typename Real>
-void RunBand(const BandConfig& cfg, bool modified) {
-  char label[160];
-  std::snprintf(label, sizeof(label),
-                "band %-8s %s %-8s %-8s S=%" PRId64 " T=%" PRId64 " R=%" PRId64,
-                modified ? "modified" : "regular", DtypeName<Real>(), cfg.tag,
-                WindowsName(cfg.windows), cfg.S, cfg.T, cfg.R);
+void RunBand(const BandConfig& cfg, bool modified, int64_t chunk_frames) {
+  char label[180];
+  std::snprintf(
+      label, sizeof(label), "band %-8s %s %-8s %-8s S=%" PRId64 " T=%" PRId64 " R=%" PRId64 " %s",
+      modified ? "modified" : "regular", DtypeName<Real>(), cfg.tag, WindowsName(cfg.windows),
+      cfg.S, cfg.T, cfg.R, chunk_frames < 0 ? "launchers" : "chunks");
   Rng rng = CaseRng();
   if (!Selected(label)) return;
   std::vector<Row> items;
@@ -1173,7 +1177,7 @@ void RunBand(const BandConfig& cfg, bool modified) {
   auto r64 = [&](const std::vector<double>& v) { return f32 ? &v : nullptr; };
   BandResult<Real> dev;
   try {
-    dev = DeviceBand<Real>(px, py, starts, rows, sz);
+    dev = DeviceBand<Real>(px, py, starts, rows, sz, chunk_frames);
   } catch (const std::exception& e) {
     ReportError(label, e.what());
     return;
@@ -1202,6 +1206,15 @@ std::vector<BandConfig> BandConfigs() {
       {"back", 60, 90, 4, W::kBack, all, 0, false},
       {"outside", 30, 40, 6, W::kOutside, all, 0, false},
       {"long", 400, 2000, 5, W::kMonotone, {K::kFull, K::kRagged}, 0, false},
+      {"longback",
+       300,
+       700,
+       8,
+       W::kBack,
+       {K::kFull, K::kOffsets, K::kRagged, K::kPoint},
+       0.02,
+       false},
+      {"longany", 200, 400, 16, W::kAny, all, 0, false},
       {"any", 17, 40, 5, W::kAny, all, 0, false},
       {"any16", 100, 150, 16, W::kAny, all, 0, false},
       {"invalid", 20, 30, 4, W::kMonotone, {}, 0, true},
@@ -1300,9 +1313,19 @@ int Main(int argc, char** argv) {
     RunRowsGrad<double>(cfg);
   }
   for (const BandConfig& cfg : BandConfigs()) {
+    // Chunks forced where they serve (cuda/band_chunks_cuda.h), beside what
+    // the launchers choose ("long" and "longback": chunks of their own size).
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+    const int64_t forced = BandChunkFrames(BandSizes{1, cfg.T, cfg.R, cfg.S, false}, 1);
+#else
+    const int64_t forced = 0;
+#endif
     for (const bool modified : {false, true}) {
-      RunBand<float>(cfg, modified);
-      RunBand<double>(cfg, modified);
+      for (const int64_t chunks : {int64_t{-1}, forced}) {
+        if (chunks == 0) continue;
+        RunBand<float>(cfg, modified, chunks);
+        RunBand<double>(cfg, modified, chunks);
+      }
     }
   }
 #ifndef XLA_RNNT_KCHECK_CPU_ONLY
