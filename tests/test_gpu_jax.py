@@ -239,7 +239,7 @@ def test_cuda_gather_rows_grad_equals_cpu_bitwise(rng, dtype):
 
 
 # The band recursion (cc/band_recursion.h) on the GPU: R <= 32, a warp per
-# item, or chunks of frames where R <= 16 and T >= 100 (cuda/band_chunks_cuda.h);
+# item, or chunks of frames where R <= 16 and T >= 200 (cuda/band_chunks_cuda.h);
 # shapes from a single frame to long lattices, R = 1 to 32.
 BAND_SHAPES = [
     (3, 0, 7, 1),
