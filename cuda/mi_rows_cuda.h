@@ -48,8 +48,14 @@ inline MiRowsPlan MiRowsPlanFor(const MiSizes& sz, int threads, bool clusters) {
   }
   return {0, 0};
 }
+// The forward spreads rows of 513 to 1024 frames (one block would take 4
+// frames a thread) over all the tiles at 1 frame a thread: an H200 measured
+// 0.349 ms against 0.428 at (16,1000,200) (and 0.378 at 4 tiles).
 inline MiRowsPlan MiRowsForwardPlan(const MiSizes& sz, bool clusters) {
-  return MiRowsPlanFor(sz, 256, clusters);
+  const MiRowsPlan one = MiRowsPlanFor(sz, 256, clusters);
+  if (one.tiles == 1 && one.frames == 4 && clusters && sz.S + 1 <= kRowsMaxTiledRows)
+    return {1, kRowsMaxTiles};
+  return one;
 }
 inline MiRowsPlan MiRowsBackwardPlan(const MiSizes& sz, bool clusters) {
   return MiRowsPlanFor(sz, kRowsMaxThreads, clusters);
@@ -75,7 +81,7 @@ inline bool MiRowsFit(const MiSizes& sz, bool clusters) {
 // T stays on the wavefront.
 inline bool MiRowsServe(const MiSizes& sz, bool clusters) {
   if (!MiRowsFit(sz, clusters)) return false;
-  const MiRowsPlan f = MiRowsForwardPlan(sz, clusters);
+  const MiRowsPlan f = MiRowsPlanFor(sz, 256, clusters);  // the plan this was measured with
   const int64_t block_frames = std::min<int64_t>(sz.T, int64_t(f.frames) * 256);
   return (sz.S + 1) * (910 + block_frames) <= 350 * (sz.S + sz.T);
 }

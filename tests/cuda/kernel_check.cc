@@ -1233,7 +1233,8 @@ std::vector<MiConfig> MiConfigs() {
   // Regular lattices with S well below T run the row scan
   // (cuda/mi_rows_cuda.h MiRowsServe: "S=0", "longT" and the "rows..."
   // cases: 1 frame a thread both ways up to T = 255, "longT" 2 forward and 1
-  // backward, T = 1023 4 and 2, 8 and 16 full warps; on devices with clusters,
+  // backward, T = 1023 backward 2 frames in 16 full warps (forward: 4 frames
+  // in 8 warps without clusters, else 8 tiles at 1 frame); on devices with clusters,
   // "wave1100" and "tiles..." in tiles of one cluster an item: forward 5 and
   // 6 tiles at 1 frame a thread at T = 1100 and 1500, 6 at 2 frames at
   // T = 3000; backward 3, 3 and 6 tiles at 1 frame);
