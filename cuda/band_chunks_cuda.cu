@@ -134,32 +134,7 @@ __global__ void ForwardMapsKernel(const Real* px, const Real* py, const int32_t*
   if (lane < R) StoreExt(Region(sb, k, c, R) + FwdMapAt(R, lane, warp), p);
 }
 
-// The serial part of step 2: `steps` map-vector products, lane k holding
-// value k and row k of each map. The rows travel kAhead - 1 products ahead
-// in registers (a product is far shorter than an L2 load): load(dst, i)
-// fills product i's row (zeros for i >= steps), apply(row, v, i) returns the
-// product and stores it.
-template <int kAhead, typename V, typename Load, typename Apply>
-__device__ __forceinline__ void CombineChunks(int64_t steps, V v, Load load, Apply apply) {
-  V ring[kAhead][kBandChunkMaxRows];
-#pragma unroll
-  for (int a = 0; a < kAhead; ++a) load(ring[a], a);
-  for (int64_t i = 0; i < steps; ++i) {
-    v = apply(ring[0], v, i);
-#pragma unroll
-    for (int a = 0; a + 1 < kAhead; ++a) {
-#pragma unroll
-      for (int j = 0; j < kBandChunkMaxRows; ++j) ring[a][j] = ring[a + 1][j];
-    }
-    load(ring[kAhead - 1], i + kAhead);
-  }
-}
-
-// Map rows ahead in the combine steps: fewer for float64 (registers).
-template <typename Real>
-constexpr int kCombineAhead = sizeof(Real) == 4 ? 4 : 2;
-
-// Step 2 forward: a warp per item, chunks 1 to n - 2; lane k holds entering value k.
+// Step 2 forward: a warp per item; lane k holds entering value k.
 template <typename Real>
 __global__ void ForwardCombineKernel(const int32_t* starts, const int32_t* boundary, BandSizes sz,
                                      int64_t C, Real* split) {
@@ -169,29 +144,32 @@ __global__ void ForwardCombineKernel(const int32_t* starts, const int32_t* bound
   const BandItem it = BandItemAt(starts, boundary, sz, b);
   const Chunks k = ChunksOf(it, C);
   if (k.n < 3) return;  // chunk 1's values come from step 1
-  const int64_t R = sz.R, steps = k.n - 2;
+  const int64_t R = sz.R;
   const bool live = lane < R;
   Real* sb = split + b * sz.T * R;
-  const Ext<Real> v = live ? LoadExt(Region(sb, k, 1, R) + FwdStateAt(R, lane)) : ExtZero<Real>();
-  auto load = [&](Ext<Real>* dst, int64_t i) {
-    const bool use = live && i < steps;
-    const Real* m = Region(sb, k, use ? 1 + i : 1, R);
+  Ext<Real> v = live ? LoadExt(Region(sb, k, 1, R) + FwdStateAt(R, lane)) : ExtZero<Real>();
+  // Row `lane` of the next map, loaded a chunk ahead.
+  Ext<Real> row[kBandChunkMaxRows], next[kBandChunkMaxRows] = {};
+  auto load = [&](Ext<Real>* dst, int64_t c) {
+    const Real* m = Region(sb, k, c, R);
 #pragma unroll
     for (int j = 0; j < kBandChunkMaxRows; ++j)
-      dst[j] = use && j < R ? LoadExt(m + FwdMapAt(R, lane, j)) : ExtZero<Real>();
+      dst[j] = live && j < R ? LoadExt(m + FwdMapAt(R, lane, j)) : ExtZero<Real>();
   };
-  auto apply = [&](const Ext<Real>* row, Ext<Real> x, int64_t i) {
+  load(row, 1);
+  for (int64_t c = 1; c + 1 < k.n; ++c) {
+    if (c + 2 < k.n) load(next, c + 1);
     Ext<Real> acc = ExtZero<Real>();
 #pragma unroll
     for (int j = 0; j < kBandChunkMaxRows; ++j) {
       if (j >= R) break;
-      acc = ExtAdd(acc, ExtMul(row[j], ShflExt(x, j)));
+      acc = ExtAdd(acc, ExtMul(row[j], ShflExt(v, j)));
     }
-    acc = ExtNormalize(acc);
-    if (live) StoreExt(Region(sb, k, i + 2, R) + FwdStateAt(R, lane), acc);
-    return acc;
-  };
-  CombineChunks<kCombineAhead<Real>>(steps, v, load, apply);
+    v = ExtNormalize(acc);
+    if (live) StoreExt(Region(sb, k, c + 1, R) + FwdStateAt(R, lane), v);
+#pragma unroll
+    for (int j = 0; j < kBandChunkMaxRows; ++j) row[j] = next[j];
+  }
 }
 
 // Step 3 forward: a warp per (item, chunk c >= 1).
@@ -269,29 +247,31 @@ __global__ void BackwardCombineKernel(const int32_t* starts, const int32_t* boun
   const BandItem it = BandItemAt(starts, boundary, sz, b);
   const Chunks k = ChunksOf(it, C);
   if (k.n < 3) return;  // chunk n - 2's occupations come from step 1
-  const int64_t R = sz.R, steps = k.n - 2;
+  const int64_t R = sz.R;
   const bool live = lane < R;
   Real* gxb = px_grad + b * sz.T * R;
-  const Real v = live ? Region(gxb, k, k.n - 2, R)[BwdStateAt(R, lane)] : Real(0);
-  // Product i applies chunk n - 2 - i's map.
-  auto load = [&](Real* dst, int64_t i) {
-    const bool use = live && i < steps;
-    const Real* m = Region(gxb, k, use ? k.n - 2 - i : 1, R);
+  Real v = live ? Region(gxb, k, k.n - 2, R)[BwdStateAt(R, lane)] : Real(0);
+  Real row[kBandChunkMaxRows], next[kBandChunkMaxRows] = {};
+  auto load = [&](Real* dst, int64_t c) {
+    const Real* m = Region(gxb, k, c, R);
 #pragma unroll
     for (int j = 0; j < kBandChunkMaxRows; ++j)
-      dst[j] = use && j < R ? m[BwdMapAt(R, lane, j)] : Real(0);
+      dst[j] = live && j < R ? m[BwdMapAt(R, lane, j)] : Real(0);
   };
-  auto apply = [&](const Real* row, Real x, int64_t i) {
+  load(row, k.n - 2);
+  for (int64_t c = k.n - 2; c >= 1; --c) {
+    if (c >= 2) load(next, c - 1);
     Real acc = Real(0);
 #pragma unroll
     for (int j = 0; j < kBandChunkMaxRows; ++j) {
       if (j >= R) break;
-      acc = fma(row[j], Shfl(x, j), acc);
+      acc = fma(row[j], Shfl(v, j), acc);
     }
-    if (live) Region(gxb, k, k.n - 3 - i, R)[BwdStateAt(R, lane)] = acc;
-    return acc;
-  };
-  CombineChunks<kCombineAhead<Real>>(steps, v, load, apply);
+    v = acc;
+    if (live) Region(gxb, k, c - 1, R)[BwdStateAt(R, lane)] = v;
+#pragma unroll
+    for (int j = 0; j < kBandChunkMaxRows; ++j) row[j] = next[j];
+  }
 }
 
 // Step 3 backward: a warp per (item, chunk c <= n - 2).
