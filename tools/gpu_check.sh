@@ -46,10 +46,16 @@ if [ -z "${XLA_RNNT_SKIP_KERNEL_CHECK:-}" ]; then
     echo "kernel check: $(tail -1 "$OUT/kernel_check.log")"
     for tool in ${XLA_RNNT_SANITIZERS:-memcheck racecheck initcheck synccheck}; do
       timeout "${XLA_RNNT_SANITIZER_TIMEOUT:-300}" "$sanitizer" --tool "$tool" --error-exitcode 1 \
-        "$kcheck" > "$OUT/sanitizer_$tool.log" 2>&1
+        --print-limit 0 "$kcheck" > "$OUT/sanitizer_$tool.log" 2>&1
       rc=$?
       echo "compute-sanitizer $tool: exit $rc;" \
         "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY|passed, [0-9]+ failed' "$OUT/sanitizer_$tool.log" | tr '\n' ' ')"
+      # racecheck reports the tiled row scan's flag hand-offs (acquire/release,
+      # which it does not model); anything else fails.
+      if [ $rc -eq 1 ] && [ "$tool" = racecheck ] &&
+        python3 tools/racecheck_known.py "$OUT/sanitizer_$tool.log"; then
+        rc=0
+      fi
       [ $rc -eq 0 ] || { kcheck_rc=1; tail -3 "$OUT/sanitizer_$tool.log"; }
     done
   else
