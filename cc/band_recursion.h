@@ -28,7 +28,9 @@
 //             its shares to its predecessors; px_grad[c] is what c's x-successor sends
 //             back to c, py_grad[c] what its y-successor sends.
 // So the workspace (split, final_split) means the same on CPU and GPU, and the twins
-// agree to rounding of exp2 and 1/x. An invalid boundary row: the CPU handler raises
+// agree to rounding of exp2 and 1/x (the GPU's chunked scan also to the order of its
+// products; with +inf inputs it may give a NaN score where the walks give +inf: both
+// non-finite, both with zero gradients). An invalid boundary row: the CPU handler raises
 // InvalidArgument; the CUDA kernels give a NaN score and zero gradients.
 #ifndef XLA_RNNT_CC_BAND_RECURSION_H_
 #define XLA_RNNT_CC_BAND_RECURSION_H_
@@ -133,8 +135,6 @@ XLA_RNNT_HOST_DEVICE BandEnd<Real> BandEndCell(Ext<Real> a, Ext<Real> b, const B
   return {ExtToLog(Ext<Real>{t.a + t.b, t.e}), SplitCode(t.a, t.b)};
 }
 
-// One backward cell: gx, gy are what its x- and y-successors send back (its
-// px_grad, py_grad); returns its shares for its (x, y) predecessors.
 // A cell's occupation g(c) from what its successors send (1 more at the end).
 template <typename Real>
 XLA_RNNT_HOST_DEVICE Real BandOccupation(Real gx, Real gy, bool in_box, bool is_end) {
@@ -148,6 +148,8 @@ XLA_RNNT_HOST_DEVICE Shares<Real> BandSends(Real g, Real split) {
   return {g * s.a, g * s.b};
 }
 
+// One backward cell: gx, gy are what its x- and y-successors send back (its
+// px_grad, py_grad); returns its shares for its (x, y) predecessors.
 template <typename Real>
 XLA_RNNT_HOST_DEVICE Shares<Real> BandBackwardCell(Real gx, Real gy, Real split, bool in_box,
                                                    bool is_end) {

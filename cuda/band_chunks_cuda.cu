@@ -23,9 +23,10 @@
 // serial work per item is about two walks of a chunk and frames / C
 // products instead of frames + window moves + R cell steps.
 //
-// Workspace: chunk c >= 1 keeps its map and entering values in its own part
-// of the outputs it will overwrite last (split forward, px_grad backward;
-// C R words: forward 2 R^2 + 2 R of (m, e) pairs, backward R^2 + R), so the
+// Workspace: a chunk keeps its map and entering values in its own part of
+// the output it will overwrite last (forward: split, chunks 1..n-1, maps of
+// 1..n-2, 2 R^2 + 2 R words of (m, e) pairs; backward: px_grad, chunks
+// 0..n-2, maps of 1..n-2, R^2 + R words; a chunk has C R words), so the
 // targets need no extra buffers; a chunk's replay reads them before it
 // writes there.
 #include "cuda/band_chunks_cuda.h"
@@ -148,7 +149,7 @@ __global__ void ForwardCombineKernel(const int32_t* starts, const int32_t* bound
   const bool live = lane < R;
   Real* sb = split + b * sz.T * R;
   Ext<Real> v = live ? LoadExt(Region(sb, k, 1, R) + FwdStateAt(R, lane)) : ExtZero<Real>();
-  // Row `lane` of the next map, loaded a chunk ahead.
+  // Row `lane` of map c (row) and of map c + 1 (next), loaded a product ahead.
   Ext<Real> row[kBandChunkMaxRows], next[kBandChunkMaxRows] = {};
   auto load = [&](Ext<Real>* dst, int64_t c) {
     const Real* m = Region(sb, k, c, R);
@@ -251,6 +252,7 @@ __global__ void BackwardCombineKernel(const int32_t* starts, const int32_t* boun
   const bool live = lane < R;
   Real* gxb = px_grad + b * sz.T * R;
   Real v = live ? Region(gxb, k, k.n - 2, R)[BwdStateAt(R, lane)] : Real(0);
+  // Row `lane` of map c (row) and of map c - 1 (next), loaded a product ahead.
   Real row[kBandChunkMaxRows], next[kBandChunkMaxRows] = {};
   auto load = [&](Real* dst, int64_t c) {
     const Real* m = Region(gxb, k, c, R);

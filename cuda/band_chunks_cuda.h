@@ -18,10 +18,8 @@ namespace xla_rnnt {
 // the combine step holds a map row in registers.
 inline constexpr int64_t kBandChunkMaxRows = 16;
 // The launchers take chunks where T is at least kBandChunksFromFrames (a warp
-// per item below). An H200 (R = 5, benchmarks/kernel_bench.cu) measured the
-// chunks 1.7x (T = 200, B = 64) to 12x (T = 4000, B = 4) faster than a warp per
-// item, and a tie at T = 100 with B = 128 (where the pruned loss then measured
-// 0.197 against 0.160 ms the run before: so not below 200).
+// per item below; measurements: notes/gpu_kernels.md, "The band recursion in
+// chunks of frames").
 inline constexpr int64_t kBandChunksFromFrames = 200;
 
 // The fewest frames a chunk: its part of the outputs (C R words) holds its

@@ -2,8 +2,8 @@
 // warp owns window row k, and the frame-by-frame walks over a run of frames
 // that both the warp-per-item kernels (cuda/band_recursion_cuda.cu) and the
 // chunked scan (cuda/band_chunks_cuda.cu) take. A walk starts from what the
-// frame before its first hands on (nothing, at an item's first or last
-// frame), so a run of frames can start anywhere in an item.
+// frame before the run (forward) or after it (backward) hands on, nothing at
+// the item's first or last frame, so a run can start anywhere in an item.
 #ifndef XLA_RNNT_CUDA_BAND_LANES_H_
 #define XLA_RNNT_CUDA_BAND_LANES_H_
 

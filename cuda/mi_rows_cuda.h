@@ -50,7 +50,7 @@ inline MiRowsPlan MiRowsPlanFor(const MiSizes& sz, int threads, bool clusters) {
 }
 // The forward spreads rows of 513 to 1024 frames (one block would take 4
 // frames a thread) over all the tiles at 1 frame a thread: an H200 measured
-// 0.349 ms against 0.428 at (16,1000,200) (and 0.378 at 4 tiles).
+// 0.345-0.349 ms against 0.428 at (16,1000,200) (and 0.378 at 4 tiles).
 inline MiRowsPlan MiRowsForwardPlan(const MiSizes& sz, bool clusters) {
   const MiRowsPlan one = MiRowsPlanFor(sz, 256, clusters);
   if (one.tiles == 1 && one.frames == 4 && clusters && sz.S + 1 <= kRowsMaxTiledRows)
