@@ -1074,6 +1074,9 @@ struct BandConfig {
 template <typename Real>
 struct BandResult {
   std::vector<Real> scores, split, final_split, px_grad, py_grad;
+  // The gradients of the other GPU backward (chunks where the launchers ran a
+  // warp per item, and the reverse) from the same forward's workspace.
+  std::vector<Real> px_grad_other, py_grad_other;
 };
 
 template <typename R>
@@ -1091,6 +1094,8 @@ BandResult<R> CpuBand(const std::vector<R>& px, const std::vector<R>& py,
                     r.split.data(), r.final_split.data());
   BandBackwardCpu<R>(starts.data(), rows.data(), sz, r.split.data(), r.final_split.data(),
                      r.px_grad.data(), r.py_grad.data());
+  r.px_grad_other = r.px_grad;
+  r.py_grad_other = r.py_grad;
   return r;
 }
 
@@ -1115,8 +1120,23 @@ BandResult<Real> DeviceBand(const std::vector<Real>& px, const std::vector<Real>
   Launched(LaunchBandBackward<Real>(g_stream, d_starts.get(), d_rows.get(), sz, d_split.get(),
                                     d_final.get(), d_gx.get(), d_gy.get(), chunk_frames),
            "LaunchBandBackward");
-  return {d_scores.Download(), d_split.Download(), d_final.Download(), d_gx.Download(),
-          d_gy.Download()};
+  BandResult<Real> r{d_scores.Download(),
+                     d_split.Download(),
+                     d_final.Download(),
+                     d_gx.Download(),
+                     d_gy.Download(),
+                     {},
+                     {}};
+  // The other backward: a warp per item after chunks, the smallest chunks
+  // after a warp per item (where chunks serve; else the same path again).
+  const int64_t other = BandChunkFrames(sz, chunk_frames) > 0 ? 0 : 1;
+  for (DevBuf<Real>* d : {&d_gx, &d_gy}) d->Sentinel();
+  Launched(LaunchBandBackward<Real>(g_stream, d_starts.get(), d_rows.get(), sz, d_split.get(),
+                                    d_final.get(), d_gx.get(), d_gy.get(), other),
+           "LaunchBandBackward (other)");
+  r.px_grad_other = d_gx.Download();
+  r.py_grad_other = d_gy.Download();
+  return r;
 #else
   (void)chunk_frames;
   return CpuBand<Real>(px, py, starts, rows, sz);  // the driver's bookkeeping only
@@ -1182,13 +1202,16 @@ void RunBand(const BandConfig& cfg, bool modified, int64_t chunk_frames) {
     ReportError(label, e.what());
     return;
   }
-  Perturb<Real>({&dev.scores, &dev.split, &dev.final_split, &dev.px_grad, &dev.py_grad});
+  Perturb<Real>({&dev.scores, &dev.split, &dev.final_split, &dev.px_grad, &dev.py_grad,
+                 &dev.px_grad_other, &dev.py_grad_other});
   Report(label,
          {Compare("scores", dev.scores, ref.scores, r64(ref64.scores), true),
           Compare("split", dev.split, ref.split, r64(ref64.split), false),
           Compare("final_split", dev.final_split, ref.final_split, r64(ref64.final_split), false),
           Compare("px_grad", dev.px_grad, ref.px_grad, r64(ref64.px_grad), false),
-          Compare("py_grad", dev.py_grad, ref.py_grad, r64(ref64.py_grad), false)},
+          Compare("py_grad", dev.py_grad, ref.py_grad, r64(ref64.py_grad), false),
+          Compare("px_grad(other bwd)", dev.px_grad_other, ref.px_grad, r64(ref64.px_grad), false),
+          Compare("py_grad(other bwd)", dev.py_grad_other, ref.py_grad, r64(ref64.py_grad), false)},
          f32 ? 1e-5 : 1e-12);
 }
 
@@ -1201,6 +1224,7 @@ std::vector<BandConfig> BandConfigs() {
   return {
       {"tiny", 5, 7, 3, W::kMonotone, all, 0, false},
       {"R=1", 6, 9, 1, W::kMonotone, all, 0, false},
+      {"R=1long", 30, 60, 1, W::kMonotone, all, 0, false},
       {"R=32", 40, 50, 32, W::kMonotone, all, 0, false},
       {"main", 100, 300, 5, W::kMonotone, all, 0.02, false},
       {"back", 60, 90, 4, W::kBack, all, 0, false},
