@@ -6,7 +6,8 @@ shared memory and a flag (a release store, read by acquire spins): racecheck
 models barriers, not acquire/release on flags, so it reports every such pair
 as a race (notes/gpu_kernels.md). This passes a log whose every reported race
 has both sides in those hand-off functions, whose kernel check ran to its
-end with no failure, and whose report was not cut short (run racecheck with
+end with no failure, that reports at least one race (it is for a racecheck
+that failed), and whose report was not cut short (run racecheck with
 --print-limit 0). Exit 0 and a summary line, or 1 and the first offending
 report.
 
@@ -37,6 +38,9 @@ def main(path):
     summary = [m for line in lines if (m := re.search(r"(\d+) passed, (\d+) failed", line))]
     if not summary or summary[-1].group(2) != "0" or summary[-1].group(1) == "0":
         print("racecheck: the kernel check did not end with cases passed and 0 failed")
+        return 1
+    if races == 0:  # it is run on a failed racecheck: something else failed
+        print("racecheck: no race reported in the log; the failure is something else")
         return 1
     if races == 100:  # compute-sanitizer's default print limit
         print("racecheck: exactly 100 reports, the default print limit; use --print-limit 0")
