@@ -365,6 +365,25 @@ float MedianMs(F f, int reps = 30) {
   return ms[ms.size() / 2];
 }
 
+// One row of a timing table: printed, and appended to the JSON list (bts_r:
+// B, T, S and the band's R, or -1 for the lattice, which has none).
+void PrintRow(FILE* json, bool* first_row, const char* tag, std::array<int, 4> bts_r,
+              const char* kernel, int steps, std::array<float, 3> ms, double floor_f,
+              double floor_b) {
+  const int B = bts_r[0], T = bts_r[1], S = bts_r[2], R = bts_r[3];
+  const float f = ms[0], bw = ms[1], fb = ms[2];
+  std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw, fb,
+              f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
+  if (json == nullptr) return;
+  std::fprintf(json, "%s{\"B\": %d, \"T\": %d, \"S\": %d, ", *first_row ? "" : ", ", B, T, S);
+  if (R >= 0) std::fprintf(json, "\"R\": %d, ", R);
+  std::fprintf(json,
+               "\"kernel\": \"%s\", \"steps\": %d, \"fwd_ms\": %.4f, \"bwd_ms\": %.4f, "
+               "\"fwd_bwd_ms\": %.4f, \"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
+               kernel, steps, f, bw, fb, floor_f, floor_b);
+  *first_row = false;
+}
+
 // XLA_RNNT_BENCH_PROFILE="B,T,S[,band]": one forward and one backward launch at that
 // shape and nothing else, for a profiler (ncu) to catch.
 int ProfileOnce(const char* bts) {
@@ -506,15 +525,7 @@ int main(int argc, char** argv) {
       else
         std::snprintf(kernel, sizeof(kernel), "%s", v.frames < 0 ? served : "wavefront");
       if (v.frames > 0) std::snprintf(kernel, sizeof(kernel), "rows K=%d x%d", v.frames, v.tiles);
-      std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw,
-                  fb, f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
-      if (json != nullptr)
-        std::fprintf(json,
-                     "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"kernel\": \"%s\", \"steps\": %d, "
-                     "\"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
-                     "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
-                     first_row ? "" : ", ", B, T, S, kernel, steps, f, bw, fb, floor_f, floor_b);
-      first_row = false;
+      PrintRow(json, &first_row, tag, {B, T, S, -1}, kernel, steps, {f, bw, fb}, floor_f, floor_b);
     }
     Free(d);
   }
@@ -555,16 +566,8 @@ int main(int argc, char** argv) {
       if (C > 0)
         std::snprintf(kernel + std::strlen(kernel), sizeof(kernel) - std::strlen(kernel), " C=%lld",
                       static_cast<long long>(C));
-      std::printf("%-10s %4d %5d %4d %8.3f %8.3f %8.3f %9.2f %9.2f %9.2f %s\n", tag, B, T, S, f, bw,
-                  fb, f / floor_f, bw / floor_b, fb / (floor_f + floor_b), kernel);
-      if (json != nullptr)
-        std::fprintf(json,
-                     "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"R\": %d, \"kernel\": \"%s\", "
-                     "\"steps\": %d, \"fwd_ms\": %.4f, \"bwd_ms\": %.4f, \"fwd_bwd_ms\": %.4f, "
-                     "\"floor_fwd_ms\": %.4f, \"floor_bwd_ms\": %.4f}",
-                     first_row ? "" : ", ", B, T, S, int(d.sz.R), kernel, d.steps, f, bw, fb,
-                     floor_f, floor_b);
-      first_row = false;
+      PrintRow(json, &first_row, tag, {B, T, S, int(d.sz.R)}, kernel, d.steps, {f, bw, fb}, floor_f,
+               floor_b);
     }
     FreeBand(d);
   }

@@ -85,14 +85,6 @@ __device__ __forceinline__ int64_t FwdStateAt(int64_t R, int64_t k) { return 2 *
 __device__ __forceinline__ int64_t BwdMapAt(int64_t R, int64_t k, int64_t j) { return k * R + j; }
 __device__ __forceinline__ int64_t BwdStateAt(int64_t R, int64_t k) { return R * R + k; }
 
-template <typename Real>
-__device__ __forceinline__ void WriteEnd(const EndTerms<Real>& e, const BandItem& it, int64_t b,
-                                         Real* scores, Real* final_split) {
-  const BandEnd<Real> end = BandEndCell(e.a, e.b, it);
-  scores[b] = end.score;
-  final_split[b] = end.split;
-}
-
 // Step 1 forward: a block (R warps) per (item, chunk). Block c = 0 walks
 // chunk 0 from the start (all of the item when it is one chunk); block c in
 // [1, n - 2] computes chunk c's map, warp j from unit vector j.
@@ -218,7 +210,7 @@ __global__ void BackwardMapsKernel(const int32_t* starts, const int32_t* boundar
   const Real* sb = split + b * TR;
   Real* gxb = px_grad + b * TR;
   Real* gyb = py_grad + b * TR;
-  const Shares<Real> end = SplitShares(it.valid ? final_split[b] : Real(NAN));
+  const Shares<Real> end = EndShares(it, final_split, b);
   if (c == 0) {
     if (warp != 0) return;
     FillOutside(gxb, BoxFrames(it), sz, Real(0), lane);
@@ -292,12 +284,15 @@ __global__ void BackwardReplayKernel(const int32_t* starts, const int32_t* bound
   const Real* sb = split + b * TR;
   Real* gxb = px_grad + b * TR;
   Real* gyb = py_grad + b * TR;
-  const Shares<Real> end = SplitShares(it.valid ? final_split[b] : Real(NAN));
+  const Shares<Real> end = EndShares(it, final_split, b);
   const Real g0 = lane < R ? Region(gxb, k, c, R)[BwdStateAt(R, lane)] : Real(0);
   __syncwarp();  // every lane has read the workspace before the gradients overwrite it
   BackwardRun<Real, true>(it, k.Begin(c), k.End(c), BackwardCarryOf(it, k.End(c) + 1, g0, sb, lane),
                           sb, end, gxb, gyb, lane);
 }
+
+// Chunks of the longest possible item: the grids' chunk index runs over them.
+int64_t MaxChunks(const BandSizes& sz, int64_t C) { return sz.T / C > 1 ? sz.T / C : 1; }
 
 unsigned Blocks(int64_t warps, int64_t per_block) {
   return static_cast<unsigned>((warps + per_block - 1) / per_block);
@@ -312,7 +307,7 @@ cudaError_t LaunchBandChunksForward(cudaStream_t stream, const Real* px, const R
   if (sz.R < 1 || sz.R > kBandChunkMaxRows || C < BandMinChunkFrames(sz.R))
     return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
-  const int64_t max_chunks = sz.T / C > 1 ? sz.T / C : 1;
+  const int64_t max_chunks = MaxChunks(sz, C);
   const int threads = static_cast<int>(32 * sz.R);
   ForwardMapsKernel<Real><<<Blocks(sz.B * max_chunks, 1), threads, 0, stream>>>(
       px, py, starts, boundary, sz, C, max_chunks, scores, split, final_split);
@@ -332,7 +327,7 @@ cudaError_t LaunchBandChunksBackward(cudaStream_t stream, const int32_t* starts,
   if (sz.R < 1 || sz.R > kBandChunkMaxRows || C < BandMinChunkFrames(sz.R))
     return cudaErrorInvalidValue;
   if (sz.B == 0) return cudaSuccess;
-  const int64_t max_chunks = sz.T / C > 1 ? sz.T / C : 1;
+  const int64_t max_chunks = MaxChunks(sz, C);
   const int threads = static_cast<int>(32 * sz.R);
   BackwardMapsKernel<Real><<<Blocks(sz.B * max_chunks, 1), threads, 0, stream>>>(
       starts, boundary, sz, C, max_chunks, split, final_split, px_grad, py_grad);

@@ -57,6 +57,22 @@ struct EndTerms {
   Ext<Real> a, b;
 };
 
+// Item b's score and final split from the end cell's terms.
+template <typename Real>
+__device__ __forceinline__ void WriteEnd(const EndTerms<Real>& e, const BandItem& it, int64_t b,
+                                         Real* scores, Real* final_split) {
+  const BandEnd<Real> end = BandEndCell(e.a, e.b, it);
+  scores[b] = end.score;
+  final_split[b] = end.split;
+}
+
+// The end cell's shares for its predecessors (none for an invalid row).
+template <typename Real>
+__device__ __forceinline__ Shares<Real> EndShares(const BandItem& it, const Real* final_split,
+                                                  int64_t b) {
+  return SplitShares(it.valid ? final_split[b] : Real(NAN));
+}
+
 // What the frame before a forward walk's first hands on: its cells' terms
 // (lane = row) and its window's start; none at the item's first frame.
 template <typename Real>

@@ -36,11 +36,7 @@ __global__ void BandForwardKernel(const Real* px, const Real* py, const int32_t*
   if (f.last >= f.first && sz.R > 0)
     ForwardRun<Real, true>(it, f.first, f.last, NoForwardCarry<Real>(), pxb, pyb, sb, end, lane);
   __syncwarp();
-  if (lane == 0) {
-    const BandEnd<Real> e = BandEndCell(end->a, end->b, it);
-    scores[b] = e.score;
-    final_split[b] = e.split;
-  }
+  if (lane == 0) WriteEnd(*end, it, b, scores, final_split);
 }
 
 template <typename Real>
@@ -58,7 +54,7 @@ __global__ void BandBackwardKernel(const int32_t* starts, const int32_t* boundar
   const Frames f = BoxFrames(it);
   FillOutside(gxb, f, sz, Real(0), lane);
   FillOutside(gyb, f, sz, Real(0), lane);
-  const Shares<Real> end = SplitShares(it.valid ? final_split[b] : Real(NAN));
+  const Shares<Real> end = EndShares(it, final_split, b);
   if (f.last >= f.first && sz.R > 0)
     BackwardRun<Real, true>(it, f.first, f.last, NoBackwardCarry<Real>(), sb, end, gxb, gyb, lane);
 }
