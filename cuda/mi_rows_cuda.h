@@ -30,6 +30,11 @@ struct MiRowsPlan {
   int frames, tiles;
 };
 
+// The most tiles an item can take (1 without clusters).
+inline int MiRowsMaxTiles(const MiSizes& sz, bool clusters) {
+  return clusters && sz.S + 1 <= kRowsMaxTiledRows ? kRowsMaxTiles : 1;
+}
+
 // The launchers' plans: the fewest frames a thread within `threads` threads a
 // block and kRowsMaxTiles blocks (tiles: 1 without clusters), {0, 0} where
 // none fits. An H200 measured the single-block forward fastest at 8 warps
@@ -37,7 +42,7 @@ struct MiRowsPlan {
 // 16 warps against 0.226 at 8); kernel_bench times every plan.
 inline MiRowsPlan MiRowsPlanFor(const MiSizes& sz, int threads, bool clusters) {
   const int64_t frames = sz.T + 1;
-  const int max_tiles = clusters && sz.S + 1 <= kRowsMaxTiledRows ? kRowsMaxTiles : 1;
+  const int max_tiles = MiRowsMaxTiles(sz, clusters);
   // One block while it holds the row within 1024 frames (where one block an
   // item was measured), tiles beyond.
   for (int k = 1; k <= 4; k *= 2)
@@ -48,13 +53,14 @@ inline MiRowsPlan MiRowsPlanFor(const MiSizes& sz, int threads, bool clusters) {
   }
   return {0, 0};
 }
+
 // The forward spreads rows of 513 to 1024 frames (one block would take 4
 // frames a thread) over all the tiles at 1 frame a thread: an H200 measured
 // 0.345-0.349 ms against 0.428 at (16,1000,200) (and 0.378 at 4 tiles).
 inline MiRowsPlan MiRowsForwardPlan(const MiSizes& sz, bool clusters) {
   const MiRowsPlan one = MiRowsPlanFor(sz, 256, clusters);
-  if (one.tiles == 1 && one.frames == 4 && clusters && sz.S + 1 <= kRowsMaxTiledRows)
-    return {1, kRowsMaxTiles};
+  const int max_tiles = MiRowsMaxTiles(sz, clusters);
+  if (one.tiles == 1 && one.frames == 4 && max_tiles > 1) return {1, max_tiles};
   return one;
 }
 inline MiRowsPlan MiRowsBackwardPlan(const MiSizes& sz, bool clusters) {
