@@ -11,6 +11,7 @@
 
 #include "cc/band_recursion.h"
 #include "cc/gather_rows_grad.h"
+#include "cc/gather_symbols_grad.h"
 #include "cc/logsoftmax_gather.h"
 #include "cc/mutual_information.h"
 #include "xla/ffi/api/ffi.h"
@@ -252,6 +253,43 @@ inline ffi::ErrorOr<RowsGradSizes> RowsGradCheck(ffi::AnyBuffer x, ffi::AnyBuffe
   const RowsGradSizes sz = sizes.value();
   for (auto [name, buffer, count] : {std::tuple{"x_grad", x_grad, sz.B * sz.N * sz.Q},
                                      std::tuple{"sorted", sorted, sz.B * sz.R}})
+    if (auto e = ExpectCount(name, buffer, count, x.element_type(), "x"); e.failure())
+      return ffi::Unexpected<ffi::Error>(std::move(e));
+  return sz;
+}
+
+// Derives (B, T, V, S) from x [..., T, V], idx [..., S] int32 and g
+// [..., S, T] (the same leading axes, flattened into B), and checks the
+// results x_grad (x's shape) and the workspace links [..., S]; or says what is
+// wrong.
+inline ffi::ErrorOr<SymbolsGradSizes> SymbolsGradCheck(ffi::AnyBuffer x, ffi::AnyBuffer idx,
+                                                       ffi::AnyBuffer g, ffi::AnyBuffer x_grad,
+                                                       ffi::AnyBuffer links) {
+  auto xd = x.dimensions(), id = idx.dimensions(), gd = g.dimensions();
+  if (x.element_type() != ffi::DataType::F32 && x.element_type() != ffi::DataType::F64)
+    return Invalid(NotReal("x", x.element_type()));
+  if (g.element_type() != x.element_type())
+    return Invalid(DtypeMismatch("g", g.element_type(), "x", x.element_type()));
+  if (idx.element_type() != ffi::DataType::S32) return Invalid(NotInt32("idx", idx.element_type()));
+  const std::string got =
+      "got x " + DimsString(xd) + ", idx " + DimsString(id) + ", g " + DimsString(gd);
+  if (xd.size() < 2 || id.size() + 1 != xd.size() || gd.size() != xd.size())
+    return Invalid("expected x [..., T, V], idx [..., S], g [..., S, T]; " + got);
+  const size_t lead = xd.size() - 2;
+  int64_t B = 1;
+  for (size_t i = 0; i < lead; ++i) {
+    if (id[i] != xd[i] || gd[i] != xd[i])
+      return Invalid("x, idx and g disagree on the batch axes; " + got);
+    B *= xd[i];
+  }
+  const SymbolsGradSizes sz{B, xd[lead], xd[lead + 1], id[lead]};
+  if (gd[lead] != sz.S || gd[lead + 1] != sz.T)
+    return Invalid("expected g [..., S, T] for idx [..., S] and x [..., T, V]; " + got);
+  // The links are integers held in x's dtype: exact below 2^24 in float32.
+  if (sz.S >= (int64_t{1} << 24))
+    return Invalid("idx [..., S] with S = " + std::to_string(sz.S) + " >= 2^24; " + got);
+  for (auto [name, buffer, count] :
+       {std::tuple{"x_grad", x_grad, sz.B * sz.T * sz.V}, std::tuple{"links", links, sz.B * sz.S}})
     if (auto e = ExpectCount(name, buffer, count, x.element_type(), "x"); e.failure())
       return ffi::Unexpected<ffi::Error>(std::move(e));
   return sz;

@@ -19,6 +19,8 @@
 //     -> logits_grad [..., C]
 //   xla_rnnt_gather_rows_grad(x [..., N, Q], idx [..., T, R] s32, g [..., T, R, Q])
 //     -> x_grad [..., N, Q], sorted [..., R]
+//   xla_rnnt_gather_symbols_grad(x [..., T, V], idx [..., S] s32, g [..., S, T])
+//     -> x_grad [..., T, V], links [..., S]
 //   xla_rnnt_band_forward(px [..., T, R], py [..., T, R], starts [..., T] s32,
 //                         boundary [..., 4] s32; attributes S i64, modified bool)
 //     -> scores [...], split [..., T, R], final_split [...]
@@ -39,6 +41,7 @@ inline constexpr char kMiBackward[] = "xla_rnnt_mi_backward";
 inline constexpr char kLogsoftmaxGather[] = "xla_rnnt_logsoftmax_gather";
 inline constexpr char kLogsoftmaxGatherGrad[] = "xla_rnnt_logsoftmax_gather_grad";
 inline constexpr char kGatherRowsGrad[] = "xla_rnnt_gather_rows_grad";
+inline constexpr char kGatherSymbolsGrad[] = "xla_rnnt_gather_symbols_grad";
 inline constexpr char kBandForward[] = "xla_rnnt_band_forward";
 inline constexpr char kBandForwardBackward[] = "xla_rnnt_band_forward_backward";
 inline constexpr char kBandBackward[] = "xla_rnnt_band_backward";

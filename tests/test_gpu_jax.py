@@ -238,6 +238,23 @@ def test_cuda_gather_rows_grad_equals_cpu_bitwise(rng, dtype):
         np.testing.assert_array_equal(got["gpu"], got["cpu"])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cuda_gather_symbols_grad_equals_cpu_bitwise(rng, dtype):
+    """The symbol-gather gradient adds each chain in one order on both
+    devices: bitwise equal, S below and above V, indices outside [0, V)."""
+    from xla_rnnt.jax import _ffi
+
+    for B, T, S, V in ((3, 1000, 300, 500), (4, 250, 120, 17)):
+        idx = rng.integers(-1, V + 1, (B, S)).astype(np.int32)
+        x = rng.standard_normal((B, T, V)).astype(dtype)
+        g = rng.standard_normal((B, S, T)).astype(dtype)
+        got = {}
+        for device in (_cuda_devices()[0], jax.devices("cpu")[0]):
+            args = jax.device_put((x, idx, g), device)
+            got[device.platform] = np.asarray(jax.jit(_ffi.gather_symbols_grad)(*args))
+        np.testing.assert_array_equal(got["gpu"], got["cpu"])
+
+
 # The band recursion (cc/band_recursion.h) on the GPU: R <= 32, a warp per
 # item, or chunks of frames where R <= 16 and T >= 200 (cuda/band_chunks_cuda.h);
 # shapes from a single frame to long lattices, R = 1 to 32.

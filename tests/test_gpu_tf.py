@@ -230,6 +230,21 @@ def test_gpu_gather_rows_grad_equals_cpu_bitwise(rng):
     np.testing.assert_array_equal(got["/GPU:0"], got["/CPU:0"])
 
 
+def test_gpu_gather_symbols_grad_equals_cpu_bitwise(rng):
+    from xla_rnnt.tf import _ffi
+
+    for B, T, S, V in ((3, 1000, 300, 500), (4, 250, 120, 17)):
+        idx = rng.integers(-1, V + 1, (B, S)).astype(np.int32)
+        x = rng.standard_normal((B, T, V)).astype(np.float32)
+        g = rng.standard_normal((B, S, T)).astype(np.float32)
+        got = {}
+        for device in ("/GPU:0", "/CPU:0"):
+            with tf.device(device):
+                call = tf.function(_ffi.gather_symbols_grad, jit_compile=True)
+                got[device] = call(x, idx, g).numpy()
+        np.testing.assert_array_equal(got["/GPU:0"], got["/CPU:0"])
+
+
 def _band_step(S, modified):
     """Band scores and their gradient w.r.t. (px, py), jit-compiled: TF's
     backward is band_backward from band_forward's workspace."""

@@ -164,9 +164,9 @@ def test_simple_loss_dots_carry_highest_precision(rng):
     ops = [n.op for n in nodes]
     assert "BatchMatMulV2" not in ops and "MatMul" not in ops, sorted(set(ops))
     dots = [n for n in nodes if n.op == "XlaDotV2"]
-    # forward, one per input backward, and am's symbol gather's backward
-    # (the sums over equal symbols, _ops._sum_by_index)
-    assert len(dots) == 4, sorted(set(ops))
+    # forward and one per input backward (am's symbol gather's backward is the
+    # custom call cc/gather_symbols_grad.h, no product)
+    assert len(dots) == 3, sorted(set(ops))
     for node in dots:
         config = xla_data_pb2.PrecisionConfig.FromString(node.attr["precision_config"].s)
         assert list(config.operand_precision) == [xla_data_pb2.PrecisionConfig.HIGHEST] * 2

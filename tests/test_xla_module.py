@@ -90,6 +90,14 @@ CALLS = {
             tf.TensorSpec([B, T, R, C], tf.float32),
         ],
     ),
+    "xla_rnnt_gather_symbols_grad": (
+        _ffi.gather_symbols_grad,
+        lambda B: [
+            tf.TensorSpec([B, T, C], tf.float32),
+            tf.TensorSpec([B, S], tf.int32),
+            tf.TensorSpec([B, S, T], tf.float32),
+        ],
+    ),
 }
 
 

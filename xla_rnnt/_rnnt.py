@@ -391,7 +391,7 @@ def _simple_parts(ops: Ops, lm, am, symbols, termination_symbol, boundary, rnnt_
         + lm_max
         + ops.transpose(am_max, (0, 2, 1))
     )
-    px_am = ops.transpose(ops.gather_batched(am, symbols, axis=2), (0, 2, 1))  # [B, S, T]
+    px_am = ops.gather_symbols(am, symbols)  # [B, S, T]
     px_lm = ops.take_along_last(lm[:, :S], symbols[:, :, None])  # [B, S, 1]
     py_am = am[:, :, termination_symbol][:, None, :]  # [B, 1, T]
     py_lm = lm[:, :, termination_symbol][:, :, None]  # [B, S+1, 1]

@@ -167,6 +167,19 @@ GATHER_ROWS_GRAD = Target(
     replicated=("n", "q", "t", "r"),
 )
 
+# x [.., T, V] (its shape only), idx [.., S] int32, g [.., S, T]: the gradient
+# of x[b, t, idx[b, s]] as [.., S, T] (am at the symbols) summed in a fixed
+# order; cc/gather_symbols_grad.h. links [.., S]: workspace.
+GATHER_SYMBOLS_GRAD = Target(
+    name="xla_rnnt_gather_symbols_grad",
+    operands=("x", "idx", "g"),
+    trailing=2,
+    results=(Result("x_grad", (Size(0, -2), Size(0, -1))), Result("links", (Size(1, -1),))),
+    attributes=(),
+    sharding_rule="... t v, ... s, ... s t -> ... t v, ... s",
+    replicated=("t", "v", "s"),
+)
+
 # The recursion on the band of the pruned loss's windows (cc/band_recursion.h):
 # px, py [.., T, R], starts [.., T] int32 (the window of frame t is s in
 # [starts, starts + R)), boundary [.., 4] int32; S: the lattice's S, modified:
@@ -225,4 +238,5 @@ TARGETS = (
     LOGSOFTMAX_GATHER,
     LOGSOFTMAX_GATHER_GRAD,
     GATHER_ROWS_GRAD,
+    GATHER_SYMBOLS_GRAD,
 )

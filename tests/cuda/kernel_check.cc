@@ -41,6 +41,7 @@
 
 #include "cc/band_recursion.h"
 #include "cc/gather_rows_grad.h"
+#include "cc/gather_symbols_grad.h"
 #include "cc/logsoftmax_gather.h"
 #include "cc/mutual_information.h"
 
@@ -50,6 +51,7 @@
 #include "cuda/band_recursion_cuda.h"
 #include "cuda/ext_range.h"
 #include "cuda/gather_rows_grad_cuda.h"
+#include "cuda/gather_symbols_grad_cuda.h"
 #include "cuda/logsoftmax_gather_cuda.h"
 #include "cuda/mi_rows_cuda.h"
 #include "cuda/mutual_information_cuda.h"
@@ -1045,6 +1047,74 @@ std::vector<RowsConfig> RowsConfigs() {
   };
 }
 
+// ---------------------------------------------------------------- symbol-gather gradient
+
+struct SymbolsConfig {
+  int64_t B, T, S, V;
+};
+
+template <typename Real>
+void RunSymbolsGrad(const SymbolsConfig& cfg) {
+  char label[160];
+  std::snprintf(label, sizeof(label),
+                "symbols grad %s B=%" PRId64 " T=%" PRId64 " S=%" PRId64 " V=%" PRId64,
+                DtypeName<Real>(), cfg.B, cfg.T, cfg.S, cfg.V);
+  Rng rng = CaseRng();
+  if (!Selected(label)) return;
+  const SymbolsGradSizes sz{cfg.B, cfg.T, cfg.V, cfg.S};
+  // Indices in [-1, V]: repeats (chains) and, at both ends, ones that add nothing.
+  std::vector<int32_t> idx(sz.B * sz.S);
+  for (int32_t& v : idx) v = int32_t(std::floor(rng.Uniform() * double(sz.V + 2))) - 1;
+  std::vector<Real> g(sz.B * sz.S * sz.T);
+  for (Real& v : g) v = Real(rng.Uniform() * 2 - 1);
+  std::vector<Real> ref(sz.B * sz.T * sz.V), ref_links(sz.B * sz.S);
+  GatherSymbolsGradCpu<Real>(idx.data(), g.data(), sz, ref.data(), ref_links.data());
+  std::vector<Real> dev, dev_links;
+  try {
+#ifndef XLA_RNNT_KCHECK_CPU_ONLY
+    DevBuf<int32_t> d_idx(idx.size());
+    DevBuf<Real> d_g(g.size()), d_x_grad(ref.size()), d_links(ref_links.size());
+    d_idx.Upload(idx);
+    d_g.Upload(g);
+    d_x_grad.Sentinel();
+    d_links.Sentinel();
+    Launched(LaunchGatherSymbolsGrad<Real>(g_stream, d_idx.get(), d_g.get(), sz, d_x_grad.get(),
+                                           d_links.get()),
+             "LaunchGatherSymbolsGrad");
+    dev = d_x_grad.Download();
+    dev_links = d_links.Download();
+#else
+    // The device's per-destination chain sums on links found one by one.
+    dev_links.resize(ref_links.size());
+    for (int64_t b = 0; b < sz.B; ++b)
+      for (int64_t s = 0; s < sz.S; ++s) dev_links[b * sz.S + s] = Real(Link(idx.data(), sz, b, s));
+    dev.assign(ref.size(), Real(0));
+    for (int64_t b = 0; b < sz.B; ++b)
+      for (int64_t s = 0; s < sz.S; ++s)
+        if (LinkStartsChain(int64_t(dev_links[b * sz.S + s])))
+          for (int64_t t = 0; t < sz.T; ++t)
+            dev[(b * sz.T + t) * sz.V + idx[b * sz.S + s]] =
+                ChainSum(g.data(), dev_links.data() + b * sz.S, sz, b, s, t);
+#endif
+  } catch (const std::exception& e) {
+    ReportError(label, e.what());
+    return;
+  }
+  Perturb<Real>({&dev});
+  Report(label, {Exact("x_grad", dev, ref), Exact("links", dev_links, ref_links)}, 0);
+}
+
+// T below, at and above a block's 32 frames; S above V (long chains) and
+// below; a single class; empty T, S and V; the simple loss's long shapes; S
+// beyond the sums' shared-memory stage of links.
+std::vector<SymbolsConfig> SymbolsConfigs() {
+  return {
+      {3, 7, 5, 4},       {2, 32, 40, 3},   {2, 33, 7, 50}, {3, 100, 64, 1},    {1, 1, 1, 1},
+      {2, 0, 5, 4},       {2, 6, 0, 4},     {2, 6, 5, 0},   {4, 500, 100, 500}, {2, 4000, 800, 500},
+      {2, 1000, 300, 37}, {1, 40, 9000, 7},  // links beyond the shared-memory stage
+  };
+}
+
 // ---------------------------------------------------------------- band recursion
 
 enum class Windows { kMonotone, kBack, kOutside, kAny };
@@ -1336,6 +1406,10 @@ int Main(int argc, char** argv) {
   for (const RowsConfig& cfg : RowsConfigs()) {
     RunRowsGrad<float>(cfg);
     RunRowsGrad<double>(cfg);
+  }
+  for (const SymbolsConfig& cfg : SymbolsConfigs()) {
+    RunSymbolsGrad<float>(cfg);
+    RunSymbolsGrad<double>(cfg);
   }
   for (const BandConfig& cfg : BandConfigs()) {
     // Chunks forced where they serve (cuda/band_chunks_cuda.h), beside what

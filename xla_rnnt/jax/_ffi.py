@@ -161,6 +161,7 @@ def logsoftmax_gather_grad(logits, symbols, normalizers, px_grad, py_grad, blank
 
 
 _gather_rows_grad = _partitioned(_targets.GATHER_ROWS_GRAD)
+_gather_symbols_grad = _partitioned(_targets.GATHER_SYMBOLS_GRAD)
 
 
 @functools.lru_cache(maxsize=None)
@@ -201,4 +202,12 @@ def gather_rows_grad(x, idx, g):
     """x_grad [..., N, Q]: the gradient of x[..., idx[..., t, r], :] for its
     cotangent g [..., T, R, Q], summed in a fixed order (cc/gather_rows_grad.h)."""
     x_grad, _sorted = _gather_rows_grad(x, idx, g)
+    return x_grad
+
+
+def gather_symbols_grad(x, idx, g):
+    """x_grad [..., T, V]: the gradient of x[..., t, idx[..., s]] taken as
+    [..., S, T] for its cotangent g, summed in a fixed order
+    (cc/gather_symbols_grad.h)."""
+    x_grad, _links = _gather_symbols_grad(x, idx, g)
     return x_grad

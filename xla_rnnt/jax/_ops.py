@@ -331,6 +331,59 @@ def gather_batched(x, idx, axis):
     return _gather_batched_plain(x, idx, axis)
 
 
+def gather_symbols(x, idx):
+    """x [B, T, V] at idx [B, S] as [B, S, T]: out[b, s, t] = x[b, t, idx[b, s]].
+    Gradient (float32, float64): the custom call cc/gather_symbols_grad.h, one
+    fixed-order pass; otherwise gather_batched's."""
+    if x.dtype in (jnp.float32, jnp.float64) and idx.dtype == jnp.int32:
+        return _gather_symbols(x, idx)
+    return jnp.transpose(gather_batched(x, idx, 2), (0, 2, 1))
+
+
+def _gather_symbols_plain(x, idx):
+    return jnp.transpose(_gather_batched_plain(x, idx, 2), (0, 2, 1))
+
+
+@jax.custom_vjp
+def _gather_symbols(x, idx):
+    return _gather_symbols_plain(x, idx)
+
+
+def _gather_symbols_fwd(x, idx):
+    return _gather_symbols_plain(x, idx), (x, idx)
+
+
+def _gather_symbols_bwd(residuals, g):
+    x, idx = residuals
+    # jnp.take reads idx in [-V, 0) from the end; the custom call drops
+    # negative indices: wrapped here, the gradient follows the forward.
+    idx = jnp.where(idx < 0, idx + x.shape[2], idx)
+    return _symbols_grad(x, idx, g), None
+
+
+_gather_symbols.defvjp(_gather_symbols_fwd, _gather_symbols_bwd)
+
+
+@jax.custom_vjp
+def _symbols_grad(x, idx, g):
+    """x_grad of _gather_symbols; itself differentiable in g (linear: its
+    transpose is the gather), so that gradients of gradients work."""
+    return _ffi.gather_symbols_grad(x, idx, g)
+
+
+def _symbols_grad_fwd(x, idx, g):
+    return _ffi.gather_symbols_grad(x, idx, g), idx
+
+
+def _symbols_grad_bwd(idx, ct):
+    # Indices outside [0, V) added nothing: their cotangent is 0.
+    g_ct = jax.vmap(lambda c, i: jnp.take(c, i, axis=1, mode="fill", fill_value=0))(ct, idx)
+    return None, None, jnp.transpose(g_ct, (0, 2, 1))
+
+
+_symbols_grad.defvjp(_symbols_grad_fwd, _symbols_grad_bwd)
+
+
 def mi_scores(px, py, boundary):
     """scores [B] of the recursion, differentiable in px and py."""
     return _mi.scores(px, py, boundary)

@@ -108,3 +108,11 @@ def gather_rows_grad(x, idx, g):
     cotangent g [..., T, R, Q], summed in a fixed order (cc/gather_rows_grad.h)."""
     x_grad, _sorted = call(_targets.GATHER_ROWS_GRAD, x, idx, g)
     return x_grad
+
+
+def gather_symbols_grad(x, idx, g):
+    """x_grad [..., T, V]: the gradient of x[..., t, idx[..., s]] taken as
+    [..., S, T] for its cotangent g, summed in a fixed order
+    (cc/gather_symbols_grad.h)."""
+    x_grad, _links = call(_targets.GATHER_SYMBOLS_GRAD, x, idx, g)
+    return x_grad

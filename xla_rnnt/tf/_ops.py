@@ -299,6 +299,43 @@ def _rows_grad(x, idx, g):
     return rows_grad(g)
 
 
+def gather_symbols(x, idx):
+    """x [B, T, V] at idx [B, S] as [B, S, T]: out[b, s, t] = x[b, t, idx[b, s]].
+    Gradient (float32, float64): the custom call cc/gather_symbols_grad.h, one
+    fixed-order pass; otherwise gather_batched's."""
+    if x.dtype not in (tf.float32, tf.float64) or tf.as_dtype(idx.dtype) != tf.int32:
+        return tf.transpose(gather_batched(x, idx, 2), (0, 2, 1))
+
+    @tf.custom_gradient
+    def gather(x):
+        def grad(g):
+            return _symbols_grad(x, idx, g)
+
+        return tf.transpose(tf.gather(x, idx, axis=2, batch_dims=1), (0, 2, 1)), grad
+
+    return gather(x)
+
+
+def _symbols_grad(x, idx, g):
+    """x_grad of gather_symbols; itself differentiable in g (linear: its
+    transpose is the gather), so that gradients of gradients work."""
+
+    @tf.custom_gradient
+    def symbols_grad(g):
+        def grad(ct):
+            # Indices outside [0, V) added nothing: their cotangent is 0.
+            v = tf.shape(ct)[2]
+            inside = (idx >= 0) & (idx < v)
+            cols = tf.gather(ct, tf.clip_by_value(idx, 0, v - 1), axis=2, batch_dims=1)
+            return tf.where(
+                inside[:, :, None], tf.transpose(cols, (0, 2, 1)), tf.zeros((), ct.dtype)
+            )
+
+        return _ffi.gather_symbols_grad(x, idx, g), grad
+
+    return symbols_grad(g)
+
+
 def _gather(x, idx, axis, batch_dims):
     """tf.gather(x, idx, axis=axis, batch_dims=batch_dims), with the gradient
     TF computes for it built from the static shapes: TF's own gradient of a

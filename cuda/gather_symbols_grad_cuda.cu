@@ -1,0 +1,108 @@
+// The gradient of the gather at the symbols on the GPU
+// (cc/gather_symbols_grad.h). Two kernels on the stream: every symbol's link
+// (a warp each, comparing 32 symbols a step), then one block per (item, 32
+// frames): it zeroes its frames' rows of x_grad and stages the item's links
+// in shared memory, and its warps take the chain starts in turn, walking each
+// chain with a lane per frame (each g read a coalesced run of 32 frames) and
+// writing the sum where the chain's index points. Each destination is written
+// by one thread in the CPU twin's order: no atomics, no dependence on
+// scheduling.
+#include "cuda/gather_symbols_grad_cuda.h"
+
+namespace xla_rnnt {
+namespace {
+
+constexpr unsigned kFull = 0xffffffffu;
+constexpr int kLinkWarps = 8;       // warps per block of the links: a symbol each
+constexpr int kSumWarps = 32;       // warps per block of the sums: many chains in flight
+constexpr int kFrames = 32;         // frames per block of the sums: a lane each
+constexpr int kStagedLinks = 8192;  // an item's links in shared memory (32 KiB); more: global
+
+unsigned Grid(int64_t blocks) {
+  return static_cast<unsigned>(blocks < (int64_t{1} << 30) ? blocks : (1 << 30));
+}
+
+// Link(idx, sz, b, s) of cc/gather_symbols_grad.h, by a warp: whether an
+// earlier symbol equals v (a ballot over 32 at a time, until one does), and
+// the first later one that does.
+template <typename Real>
+__global__ void __launch_bounds__(kLinkWarps * 32)
+    LinksKernel(const int32_t* idx, SymbolsGradSizes sz, Real* links) {
+  const int lane = threadIdx.x % 32;
+  for (int64_t i = blockIdx.x * int64_t{kLinkWarps} + threadIdx.x / 32; i < sz.B * sz.S;
+       i += int64_t{gridDim.x} * kLinkWarps) {
+    const int64_t b = i / sz.S, s = i % sz.S;
+    const int32_t* row = idx + b * sz.S;
+    const int32_t v = row[s];
+    if (v < 0 || v >= sz.V) {
+      if (lane == 0) links[i] = Real(-1 - sz.S);
+      continue;
+    }
+    bool first = true;
+    for (int64_t r0 = 0; r0 < s && first; r0 += 32) {
+      const int64_t r = r0 + lane;
+      first = __ballot_sync(kFull, r < s && row[r] == v) == 0;
+    }
+    int64_t next = sz.S;
+    for (int64_t r0 = s + 1; r0 < sz.S; r0 += 32) {
+      const int64_t r = r0 + lane;
+      const unsigned hits = __ballot_sync(kFull, r < sz.S && row[r] == v);
+      if (hits != 0) {
+        next = r0 + __ffs(hits) - 1;
+        break;
+      }
+    }
+    if (lane == 0) links[i] = Real(first ? next : -1 - next);
+  }
+}
+
+template <typename Real>
+__global__ void __launch_bounds__(kSumWarps * 32)
+    SumsKernel(const int32_t* idx, const Real* g, SymbolsGradSizes sz, const Real* links,
+               Real* x_grad) {
+  __shared__ int32_t staged[kStagedLinks];
+  const int64_t frame_tiles = (sz.T + kFrames - 1) / kFrames;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const bool stage = sz.S <= kStagedLinks;
+  for (int64_t block = blockIdx.x; block < sz.B * frame_tiles; block += gridDim.x) {
+    const int64_t b = block / frame_tiles, t0 = block % frame_tiles * kFrames;
+    const int64_t frames = sz.T - t0 < kFrames ? sz.T - t0 : kFrames;
+    Real* rows = x_grad + (b * sz.T + t0) * sz.V;  // frames t0.. of x_grad, contiguous
+    __syncthreads();  // the previous tile's walks are done with `staged`
+    if (stage)
+      for (int64_t s = threadIdx.x; s < sz.S; s += blockDim.x)
+        staged[s] = int32_t(links[b * sz.S + s]);
+    for (int64_t i = threadIdx.x; i < frames * sz.V; i += blockDim.x) rows[i] = Real(0);
+    __syncthreads();  // the zeros land before the sums over them; links staged
+    // The walks on the item's links, staged or (beyond the stage) global.
+    for (int64_t s = warp; s < sz.S; s += kSumWarps) {
+      const int64_t link = stage ? staged[s] : int64_t(links[b * sz.S + s]);
+      if (!LinkStartsChain(link) || lane >= frames) continue;
+      rows[lane * sz.V + idx[b * sz.S + s]] =
+          stage ? ChainSum(g, staged, sz, b, s, t0 + lane)
+                : ChainSum(g, links + b * sz.S, sz, b, s, t0 + lane);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename Real>
+cudaError_t LaunchGatherSymbolsGrad(cudaStream_t stream, const int32_t* idx, const Real* g,
+                                    SymbolsGradSizes sz, Real* x_grad, Real* links) {
+  if (sz.B * sz.S > 0)
+    LinksKernel<Real>
+        <<<Grid((sz.B * sz.S + kLinkWarps - 1) / kLinkWarps), kLinkWarps * 32, 0, stream>>>(idx, sz,
+                                                                                            links);
+  const int64_t blocks = sz.B * ((sz.T + kFrames - 1) / kFrames);
+  if (blocks > 0 && sz.V > 0)
+    SumsKernel<Real><<<Grid(blocks), kSumWarps * 32, 0, stream>>>(idx, g, sz, links, x_grad);
+  return cudaGetLastError();
+}
+
+template cudaError_t LaunchGatherSymbolsGrad<float>(cudaStream_t, const int32_t*, const float*,
+                                                    SymbolsGradSizes, float*, float*);
+template cudaError_t LaunchGatherSymbolsGrad<double>(cudaStream_t, const int32_t*, const double*,
+                                                     SymbolsGradSizes, double*, double*);
+
+}  // namespace xla_rnnt
