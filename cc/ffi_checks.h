@@ -215,28 +215,44 @@ inline ffi::Error CheckGatherGradBuffers(const GatherSizes& sz, ffi::DataType dt
   return ExpectCount("logits_grad", logits_grad, sz.N * sz.C, dtype, "logits");
 }
 
+// The operands of a gather's gradient: x real, g of x's dtype, idx int32.
+inline ffi::Error GatherGradDtypes(ffi::AnyBuffer x, ffi::AnyBuffer idx, ffi::AnyBuffer g) {
+  if (x.element_type() != ffi::DataType::F32 && x.element_type() != ffi::DataType::F64)
+    return InvalidArgument(NotReal("x", x.element_type()));
+  if (g.element_type() != x.element_type())
+    return InvalidArgument(DtypeMismatch("g", g.element_type(), "x", x.element_type()));
+  if (idx.element_type() != ffi::DataType::S32)
+    return InvalidArgument(NotInt32("idx", idx.element_type()));
+  return ffi::Error::Success();
+}
+
+// B, the product of x's first `lead` axes, where idx and g start with the
+// same ones; else -1.
+inline int64_t SharedBatch(ffi::AnyBuffer::Dimensions xd, ffi::AnyBuffer::Dimensions id,
+                           ffi::AnyBuffer::Dimensions gd, size_t lead) {
+  int64_t B = 1;
+  for (size_t i = 0; i < lead; ++i) {
+    if (id[i] != xd[i] || gd[i] != xd[i]) return -1;
+    B *= xd[i];
+  }
+  return B;
+}
+
 // Derives (B, N, Q, T, R) from x [..., N, Q], idx [..., T, R] int32 and
 // g [..., T, R, Q] (the same leading axes, flattened into B), or says what is
 // wrong.
 inline ffi::ErrorOr<RowsGradSizes> RowsGradCheckOperands(ffi::AnyBuffer x, ffi::AnyBuffer idx,
                                                          ffi::AnyBuffer g) {
+  if (auto e = GatherGradDtypes(x, idx, g); e.failure())
+    return ffi::Unexpected<ffi::Error>(std::move(e));
   auto xd = x.dimensions(), id = idx.dimensions(), gd = g.dimensions();
-  if (x.element_type() != ffi::DataType::F32 && x.element_type() != ffi::DataType::F64)
-    return Invalid(NotReal("x", x.element_type()));
-  if (g.element_type() != x.element_type())
-    return Invalid(DtypeMismatch("g", g.element_type(), "x", x.element_type()));
-  if (idx.element_type() != ffi::DataType::S32) return Invalid(NotInt32("idx", idx.element_type()));
   const std::string got =
       "got x " + DimsString(xd) + ", idx " + DimsString(id) + ", g " + DimsString(gd);
   if (xd.size() < 2 || id.size() != xd.size() || gd.size() != xd.size() + 1)
     return Invalid("expected x [..., N, Q], idx [..., T, R], g [..., T, R, Q]; " + got);
   const size_t lead = xd.size() - 2;
-  int64_t B = 1;
-  for (size_t i = 0; i < lead; ++i) {
-    if (id[i] != xd[i] || gd[i] != xd[i])
-      return Invalid("x, idx and g disagree on the batch axes; " + got);
-    B *= xd[i];
-  }
+  const int64_t B = SharedBatch(xd, id, gd, lead);
+  if (B < 0) return Invalid("x, idx and g disagree on the batch axes; " + got);
   const int64_t N = xd[lead], Q = xd[lead + 1], T = id[lead], R = id[lead + 1];
   if (gd[lead] != T || gd[lead + 1] != R || gd[lead + 2] != Q)
     return Invalid("expected g [..., T, R, Q] for idx [..., T, R] and x [..., N, Q]; " + got);
@@ -265,23 +281,16 @@ inline ffi::ErrorOr<RowsGradSizes> RowsGradCheck(ffi::AnyBuffer x, ffi::AnyBuffe
 inline ffi::ErrorOr<SymbolsGradSizes> SymbolsGradCheck(ffi::AnyBuffer x, ffi::AnyBuffer idx,
                                                        ffi::AnyBuffer g, ffi::AnyBuffer x_grad,
                                                        ffi::AnyBuffer links) {
+  if (auto e = GatherGradDtypes(x, idx, g); e.failure())
+    return ffi::Unexpected<ffi::Error>(std::move(e));
   auto xd = x.dimensions(), id = idx.dimensions(), gd = g.dimensions();
-  if (x.element_type() != ffi::DataType::F32 && x.element_type() != ffi::DataType::F64)
-    return Invalid(NotReal("x", x.element_type()));
-  if (g.element_type() != x.element_type())
-    return Invalid(DtypeMismatch("g", g.element_type(), "x", x.element_type()));
-  if (idx.element_type() != ffi::DataType::S32) return Invalid(NotInt32("idx", idx.element_type()));
   const std::string got =
       "got x " + DimsString(xd) + ", idx " + DimsString(id) + ", g " + DimsString(gd);
   if (xd.size() < 2 || id.size() + 1 != xd.size() || gd.size() != xd.size())
     return Invalid("expected x [..., T, V], idx [..., S], g [..., S, T]; " + got);
   const size_t lead = xd.size() - 2;
-  int64_t B = 1;
-  for (size_t i = 0; i < lead; ++i) {
-    if (id[i] != xd[i] || gd[i] != xd[i])
-      return Invalid("x, idx and g disagree on the batch axes; " + got);
-    B *= xd[i];
-  }
+  const int64_t B = SharedBatch(xd, id, gd, lead);
+  if (B < 0) return Invalid("x, idx and g disagree on the batch axes; " + got);
   const SymbolsGradSizes sz{B, xd[lead], xd[lead + 1], id[lead]};
   if (gd[lead] != sz.S || gd[lead + 1] != sz.T)
     return Invalid("expected g [..., S, T] for idx [..., S] and x [..., T, V]; " + got);

@@ -269,45 +269,59 @@ def _gather_batched_bwd(axis, item_shape, idx, g):
 _gather_batched.defvjp(_gather_batched_fwd, _gather_batched_bwd)
 
 
-@jax.custom_vjp
-def _gather_rows(x, idx):
-    return _gather_batched_plain(x, idx, 1)
+def _fixed_order_gather(take, axis, grad_call):
+    """The gather take(x, idx, fill_value) (linear in x, idx indexing x's
+    `axis` as jnp.take does: negative from the end, "fill" outside) with the
+    gradient grad_call(x, idx, g), a custom call that sums in a fixed order (no
+    scatter). That gradient is itself differentiable in g: its transpose is
+    the gather, an index outside [0, n) adding nothing and getting a zero
+    cotangent; so gradients of gradients work."""
+
+    @jax.custom_vjp
+    def grad(x, idx, g):
+        return grad_call(x, idx, g)
+
+    def grad_fwd(x, idx, g):
+        return grad_call(x, idx, g), idx
+
+    def grad_bwd(idx, ct):
+        return None, None, take(ct, idx, 0)
+
+    grad.defvjp(grad_fwd, grad_bwd)
+
+    @jax.custom_vjp
+    def gather(x, idx):
+        return take(x, idx, None)
+
+    def fwd(x, idx):
+        return take(x, idx, None), (x, idx)
+
+    def bwd(residuals, g):
+        x, idx = residuals
+        # The custom calls drop negative indices, which jnp.take reads from
+        # the end: wrapped here, the gradient follows the forward.
+        idx = jnp.where(idx < 0, idx + x.shape[axis], idx)
+        return grad(x, idx, g), None
+
+    gather.defvjp(fwd, bwd)
+    return gather
 
 
-def _gather_rows_fwd(x, idx):
-    return _gather_batched_plain(x, idx, 1), (x, idx)
+def _take_rows(x, idx, fill_value=None):
+    """x [B, N, Q] at idx [B, T, R]: [B, T, R, Q]."""
+    return jax.vmap(lambda xb, ib: jnp.take(xb, ib, axis=0, fill_value=fill_value))(x, idx)
 
 
-def _gather_rows_bwd(residuals, g):
-    x, idx = residuals
-    # jnp.take reads idx in [-N, 0) from the end; the custom call drops
-    # negative indices: wrapped here, the gradient follows the forward.
-    idx = jnp.where(idx < 0, idx + x.shape[1], idx)
-    return _rows_grad(x, idx, g), None
+def _take_symbols(x, idx, fill_value=None):
+    """x [B, T, V] at idx [B, S]: [B, S, T] (out[b, s, t] = x[b, t, idx[b, s]])."""
+    taken = jax.vmap(lambda xb, ib: jnp.take(xb, ib, axis=1, fill_value=fill_value))(x, idx)
+    return jnp.transpose(taken, (0, 2, 1))
 
 
-_gather_rows.defvjp(_gather_rows_fwd, _gather_rows_bwd)
-
-
-@jax.custom_vjp
-def _rows_grad(x, idx, g):
-    """x_grad of _gather_rows; itself differentiable in g (linear: its
-    transpose is the gather), so that gradients of gradients work."""
-    return _ffi.gather_rows_grad(x, idx, g)
-
-
-def _rows_grad_fwd(x, idx, g):
-    return _ffi.gather_rows_grad(x, idx, g), idx
-
-
-def _rows_grad_bwd(idx, ct):
-    # x_grad does not depend on x's values; indices outside [0, N) added
-    # nothing, so their rows' cotangent is 0 (the fill of an out-of-range take).
-    g_ct = jax.vmap(lambda c, i: jnp.take(c, i, axis=0, mode="fill", fill_value=0))(ct, idx)
-    return None, None, g_ct
-
-
-_rows_grad.defvjp(_rows_grad_fwd, _rows_grad_bwd)
+# lm at the pruning windows (cc/gather_rows_grad.h) and am at the symbols
+# (cc/gather_symbols_grad.h).
+_gather_rows = _fixed_order_gather(_take_rows, 1, _ffi.gather_rows_grad)
+_gather_symbols = _fixed_order_gather(_take_symbols, 2, _ffi.gather_symbols_grad)
 
 
 def gather_batched(x, idx, axis):
@@ -338,50 +352,6 @@ def gather_symbols(x, idx):
     if x.dtype in (jnp.float32, jnp.float64) and idx.dtype == jnp.int32:
         return _gather_symbols(x, idx)
     return jnp.transpose(gather_batched(x, idx, 2), (0, 2, 1))
-
-
-def _gather_symbols_plain(x, idx):
-    return jnp.transpose(_gather_batched_plain(x, idx, 2), (0, 2, 1))
-
-
-@jax.custom_vjp
-def _gather_symbols(x, idx):
-    return _gather_symbols_plain(x, idx)
-
-
-def _gather_symbols_fwd(x, idx):
-    return _gather_symbols_plain(x, idx), (x, idx)
-
-
-def _gather_symbols_bwd(residuals, g):
-    x, idx = residuals
-    # jnp.take reads idx in [-V, 0) from the end; the custom call drops
-    # negative indices: wrapped here, the gradient follows the forward.
-    idx = jnp.where(idx < 0, idx + x.shape[2], idx)
-    return _symbols_grad(x, idx, g), None
-
-
-_gather_symbols.defvjp(_gather_symbols_fwd, _gather_symbols_bwd)
-
-
-@jax.custom_vjp
-def _symbols_grad(x, idx, g):
-    """x_grad of _gather_symbols; itself differentiable in g (linear: its
-    transpose is the gather), so that gradients of gradients work."""
-    return _ffi.gather_symbols_grad(x, idx, g)
-
-
-def _symbols_grad_fwd(x, idx, g):
-    return _ffi.gather_symbols_grad(x, idx, g), idx
-
-
-def _symbols_grad_bwd(idx, ct):
-    # Indices outside [0, V) added nothing: their cotangent is 0.
-    g_ct = jax.vmap(lambda c, i: jnp.take(c, i, axis=1, mode="fill", fill_value=0))(ct, idx)
-    return None, None, jnp.transpose(g_ct, (0, 2, 1))
-
-
-_symbols_grad.defvjp(_symbols_grad_fwd, _symbols_grad_bwd)
 
 
 def mi_scores(px, py, boundary):

@@ -266,37 +266,44 @@ def gather_batched(x, idx, axis):
     return gather(x)
 
 
-def _gather_rows(x, idx):
-    """Rows x[b, idx[b, t, r], :] of x [B, N, Q] at windows idx [B, T, R]; the
-    gradient from the custom call cc/gather_rows_grad.h (a fixed order of
-    additions, no scatter)."""
+def _fixed_order_gather(x, idx, take, axis, grad_call):
+    """The gather take(x, idx) (linear in x, along x's `axis`) with the
+    gradient grad_call(x, idx, g), a custom call that sums in a fixed order (no
+    scatter). That gradient is itself differentiable in g: its transpose is
+    the gather, an index outside [0, n) adding nothing and getting a zero
+    cotangent; so gradients of gradients work."""
+
+    @tf.custom_gradient
+    def fixed_order_grad(g):
+        def grad(ct):
+            n = tf.shape(ct)[axis]
+            inside = (idx >= 0) & (idx < n)
+            taken = take(ct, tf.clip_by_value(idx, 0, n - 1))  # idx.shape + trailing
+            return tf.where(inside[..., None], taken, tf.zeros((), ct.dtype))
+
+        return grad_call(x, idx, g), grad
 
     @tf.custom_gradient
     def gather(x):
-        def grad(g):
-            return _rows_grad(x, idx, g)
-
-        return tf.gather(x, idx, axis=1, batch_dims=1), grad
+        return take(x, idx), fixed_order_grad
 
     return gather(x)
 
 
-def _rows_grad(x, idx, g):
-    """x_grad of _gather_rows; itself differentiable in g (linear: its
-    transpose is the gather), so that gradients of gradients work."""
+def _take_rows(x, idx):
+    """x [B, N, Q] at idx [B, T, R]: [B, T, R, Q]."""
+    return tf.gather(x, idx, axis=1, batch_dims=1)
 
-    @tf.custom_gradient
-    def rows_grad(g):
-        def grad(ct):
-            # Indices outside [0, N) added nothing: their cotangent is 0.
-            n = tf.shape(ct)[1]
-            inside = (idx >= 0) & (idx < n)
-            rows = tf.gather(ct, tf.clip_by_value(idx, 0, n - 1), axis=1, batch_dims=1)
-            return tf.where(inside[..., None], rows, tf.zeros((), ct.dtype))
 
-        return _ffi.gather_rows_grad(x, idx, g), grad
+def _take_symbols(x, idx):
+    """x [B, T, V] at idx [B, S]: [B, S, T] (out[b, s, t] = x[b, t, idx[b, s]])."""
+    return tf.transpose(tf.gather(x, idx, axis=2, batch_dims=1), (0, 2, 1))
 
-    return rows_grad(g)
+
+def _gather_rows(x, idx):
+    """Rows x[b, idx[b, t, r], :] of x [B, N, Q] at windows idx [B, T, R]; the
+    gradient from the custom call cc/gather_rows_grad.h."""
+    return _fixed_order_gather(x, idx, _take_rows, 1, _ffi.gather_rows_grad)
 
 
 def gather_symbols(x, idx):
@@ -305,35 +312,7 @@ def gather_symbols(x, idx):
     fixed-order pass; otherwise gather_batched's."""
     if x.dtype not in (tf.float32, tf.float64) or tf.as_dtype(idx.dtype) != tf.int32:
         return tf.transpose(gather_batched(x, idx, 2), (0, 2, 1))
-
-    @tf.custom_gradient
-    def gather(x):
-        def grad(g):
-            return _symbols_grad(x, idx, g)
-
-        return tf.transpose(tf.gather(x, idx, axis=2, batch_dims=1), (0, 2, 1)), grad
-
-    return gather(x)
-
-
-def _symbols_grad(x, idx, g):
-    """x_grad of gather_symbols; itself differentiable in g (linear: its
-    transpose is the gather), so that gradients of gradients work."""
-
-    @tf.custom_gradient
-    def symbols_grad(g):
-        def grad(ct):
-            # Indices outside [0, V) added nothing: their cotangent is 0.
-            v = tf.shape(ct)[2]
-            inside = (idx >= 0) & (idx < v)
-            cols = tf.gather(ct, tf.clip_by_value(idx, 0, v - 1), axis=2, batch_dims=1)
-            return tf.where(
-                inside[:, :, None], tf.transpose(cols, (0, 2, 1)), tf.zeros((), ct.dtype)
-            )
-
-        return _ffi.gather_symbols_grad(x, idx, g), grad
-
-    return symbols_grad(g)
+    return _fixed_order_gather(x, idx, _take_symbols, 2, _ffi.gather_symbols_grad)
 
 
 def _gather(x, idx, axis, batch_dims):
