@@ -50,11 +50,13 @@ def test_sums_in_the_contract_order(rng, dtype):
         idx = rng.integers(-2, V + 2, (B, S)).astype(np.int32)
         x = rng.standard_normal((B, T, V)).astype(dtype)
         g = rng.standard_normal((B, S, T)).astype(dtype)
+        g[rng.random(g.shape) < 0.2] = -0.0  # sums start from +0: lone -0.0 terms give +0.0
         want = _in_order(idx, g, V)
         for call in (_jax_call, _tf_call):
             got = call(x, idx, g)
             assert got.dtype == dtype and got.shape == (B, T, V)
             np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
 
 
 def test_empty_shapes_give_zeros(rng):
@@ -120,6 +122,33 @@ def test_negative_indices_follow_jnp_take(rng):
     want = jax.vjp(lambda x: jax_ops._take_symbols(x, idx), x)[1](cot)[0]
     got = jax.vjp(lambda x: jax_ops.gather_symbols(x, idx), x)[1](cot)[0]
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("gather", ["symbols", "rows"])
+def test_jax_gradient_and_its_transpose_follow_the_plain_gather(rng, gather):
+    """Indices in [-2n, 2n): jnp.take wraps [-n, 0) and fills the rest; the
+    custom call's gradient and the gradient of that gradient (its transpose:
+    the cotangent of g) equal the plain gather's, zeros where it fills."""
+    B, V = 2, 4
+    if gather == "symbols":
+        S, T = 9, 5
+        idx = rng.integers(-2 * V, 2 * V, (B, S)).astype(np.int32)
+        x, g = rng.standard_normal((B, T, V)), rng.standard_normal((B, S, T))
+        plain, ours = jax_ops._take_symbols, jax_ops.gather_symbols
+    else:
+        T, R, Q = 5, 3, 2
+        idx = rng.integers(-2 * V, 2 * V, (B, T, R)).astype(np.int32)
+        x, g = rng.standard_normal((B, V, Q)), rng.standard_normal((B, T, R, Q))
+        plain, ours = jax_ops._take_rows, jax_ops._gather_rows
+
+    def vjp_and_its_transpose(gather):
+        vjp = jax.vjp(lambda x: gather(x, idx), x)[1]
+        x_grad = vjp(g)[0]
+        g_ct = jax.vjp(lambda g: vjp(g)[0], g)[1](x)[0]  # any cotangent of x's shape
+        return np.asarray(x_grad), np.asarray(g_ct)
+
+    for got, want in zip(vjp_and_its_transpose(ours), vjp_and_its_transpose(plain)):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14)
 
 
 def test_simple_loss_gradient_takes_the_custom_call(rng):

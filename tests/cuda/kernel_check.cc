@@ -1100,7 +1100,7 @@ void RunSymbolsGrad(const SymbolsConfig& cfg) {
     ReportError(label, e.what());
     return;
   }
-  Perturb<Real>({&dev});
+  Perturb<Real>({&dev, &dev_links});
   Report(label, {Exact("x_grad", dev, ref), Exact("links", dev_links, ref_links)}, 0);
 }
 
@@ -1109,9 +1109,10 @@ void RunSymbolsGrad(const SymbolsConfig& cfg) {
 // beyond the sums' shared-memory stage of links.
 std::vector<SymbolsConfig> SymbolsConfigs() {
   return {
-      {3, 7, 5, 4},       {2, 32, 40, 3},   {2, 33, 7, 50}, {3, 100, 64, 1},    {1, 1, 1, 1},
-      {2, 0, 5, 4},       {2, 6, 0, 4},     {2, 6, 5, 0},   {4, 500, 100, 500}, {2, 4000, 800, 500},
-      {2, 1000, 300, 37}, {1, 40, 9000, 7},  // links beyond the shared-memory stage
+      {3, 7, 5, 4},       {2, 32, 40, 3},      {2, 33, 7, 50},     {3, 100, 64, 1},
+      {1, 1, 1, 1},       {2, 0, 5, 4},        {2, 6, 0, 4},       {2, 6, 5, 0},
+      {4, 500, 100, 500}, {2, 4000, 800, 500}, {2, 1000, 300, 37}, {1, 40, 8192, 7},
+      {1, 40, 8193, 7},  // the shared-memory stage of links full, and beyond
   };
 }
 

@@ -298,9 +298,12 @@ def _fixed_order_gather(take, axis, grad_call):
 
     def bwd(residuals, g):
         x, idx = residuals
-        # The custom calls drop negative indices, which jnp.take reads from
-        # the end: wrapped here, the gradient follows the forward.
-        idx = jnp.where(idx < 0, idx + x.shape[axis], idx)
+        # jnp.take reads idx in [-n, 0) from the end and fills below -n; the
+        # custom calls drop what is outside [0, n): wrapped once here and
+        # below -n sent to n, the gradient (and its transpose's take, which
+        # would wrap again) follows the forward.
+        n = x.shape[axis]
+        idx = jnp.where(idx < 0, jnp.where(idx < -n, n, idx + n), idx)
         return grad(x, idx, g), None
 
     gather.defvjp(fwd, bwd)
