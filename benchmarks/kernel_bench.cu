@@ -1,5 +1,6 @@
 // Kernel-level timing and checking of cuda/mutual_information_cuda.cu (and the
-// timing of cuda/band_recursion_cuda.cu at the same shapes, R = 5), with
+// timing of cuda/band_recursion_cuda.cu at the same shapes, R = 5, and of the
+// symbol-gather gradient against its bandwidth floor), with
 // no framework in the way: CUDA events around each launcher, median of 30,
 // and float32 results compared to the float64 CPU recursion. Results go to
 // stdout. The exit status is 2 when the worst float32-vs-float64 error
@@ -27,6 +28,7 @@
 #include "cc/mutual_information.h"
 #include "cuda/band_recursion_cuda.h"
 #include "cuda/ext_range.h"
+#include "cuda/gather_symbols_grad_cuda.h"
 #include "cuda/mi_rows_cuda.h"
 #include "cuda/mutual_information_cuda.h"
 
@@ -384,6 +386,66 @@ void PrintRow(FILE* json, bool* first_row, const char* tag, std::array<int, 4> b
   *first_row = false;
 }
 
+// Device-to-device copy bandwidth, bytes per ms (read + write of a 512 MiB copy,
+// median of 30): the bandwidth floor of the memory-bound kernels below.
+double CopyBytesPerMs() {
+  const size_t n = size_t{512} << 20;
+  void *src, *dst;
+  CK(cudaMalloc(&src, n));
+  CK(cudaMalloc(&dst, n));
+  CK(cudaMemset(src, 0, n));
+  const float ms = MedianMs([&] { CK(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToDevice)); });
+  CK(cudaFree(src));
+  CK(cudaFree(dst));
+  return 2.0 * double(n) / ms;
+}
+
+// The simple loss's gradient of am at the symbols (cuda/gather_symbols_grad_cuda.cu)
+// at the losses' shapes: its floor is its bytes (g read once, x_grad written once,
+// the symbols and links) at the copy bandwidth.
+void SymbolsGradTable(FILE* json) {
+  const double bytes_per_ms = CopyBytesPerMs();
+  std::printf("symbols grad (copy bandwidth %.2f TB/s)\n%4s %5s %4s %5s %8s %9s %9s\n",
+              bytes_per_ms * 1e3 / 1e12, "B", "T", "S", "V", "ms", "floor ms", "x floor");
+  if (json != nullptr) std::fprintf(json, "], \"symbols_grad_rows\": [");
+  const std::vector<std::array<int, 4>> shapes = {{32, 500, 100, 500}, {16, 1000, 200, 500},
+                                                  {64, 200, 50, 1024}, {8, 2000, 400, 500},
+                                                  {4, 4000, 800, 500}, {128, 100, 30, 256}};
+  std::mt19937_64 gen(99);
+  bool first = true;
+  for (const auto& [B, T, S, V] : shapes) {
+    const SymbolsGradSizes sz{B, T, V, S};
+    std::vector<int32_t> idx(size_t(B) * S);
+    for (int32_t& v : idx) v = 1 + int32_t(gen() % uint64_t(V - 1));
+    std::vector<float> g(size_t(B) * S * T);
+    std::normal_distribution<float> normal;
+    for (float& v : g) v = normal(gen);
+    int32_t* d_idx;
+    float *d_g, *d_x_grad, *d_links;
+    CK(cudaMalloc(&d_idx, idx.size() * sizeof(int32_t)));
+    CK(cudaMalloc(&d_g, g.size() * sizeof(float)));
+    CK(cudaMalloc(&d_x_grad, size_t(B) * T * V * sizeof(float)));
+    CK(cudaMalloc(&d_links, idx.size() * sizeof(float)));
+    CK(cudaMemcpy(d_idx, idx.data(), idx.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(d_g, g.data(), g.size() * sizeof(float), cudaMemcpyHostToDevice));
+    const float ms =
+        MedianMs([&] { CK(LaunchGatherSymbolsGrad<float>(0, d_idx, d_g, sz, d_x_grad, d_links)); });
+    const double bytes = 4.0 * (double(B) * S * T + double(B) * T * V + 3.0 * B * S);
+    const double floor_ms = bytes / bytes_per_ms;
+    std::printf("%4d %5d %4d %5d %8.4f %9.4f %9.2f\n", B, T, S, V, ms, floor_ms, ms / floor_ms);
+    if (json != nullptr)
+      std::fprintf(json,
+                   "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"V\": %d, \"ms\": %.4f, "
+                   "\"floor_ms\": %.4f}",
+                   first ? "" : ", ", B, T, S, V, ms, floor_ms);
+    first = false;
+    CK(cudaFree(d_idx));
+    CK(cudaFree(d_g));
+    CK(cudaFree(d_x_grad));
+    CK(cudaFree(d_links));
+  }
+}
+
 // XLA_RNNT_BENCH_PROFILE="B,T,S[,band]": one forward and one backward launch at that
 // shape and nothing else, for a profiler (ncu) to catch.
 int ProfileOnce(const char* bts) {
@@ -571,6 +633,7 @@ int main(int argc, char** argv) {
     }
     FreeBand(d);
   }
+  if (!rows_only) SymbolsGradTable(json);
   if (json != nullptr) {
     std::fprintf(json, "]}\n");
     std::fclose(json);
