@@ -405,8 +405,8 @@ double CopyBytesPerMs() {
 // the symbols and links) at the copy bandwidth.
 void SymbolsGradTable(FILE* json) {
   const double bytes_per_ms = CopyBytesPerMs();
-  std::printf("symbols grad (copy bandwidth %.2f TB/s)\n%4s %5s %4s %5s %8s %9s %9s\n",
-              bytes_per_ms * 1e3 / 1e12, "B", "T", "S", "V", "ms", "floor ms", "x floor");
+  std::printf("symbols grad (copy bandwidth %.2f TB/s)\n%4s %5s %4s %5s %8s %9s %9s %s\n",
+              bytes_per_ms * 1e3 / 1e12, "B", "T", "S", "V", "ms", "floor ms", "x floor", "kernel");
   if (json != nullptr) std::fprintf(json, "], \"symbols_grad_rows\": [");
   const std::vector<std::array<int, 4>> shapes = {{32, 500, 100, 500}, {16, 1000, 200, 500},
                                                   {64, 200, 50, 1024}, {8, 2000, 400, 500},
@@ -428,17 +428,22 @@ void SymbolsGradTable(FILE* json) {
     CK(cudaMalloc(&d_links, idx.size() * sizeof(float)));
     CK(cudaMemcpy(d_idx, idx.data(), idx.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
     CK(cudaMemcpy(d_g, g.data(), g.size() * sizeof(float), cudaMemcpyHostToDevice));
-    const float ms =
-        MedianMs([&] { CK(LaunchGatherSymbolsGrad<float>(0, d_idx, d_g, sz, d_x_grad, d_links)); });
     const double bytes = 4.0 * (double(B) * S * T + double(B) * T * V + 3.0 * B * S);
     const double floor_ms = bytes / bytes_per_ms;
-    std::printf("%4d %5d %4d %5d %8.4f %9.4f %9.2f\n", B, T, S, V, ms, floor_ms, ms / floor_ms);
-    if (json != nullptr)
-      std::fprintf(json,
-                   "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"V\": %d, \"ms\": %.4f, "
-                   "\"floor_ms\": %.4f}",
-                   first ? "" : ", ", B, T, S, V, ms, floor_ms);
-    first = false;
+    for (const SymbolsGradKernel kernel : {SymbolsGradKernel::kDirect, SymbolsGradKernel::kTiles}) {
+      const float ms = MedianMs([&] {
+        CK(LaunchGatherSymbolsGrad<float>(0, d_idx, d_g, sz, d_x_grad, d_links, kernel));
+      });
+      const char* name = kernel == SymbolsGradKernel::kDirect ? "direct" : "tiles";
+      std::printf("%4d %5d %4d %5d %8.4f %9.4f %9.2f %s\n", B, T, S, V, ms, floor_ms, ms / floor_ms,
+                  name);
+      if (json != nullptr)
+        std::fprintf(json,
+                     "%s{\"B\": %d, \"T\": %d, \"S\": %d, \"V\": %d, \"kernel\": \"%s\", "
+                     "\"ms\": %.4f, \"floor_ms\": %.4f}",
+                     first ? "" : ", ", B, T, S, V, name, ms, floor_ms);
+      first = false;
+    }
     CK(cudaFree(d_idx));
     CK(cudaFree(d_g));
     CK(cudaFree(d_x_grad));

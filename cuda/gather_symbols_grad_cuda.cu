@@ -85,24 +85,92 @@ __global__ void __launch_bounds__(kSumWarps * 32)
   }
 }
 
+// The sums with the block's rows in shared memory: a tile [32 frames, up to
+// kTileBytes of classes] zeroed there, each chain's sum stored into it, then
+// copied out in runs of consecutive classes, so x_grad is written once and
+// coalesced (kDirect's 4-byte stores cost a 32-byte sector each). Classes
+// beyond one tile go in chunks, each walking only the chains that end in it.
+// Rows are padded to an odd stride: a warp's 32 frames then hit 32 banks.
+constexpr int64_t kTileBytes = 96 << 10;
+
+template <typename Real>
+int64_t TileClasses(const SymbolsGradSizes& sz) {
+  const int64_t most = kTileBytes / (kFrames * int64_t{sizeof(Real)}) - 1;
+  return sz.V < most ? sz.V : most;
+}
+
+template <typename Real>
+__global__ void __launch_bounds__(kSumWarps * 32)
+    TileSumsKernel(const int32_t* idx, const Real* g, SymbolsGradSizes sz, const Real* links,
+                   int64_t classes, int64_t stride, Real* x_grad) {
+  extern __shared__ __align__(16) unsigned char tile_bytes[];
+  Real* tile = reinterpret_cast<Real*>(tile_bytes);                       // [kFrames][stride]
+  int32_t* staged = reinterpret_cast<int32_t*>(tile + kFrames * stride);  // [S], if staged
+  const int64_t frame_tiles = (sz.T + kFrames - 1) / kFrames;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const bool stage = sz.S <= kStagedLinks;
+  for (int64_t block = blockIdx.x; block < sz.B * frame_tiles; block += gridDim.x) {
+    const int64_t b = block / frame_tiles, t0 = block % frame_tiles * kFrames;
+    const int64_t frames = sz.T - t0 < kFrames ? sz.T - t0 : kFrames;
+    __syncthreads();  // the previous tile's walks are done with `staged`
+    if (stage)
+      for (int64_t s = threadIdx.x; s < sz.S; s += blockDim.x)
+        staged[s] = int32_t(links[b * sz.S + s]);
+    for (int64_t v0 = 0; v0 < sz.V; v0 += classes) {
+      const int64_t n = sz.V - v0 < classes ? sz.V - v0 : classes;
+      for (int64_t i = threadIdx.x; i < kFrames * stride; i += blockDim.x) tile[i] = Real(0);
+      __syncthreads();  // zeros (and the staged links) before the sums
+      for (int64_t s = warp; s < sz.S; s += kSumWarps) {
+        const int64_t link = stage ? staged[s] : int64_t(links[b * sz.S + s]);
+        if (!LinkStartsChain(link)) continue;
+        const int64_t v = idx[b * sz.S + s] - v0;  // a chain start's index is in [0, V)
+        if (v < 0 || v >= n || lane >= frames) continue;
+        tile[lane * stride + v] = stage ? ChainSum(g, staged, sz, b, s, t0 + lane)
+                                        : ChainSum(g, links + b * sz.S, sz, b, s, t0 + lane);
+      }
+      __syncthreads();  // the sums before the copy out
+      Real* rows = x_grad + (b * sz.T + t0) * sz.V + v0;
+      const int run = int(n), count = int(frames) * run;  // < 2^15: 32-bit division
+      for (int i = threadIdx.x; i < count; i += blockDim.x)
+        rows[int64_t(i / run) * sz.V + i % run] = tile[(i / run) * stride + i % run];
+      __syncthreads();  // the copy before the next chunk's zeros
+    }
+  }
+}
+
 }  // namespace
 
 template <typename Real>
 cudaError_t LaunchGatherSymbolsGrad(cudaStream_t stream, const int32_t* idx, const Real* g,
-                                    SymbolsGradSizes sz, Real* x_grad, Real* links) {
+                                    SymbolsGradSizes sz, Real* x_grad, Real* links,
+                                    SymbolsGradKernel kernel) {
   if (sz.B * sz.S > 0)
     LinksKernel<Real>
         <<<Grid((sz.B * sz.S + kLinkWarps - 1) / kLinkWarps), kLinkWarps * 32, 0, stream>>>(idx, sz,
                                                                                             links);
   const int64_t blocks = sz.B * ((sz.T + kFrames - 1) / kFrames);
-  if (blocks > 0 && sz.V > 0)
+  if (blocks == 0 || sz.V == 0) return cudaGetLastError();
+  if (kernel == SymbolsGradKernel::kDirect) {
     SumsKernel<Real><<<Grid(blocks), kSumWarps * 32, 0, stream>>>(idx, g, sz, links, x_grad);
+    return cudaGetLastError();
+  }
+  const int64_t classes = TileClasses<Real>(sz), stride = classes | 1;
+  const size_t bytes = size_t(kFrames * stride) * sizeof(Real) +
+                       (sz.S <= kStagedLinks ? size_t(sz.S) * sizeof(int32_t) : 0);
+  if (cudaError_t e = cudaFuncSetAttribute(TileSumsKernel<Real>,
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes));
+      e != cudaSuccess)
+    return e;
+  TileSumsKernel<Real>
+      <<<Grid(blocks), kSumWarps * 32, bytes, stream>>>(idx, g, sz, links, classes, stride, x_grad);
   return cudaGetLastError();
 }
 
 template cudaError_t LaunchGatherSymbolsGrad<float>(cudaStream_t, const int32_t*, const float*,
-                                                    SymbolsGradSizes, float*, float*);
+                                                    SymbolsGradSizes, float*, float*,
+                                                    SymbolsGradKernel);
 template cudaError_t LaunchGatherSymbolsGrad<double>(cudaStream_t, const int32_t*, const double*,
-                                                     SymbolsGradSizes, double*, double*);
+                                                     SymbolsGradSizes, double*, double*,
+                                                     SymbolsGradKernel);
 
 }  // namespace xla_rnnt

@@ -11,9 +11,17 @@
 
 namespace xla_rnnt {
 
+// How the sums reach x_grad: each destination written where its chain ends
+// (kDirect), or the block's rows built in shared memory and written out
+// coalesced (kTiles: written 2026-12-04, not yet run on a GPU; the handlers
+// keep kDirect until kernel_check and kernel_bench have run it; it asks for
+// up to ~130 KiB of shared memory a block, more than before sm_80 allows).
+enum class SymbolsGradKernel { kDirect, kTiles };
+
 template <typename Real>
 cudaError_t LaunchGatherSymbolsGrad(cudaStream_t stream, const int32_t* idx, const Real* g,
-                                    SymbolsGradSizes sizes, Real* x_grad, Real* links);
+                                    SymbolsGradSizes sizes, Real* x_grad, Real* links,
+                                    SymbolsGradKernel kernel = SymbolsGradKernel::kDirect);
 
 }  // namespace xla_rnnt
 

@@ -1053,12 +1053,13 @@ struct SymbolsConfig {
   int64_t B, T, S, V;
 };
 
+// tiles: how the CUDA sums reach x_grad (cuda/gather_symbols_grad_cuda.h).
 template <typename Real>
-void RunSymbolsGrad(const SymbolsConfig& cfg) {
+void RunSymbolsGrad(const SymbolsConfig& cfg, bool tiles) {
   char label[160];
   std::snprintf(label, sizeof(label),
-                "symbols grad %s B=%" PRId64 " T=%" PRId64 " S=%" PRId64 " V=%" PRId64,
-                DtypeName<Real>(), cfg.B, cfg.T, cfg.S, cfg.V);
+                "symbols grad %s B=%" PRId64 " T=%" PRId64 " S=%" PRId64 " V=%" PRId64 " (%s)",
+                DtypeName<Real>(), cfg.B, cfg.T, cfg.S, cfg.V, tiles ? "tiles" : "direct");
   Rng rng = CaseRng();
   if (!Selected(label)) return;
   const SymbolsGradSizes sz{cfg.B, cfg.T, cfg.V, cfg.S};
@@ -1078,8 +1079,9 @@ void RunSymbolsGrad(const SymbolsConfig& cfg) {
     d_g.Upload(g);
     d_x_grad.Sentinel();
     d_links.Sentinel();
-    Launched(LaunchGatherSymbolsGrad<Real>(g_stream, d_idx.get(), d_g.get(), sz, d_x_grad.get(),
-                                           d_links.get()),
+    Launched(LaunchGatherSymbolsGrad<Real>(
+                 g_stream, d_idx.get(), d_g.get(), sz, d_x_grad.get(), d_links.get(),
+                 tiles ? SymbolsGradKernel::kTiles : SymbolsGradKernel::kDirect),
              "LaunchGatherSymbolsGrad");
     dev = d_x_grad.Download();
     dev_links = d_links.Download();
@@ -1106,13 +1108,14 @@ void RunSymbolsGrad(const SymbolsConfig& cfg) {
 
 // T below, at and above a block's 32 frames; S above V (long chains) and
 // below; a single class; empty T, S and V; the simple loss's long shapes; S
-// beyond the sums' shared-memory stage of links.
+// beyond the sums' shared-memory stage of links; V beyond one tile of kTiles.
 std::vector<SymbolsConfig> SymbolsConfigs() {
   return {
       {3, 7, 5, 4},       {2, 32, 40, 3},      {2, 33, 7, 50},     {3, 100, 64, 1},
       {1, 1, 1, 1},       {2, 0, 5, 4},        {2, 6, 0, 4},       {2, 6, 5, 0},
       {4, 500, 100, 500}, {2, 4000, 800, 500}, {2, 1000, 300, 37}, {1, 40, 8192, 7},
-      {1, 40, 8193, 7},  // the shared-memory stage of links full, and beyond
+      {1, 40, 8193, 7},   // the shared-memory stage of links full, and beyond
+      {2, 70, 60, 2000},  // classes beyond one shared-memory tile (kTiles' chunks)
   };
 }
 
@@ -1409,8 +1412,10 @@ int Main(int argc, char** argv) {
     RunRowsGrad<double>(cfg);
   }
   for (const SymbolsConfig& cfg : SymbolsConfigs()) {
-    RunSymbolsGrad<float>(cfg);
-    RunSymbolsGrad<double>(cfg);
+    for (const bool tiles : {false, true}) {
+      RunSymbolsGrad<float>(cfg, tiles);
+      RunSymbolsGrad<double>(cfg, tiles);
+    }
   }
   for (const BandConfig& cfg : BandConfigs()) {
     // Chunks forced where they serve (cuda/band_chunks_cuda.h), beside what
