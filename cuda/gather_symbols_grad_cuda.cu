@@ -56,31 +56,59 @@ __global__ void __launch_bounds__(kLinkWarps * 32)
   }
 }
 
+// The sums' unit of work: item b's frames [t0, t0 + frames), frames <= kFrames.
+struct FrameTile {
+  int64_t b, t0, frames;
+};
+
+__device__ FrameTile FrameTileAt(int64_t block, const SymbolsGradSizes& sz) {
+  const int64_t frame_tiles = (sz.T + kFrames - 1) / kFrames;
+  const int64_t b = block / frame_tiles, t0 = block % frame_tiles * kFrames;
+  return {b, t0, sz.T - t0 < kFrames ? sz.T - t0 : kFrames};
+}
+
+// An item's links as the sums read them: staged in shared memory where they
+// fit (S <= kStagedLinks), else from the workspace.
+template <typename Real>
+struct ItemLinks {
+  const Real* global;  // the item's links in the workspace
+  int32_t* staged;     // nullptr where not staged
+
+  __device__ ItemLinks(const Real* links, const SymbolsGradSizes& sz, int64_t b, int32_t* stage)
+      : global(links + b * sz.S), staged(sz.S <= kStagedLinks ? stage : nullptr) {}
+  // By the whole block, after a barrier that ends the previous item's reads.
+  __device__ void Stage(const SymbolsGradSizes& sz) const {
+    if (staged != nullptr)
+      for (int64_t s = threadIdx.x; s < sz.S; s += blockDim.x) staged[s] = int32_t(global[s]);
+  }
+  __device__ int64_t operator[](int64_t s) const {
+    return staged != nullptr ? staged[s] : int64_t(global[s]);
+  }
+  // ChainSum on whichever copy holds them.
+  __device__ Real Sum(const Real* g, const SymbolsGradSizes& sz, int64_t b, int64_t s,
+                      int64_t t) const {
+    return staged != nullptr ? ChainSum(g, staged, sz, b, s, t) : ChainSum(g, global, sz, b, s, t);
+  }
+};
+
 template <typename Real>
 __global__ void __launch_bounds__(kSumWarps * 32)
     SumsKernel(const int32_t* idx, const Real* g, SymbolsGradSizes sz, const Real* links,
                Real* x_grad) {
   __shared__ int32_t staged[kStagedLinks];
-  const int64_t frame_tiles = (sz.T + kFrames - 1) / kFrames;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const bool stage = sz.S <= kStagedLinks;
-  for (int64_t block = blockIdx.x; block < sz.B * frame_tiles; block += gridDim.x) {
-    const int64_t b = block / frame_tiles, t0 = block % frame_tiles * kFrames;
-    const int64_t frames = sz.T - t0 < kFrames ? sz.T - t0 : kFrames;
+  const int64_t tiles = sz.B * ((sz.T + kFrames - 1) / kFrames);
+  for (int64_t block = blockIdx.x; block < tiles; block += gridDim.x) {
+    const auto [b, t0, frames] = FrameTileAt(block, sz);
+    const ItemLinks<Real> item(links, sz, b, staged);
     Real* rows = x_grad + (b * sz.T + t0) * sz.V;  // frames t0.. of x_grad, contiguous
     __syncthreads();  // the previous tile's walks are done with `staged`
-    if (stage)
-      for (int64_t s = threadIdx.x; s < sz.S; s += blockDim.x)
-        staged[s] = int32_t(links[b * sz.S + s]);
+    item.Stage(sz);
     for (int64_t i = threadIdx.x; i < frames * sz.V; i += blockDim.x) rows[i] = Real(0);
     __syncthreads();  // the zeros land before the sums over them; links staged
-    // The walks on the item's links, staged or (beyond the stage) global.
     for (int64_t s = warp; s < sz.S; s += kSumWarps) {
-      const int64_t link = stage ? staged[s] : int64_t(links[b * sz.S + s]);
-      if (!LinkStartsChain(link) || lane >= frames) continue;
-      rows[lane * sz.V + idx[b * sz.S + s]] =
-          stage ? ChainSum(g, staged, sz, b, s, t0 + lane)
-                : ChainSum(g, links + b * sz.S, sz, b, s, t0 + lane);
+      if (!LinkStartsChain(item[s]) || lane >= frames) continue;
+      rows[lane * sz.V + idx[b * sz.S + s]] = item.Sum(g, sz, b, s, t0 + lane);
     }
   }
 }
@@ -106,27 +134,22 @@ __global__ void __launch_bounds__(kSumWarps * 32)
   extern __shared__ __align__(16) unsigned char tile_bytes[];
   Real* tile = reinterpret_cast<Real*>(tile_bytes);                       // [kFrames][stride]
   int32_t* staged = reinterpret_cast<int32_t*>(tile + kFrames * stride);  // [S], if staged
-  const int64_t frame_tiles = (sz.T + kFrames - 1) / kFrames;
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  const bool stage = sz.S <= kStagedLinks;
-  for (int64_t block = blockIdx.x; block < sz.B * frame_tiles; block += gridDim.x) {
-    const int64_t b = block / frame_tiles, t0 = block % frame_tiles * kFrames;
-    const int64_t frames = sz.T - t0 < kFrames ? sz.T - t0 : kFrames;
+  const int64_t tiles = sz.B * ((sz.T + kFrames - 1) / kFrames);
+  for (int64_t block = blockIdx.x; block < tiles; block += gridDim.x) {
+    const auto [b, t0, frames] = FrameTileAt(block, sz);
+    const ItemLinks<Real> item(links, sz, b, staged);
     __syncthreads();  // the previous tile's walks are done with `staged`
-    if (stage)
-      for (int64_t s = threadIdx.x; s < sz.S; s += blockDim.x)
-        staged[s] = int32_t(links[b * sz.S + s]);
+    item.Stage(sz);
     for (int64_t v0 = 0; v0 < sz.V; v0 += classes) {
       const int64_t n = sz.V - v0 < classes ? sz.V - v0 : classes;
       for (int64_t i = threadIdx.x; i < kFrames * stride; i += blockDim.x) tile[i] = Real(0);
       __syncthreads();  // zeros (and the staged links) before the sums
       for (int64_t s = warp; s < sz.S; s += kSumWarps) {
-        const int64_t link = stage ? staged[s] : int64_t(links[b * sz.S + s]);
-        if (!LinkStartsChain(link)) continue;
+        if (!LinkStartsChain(item[s])) continue;
         const int64_t v = idx[b * sz.S + s] - v0;  // a chain start's index is in [0, V)
         if (v < 0 || v >= n || lane >= frames) continue;
-        tile[lane * stride + v] = stage ? ChainSum(g, staged, sz, b, s, t0 + lane)
-                                        : ChainSum(g, links + b * sz.S, sz, b, s, t0 + lane);
+        tile[lane * stride + v] = item.Sum(g, sz, b, s, t0 + lane);
       }
       __syncthreads();  // the sums before the copy out
       Real* rows = x_grad + (b * sz.T + t0) * sz.V + v0;
