@@ -127,16 +127,28 @@ __global__ void ForwardMapsKernel(const Real* px, const Real* py, const int32_t*
   if (lane < R) StoreExt(Region(sb, k, c, R) + FwdMapAt(R, lane, warp), p);
 }
 
+// The item of this warp in step 2 (a warp per item) and its chunks; false
+// where there is none, or where it has fewer than 3 chunks (step 1 then gave
+// every chunk its entering values).
+__device__ __forceinline__ bool CombineItem(const int32_t* starts, const int32_t* boundary,
+                                            const BandSizes& sz, int64_t C, int64_t* b,
+                                            BandItem* it, Chunks* k) {
+  *b = blockIdx.x * int64_t{kReplayWarps} + threadIdx.x / 32;
+  if (*b >= sz.B) return false;
+  *it = BandItemAt(starts, boundary, sz, *b);
+  *k = ChunksOf(*it, C);
+  return k->n >= 3;
+}
+
 // Step 2 forward: a warp per item; lane k holds entering value k.
 template <typename Real>
 __global__ void ForwardCombineKernel(const int32_t* starts, const int32_t* boundary, BandSizes sz,
                                      int64_t C, Real* split) {
   const int lane = threadIdx.x % 32;
-  const int64_t b = blockIdx.x * int64_t{kReplayWarps} + threadIdx.x / 32;
-  if (b >= sz.B) return;
-  const BandItem it = BandItemAt(starts, boundary, sz, b);
-  const Chunks k = ChunksOf(it, C);
-  if (k.n < 3) return;  // chunk 1's values come from step 1
+  int64_t b;
+  BandItem it;
+  Chunks k;
+  if (!CombineItem(starts, boundary, sz, C, &b, &it, &k)) return;
   const int64_t R = sz.R;
   const bool live = lane < R;
   Real* sb = split + b * sz.T * R;
@@ -235,11 +247,10 @@ template <typename Real>
 __global__ void BackwardCombineKernel(const int32_t* starts, const int32_t* boundary, BandSizes sz,
                                       int64_t C, Real* px_grad) {
   const int lane = threadIdx.x % 32;
-  const int64_t b = blockIdx.x * int64_t{kReplayWarps} + threadIdx.x / 32;
-  if (b >= sz.B) return;
-  const BandItem it = BandItemAt(starts, boundary, sz, b);
-  const Chunks k = ChunksOf(it, C);
-  if (k.n < 3) return;  // chunk n - 2's occupations come from step 1
+  int64_t b;
+  BandItem it;
+  Chunks k;
+  if (!CombineItem(starts, boundary, sz, C, &b, &it, &k)) return;
   const int64_t R = sz.R;
   const bool live = lane < R;
   Real* gxb = px_grad + b * sz.T * R;
